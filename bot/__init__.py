@@ -1,0 +1,3 @@
+"""newsbot: a Telegram news-feed bot."""
+
+__version__ = "0.1.0"

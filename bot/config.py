@@ -1,0 +1,422 @@
+"""newsbot's configuration: TOML, validated whole at load, passed explicitly.
+
+Every error is one line naming the file and the key, so the user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_CONFIG_PATH = "config.toml"
+TOKEN_ENV = "NEWSBOT_TOKEN"  # noqa: S105 - the variable's name, not a secret
+CONFIG_ENV = "NEWSBOT_CONFIG"
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+class ConfigError(ValueError):
+    """A config problem the user can fix; the message is the one line to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    slug: str
+    name: str
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    topics: tuple[str, ...] = ()
+    every_seconds: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: time
+    end: time
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    chat: str | int
+    topics: tuple[str, ...]
+    mode: str = "instant"  # "instant" or "every"
+    every_seconds: int | None = None
+    max_per_hour: int | None = None
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: str | None = None
+    api_base_url: str = DEFAULT_API_BASE_URL
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: str = "newsbot.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    messages_per_second: float = 30.0
+    private_chat_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    new_subscriber_backlog: int = 0
+    keep_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    timeout_seconds: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str | None = None
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    topics: tuple[TopicConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def topic(self, slug: str) -> TopicConfig | None:
+        return next((t for t in self.topics if t.slug == slug), None)
+
+
+def parse_duration(text: str) -> int:
+    """``"10m"``, ``"1h30m"``, ``"45s"``, ``"2d"`` -> seconds; anything else is ValueError."""
+    compact = text.strip().lower()
+    pos = 0
+    total = 0
+    for match in _DURATION.finditer(compact):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(compact) or not compact or total <= 0:
+        raise ValueError(f"{text!r} is not a duration such as '30s', '10m', '1h30m' or '1d'")
+    return total
+
+
+def parse_clock_range(text: str) -> QuietHours:
+    """``"23:00-07:00"`` -> QuietHours; the window may wrap midnight."""
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise ValueError(f"{text!r} is not a range such as '23:00-07:00'")
+    clocks = []
+    for part in parts:
+        match = _CLOCK.fullmatch(part.strip())
+        if not match:
+            raise ValueError(f"{text!r} is not a range such as '23:00-07:00'")
+        clocks.append(time(int(match.group(1)), int(match.group(2))))
+    if clocks[0] == clocks[1]:
+        raise ValueError(f"{text!r} is an empty range")
+    return QuietHours(clocks[0], clocks[1])
+
+
+class _Reader:
+    """Walks one TOML table, checking keys and types, and reporting ``file: key: problem``."""
+
+    def __init__(self, source: str, where: str, table: Any) -> None:
+        self.source = source
+        self.where = where
+        if not isinstance(table, Mapping):
+            self.fail(f"{where} must be a table")
+        self.table: Mapping[str, Any] = table
+        self.seen: set[str] = set()
+
+    def fail(self, message: str) -> Any:
+        raise ConfigError(f"{self.source}: {message}")
+
+    def name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        # bool is an int in Python; TOML keeps them apart, and so do we.
+        wrong_bool = isinstance(value, bool) and bool not in _as_tuple(kind)
+        if wrong_bool or not isinstance(value, kind):
+            self.fail(f"{self.name(key)} must be {_describe(kind)}, not {type(value).__name__}")
+        return value
+
+    def require(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in self.table:
+            self.fail(f"{self.name(key)} is required")
+        return self.get(key, kind)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list, [])
+        if not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(f"{self.name(key)} must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            self.fail(f"unknown key {self.name(unknown[0])}")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _describe(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def resolve_path(cli_path: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
+    """The config file to read, and whether the user named it (a named file must exist)."""
+    if cli_path:
+        return cli_path, True
+    if environ.get(CONFIG_ENV):
+        return environ[CONFIG_ENV], True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(cli_path: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config; a missing default ./config.toml means all defaults."""
+    env = os.environ if environ is None else environ
+    path, named = resolve_path(cli_path, env)
+    file = Path(path)
+    if not file.exists():
+        if named:
+            raise ConfigError(f"{path}: no such config file")
+        return _apply_env(Config(), env)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return _apply_env(parse_config(raw, source=path), env)
+
+
+def _apply_env(config: Config, environ: Mapping[str, str]) -> Config:
+    token = environ.get(TOKEN_ENV)
+    if not token:
+        return config
+    telegram = TelegramConfig(token, config.telegram.api_base_url, config.telegram.admins)
+    return _replace(config, telegram=telegram)
+
+
+def _replace(config: Config, **changes: Any) -> Config:
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def parse_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
+    top = _Reader(source, "", raw)
+    telegram = _telegram(_Reader(source, "[telegram]", top.get("telegram", dict, {})))
+    storage = _storage(_Reader(source, "[storage]", top.get("storage", dict, {})))
+    topics = _topics(source, top.get("topics", dict, {}))
+    slugs = {t.slug for t in topics}
+    feeds = tuple(
+        _feed(_Reader(source, f"[[feeds]] #{i + 1}", item), slugs)
+        for i, item in enumerate(top.get("feeds", list, []))
+    )
+    channels = tuple(
+        _channel(_Reader(source, f"[[channels]] #{i + 1}", item), slugs)
+        for i, item in enumerate(top.get("channels", list, []))
+    )
+    delivery = _delivery(_Reader(source, "[delivery]", top.get("delivery", dict, {})))
+    fetch = _fetch(_Reader(source, "[fetch]", top.get("fetch", dict, {})))
+    logging_ = _logging(_Reader(source, "[logging]", top.get("logging", dict, {})))
+    top.done()
+    seen_urls: set[str] = set()
+    for feed in feeds:
+        if feed.url in seen_urls:
+            raise ConfigError(f"{source}: [[feeds]] lists {feed.url} twice")
+        seen_urls.add(feed.url)
+    return Config(source, telegram, storage, topics, feeds, channels, delivery, fetch, logging_)
+
+
+def _telegram(r: _Reader) -> TelegramConfig:
+    token = r.get("token", str)
+    base = r.get("api_base_url", str, DEFAULT_API_BASE_URL)
+    if not re.match(r"https?://", base):
+        r.fail(f"{r.name('api_base_url')} must start with http:// or https://")
+    admins = r.get("admins", list, [])
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
+        r.fail(f"{r.name('admins')} must be a list of Telegram user ids (integers)")
+    r.done()
+    return TelegramConfig(token or None, base, tuple(admins))
+
+
+def _storage(r: _Reader) -> StorageConfig:
+    path = r.get("path", str, "newsbot.db")
+    if not path.strip():
+        r.fail(f"{r.name('path')} must not be empty")
+    r.done()
+    return StorageConfig(path)
+
+
+def _topics(source: str, table: Any) -> tuple[TopicConfig, ...]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: [topics] must be a table of [topics.<slug>] tables")
+    topics = []
+    for slug, body in table.items():
+        if not _SLUG.fullmatch(slug):
+            raise ConfigError(
+                f"{source}: [topics.{slug}]: a topic slug is 1-32 lowercase letters, digits,"
+                " '-' or '_'"
+            )
+        r = _Reader(source, f"[topics.{slug}]", body)
+        name = r.require("name", str).strip()
+        if not name:
+            r.fail(f"{r.name('name')} must not be empty")
+        categories = r.strings("categories")
+        keywords = r.strings("keywords")
+        r.done()
+        topics.append(TopicConfig(slug, name, categories, keywords))
+    return tuple(topics)
+
+
+def _known_topics(
+    r: _Reader, key: str, slugs: set[str], *, required: bool = False
+) -> tuple[str, ...]:
+    if required and key not in r.table:
+        r.fail(f"{r.name(key)} is required")
+    topics = r.strings(key)
+    for topic in topics:
+        if topic not in slugs:
+            r.fail(f"{r.name(key)} names unknown topic {topic!r} (define [topics.{topic}])")
+    return topics
+
+
+def _duration(r: _Reader, key: str, default: str | None) -> int | None:
+    text = r.get(key, str, default)
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        return r.fail(f"{r.name(key)}: {exc}")  # type: ignore[no-any-return]
+
+
+def _feed(r: _Reader, slugs: set[str]) -> FeedConfig:
+    url = r.require("url", str).strip()
+    if not re.match(r"(https?|file)://", url):
+        r.fail(f"{r.name('url')} must be an http(s):// or file:// URL, not {url!r}")
+    topics = _known_topics(r, "topics", slugs)
+    every = _duration(r, "every", "10m")
+    assert every is not None
+    if every < 60:
+        r.fail(f"{r.name('every')} must be at least 1m: feeds are not to be hammered")
+    r.done()
+    return FeedConfig(url, topics, every)
+
+
+def _channel(r: _Reader, slugs: set[str]) -> ChannelConfig:
+    chat_raw = r.require("chat", (str, int))
+    chat: str | int
+    if isinstance(chat_raw, int):
+        chat = chat_raw
+    elif re.fullmatch(r"-?\d+", chat_raw.strip()):
+        chat = int(chat_raw)
+    elif _CHANNEL.fullmatch(chat_raw.strip()):
+        chat = chat_raw.strip()
+    else:
+        chat = r.fail(f"{r.name('chat')} must be @channelname or a numeric chat id")
+    topics = _known_topics(r, "topics", slugs, required=True)
+    mode = r.get("mode", str)
+    every = _duration(r, "every", None)
+    if mode is not None and mode != "instant":
+        r.fail(f'{r.name("mode")} must be "instant" (or give every = "15m" instead)')
+    if mode == "instant" and every is not None:
+        r.fail(f'{r.name("mode")} = "instant" and {r.name("every")} exclude each other')
+    if mode is None and every is None:
+        r.fail(f'{r.name("every")} or {r.name("mode")} = "instant" is required')
+    max_per_hour = r.get("max_per_hour", int)
+    if max_per_hour is not None and max_per_hour <= 0:
+        r.fail(f"{r.name('max_per_hour')} must be a positive integer")
+    quiet_text = r.get("quiet_hours", str)
+    quiet = None
+    if quiet_text is not None:
+        try:
+            quiet = parse_clock_range(quiet_text)
+        except ValueError as exc:
+            r.fail(f"{r.name('quiet_hours')}: {exc}")
+    r.done()
+    return ChannelConfig(chat, topics, "every" if every else "instant", every, max_per_hour, quiet)
+
+
+def _positive(r: _Reader, key: str, default: float) -> float:
+    value = r.get(key, (int, float), default)
+    if value <= 0:
+        r.fail(f"{r.name(key)} must be greater than 0")
+    return float(value)
+
+
+def _delivery(r: _Reader) -> DeliveryConfig:
+    d = DeliveryConfig()
+    result = DeliveryConfig(
+        messages_per_second=_positive(r, "messages_per_second", d.messages_per_second),
+        private_chat_per_second=_positive(r, "private_chat_per_second", d.private_chat_per_second),
+        group_per_minute=_positive(r, "group_per_minute", d.group_per_minute),
+        new_subscriber_backlog=r.get("new_subscriber_backlog", int, d.new_subscriber_backlog),
+        keep_days=r.get("keep_days", int, d.keep_days),
+    )
+    if result.new_subscriber_backlog < 0:
+        r.fail(f"{r.name('new_subscriber_backlog')} must be 0 or more")
+    if result.keep_days < 1:
+        r.fail(f"{r.name('keep_days')} must be at least 1")
+    r.done()
+    return result
+
+
+def _fetch(r: _Reader) -> FetchConfig:
+    d = FetchConfig()
+    result = FetchConfig(
+        timeout_seconds=_positive(r, "timeout_seconds", d.timeout_seconds),
+        max_bytes=int(_positive(r, "max_bytes", d.max_bytes)),
+        user_agent=r.get("user_agent", str, d.user_agent),
+    )
+    r.done()
+    return result
+
+
+def _logging(r: _Reader) -> LoggingConfig:
+    level = r.get("level", str, "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        r.fail(f"{r.name('level')} must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    r.done()
+    return LoggingConfig(level)

@@ -1,0 +1,35 @@
+"""newsbot's store: one SQLite file for articles, chats, subscriptions and the delivery ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.articles import Articles
+from storage.db import Database
+from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
+
+__all__ = [
+    "Article",
+    "Articles",
+    "Database",
+    "NewArticle",
+    "RelatedEntry",
+    "Store",
+    "Topic",
+    "UpsertOutcome",
+]
+
+
+class Store:
+    """The store's public face: one database, one repository per aggregate."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.articles = Articles(db)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()

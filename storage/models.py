@@ -1,0 +1,87 @@
+"""Frozen records that cross the storage boundary.
+
+Datetimes are always aware. ``published_at`` keeps the publisher's own UTC offset (the store
+keeps the instant in UTC and the offset beside it), so ``9 June 2018 12:34 (UTC+04:00)`` comes
+back exactly as the publisher showed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedEntry:
+    """One headline of the publisher's own "Related news" box."""
+
+    title: str
+    category: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """An article as an importer produced it, before the store gave it an id."""
+
+    title: str
+    url: str | None = None
+    guid: str | None = None
+    summary: str = ""
+    body: str = ""
+    published_at: datetime | None = None
+    publisher: str | None = None
+    attribution: str | None = None
+    category: str | None = None
+    language: str | None = None
+    image_url: str | None = None
+    related: tuple[RelatedEntry, ...] = ()
+    topics: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The identity used for dedup: the guid if the source gave one, else the url."""
+        key = self.guid or self.url
+        if not key:
+            raise ValueError("an article needs a url or a guid")
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article."""
+
+    id: int
+    title: str
+    url: str | None
+    guid: str | None
+    summary: str
+    body: str
+    published_at: datetime
+    publisher: str | None
+    attribution: str | None
+    category: str | None
+    language: str | None
+    image_url: str | None
+    topics: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime | None
+    related: tuple[RelatedEntry, ...] = field(default=())
+
+    @property
+    def was_updated(self) -> bool:
+        return self.updated_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOutcome:
+    """What storing one article did: ``inserted``, ``updated`` or ``duplicate``."""
+
+    article_id: int
+    status: str

@@ -1,0 +1,22 @@
+"""Aware datetimes to and from the store's (unix seconds, minutes east of UTC) pairs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+
+def to_row(value: datetime) -> tuple[int, int]:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: every time needs its zone")
+    offset = value.utcoffset()
+    assert offset is not None
+    return int(value.timestamp()), int(offset.total_seconds() // 60)
+
+
+def from_row(seconds: int, offset_minutes: int | None) -> datetime:
+    zone = timezone(timedelta(minutes=offset_minutes)) if offset_minutes else UTC
+    return datetime.fromtimestamp(seconds, tz=zone)
+
+
+def utc_from_seconds(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
