@@ -5,16 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.articles import Articles
+from storage.chats import Chat, Chats, Subscriptions
 from storage.db import Database
+from storage.feeds import Feed, Feeds
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 
 __all__ = [
     "Article",
     "Articles",
+    "Chat",
+    "Chats",
     "Database",
+    "Feed",
+    "Feeds",
     "NewArticle",
     "RelatedEntry",
     "Store",
+    "Subscriptions",
     "Topic",
     "UpsertOutcome",
 ]
@@ -26,6 +33,9 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.articles = Articles(db)
+        self.feeds = Feeds(db)
+        self.chats = Chats(db)
+        self.subscriptions = Subscriptions(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

@@ -91,6 +91,13 @@ class Articles:
 
         return await self._db.run(work)
 
+    async def topic_counts(self) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT topic, count(*) FROM article_topics GROUP BY topic")
+            return dict(rows)
+
+        return await self._db.run(work)
+
     async def count(self) -> int:
         def work(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])

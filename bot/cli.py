@@ -1,0 +1,275 @@
+"""The ``newsbot`` command: import and query the store, poll feeds, run the bot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TextIO
+
+from ingest.jsonio import article_to_dict
+from ingest.topics import TopicTagger
+from tqdm import tqdm
+
+from bot.config import Config, ConfigError, load_config
+from bot.render.table import article_sheet, article_table, topic_table
+from ingest.pipeline import Importer, ImportSummary, utc_now
+from storage import Article, Store, Topic
+
+log = logging.getLogger("newsbot")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_LIST = 200
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIST:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIST}")
+    return value
+
+
+def _article_id(text: str) -> int:
+    try:
+        value = int(text.lstrip("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an article id") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an article id")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="A Telegram news-feed bot and its article store."
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $NEWSBOT_CONFIG, else ./config.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("import", help="import articles from files, folders or URLs")
+    p.add_argument("sources", nargs="+", metavar="PATH|URL")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("fetch", help="poll every configured feed once")
+
+    p = sub.add_parser("latest", help="the newest articles")
+    p.add_argument("--topic", metavar="T")
+    p.add_argument("-n", type=_count, default=10, metavar="N")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("related", help="articles related to one")
+    p.add_argument("id", type=_article_id, metavar="ID")
+    p.add_argument("-n", type=_count, default=5, metavar="N")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("search", help="articles matching words")
+    p.add_argument("words", nargs="+", metavar="WORDS")
+    p.add_argument("-n", type=_count, default=10, metavar="N")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("show", help="one article with every field")
+    p.add_argument("id", type=_article_id, metavar="ID")
+    p.add_argument("--json", action="store_true", help="the article as one JSON object")
+
+    p = sub.add_parser("topics", help="configured topics and their article counts")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=config.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    command: Callable[[Config, argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
+    try:
+        return asyncio.run(command(config, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def open_store(config: Config) -> Store:
+    store = await Store.open(config.storage.path)
+    await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
+    await store.feeds.sync_config(
+        [(f.url, f.topics, f.every_seconds) for f in config.feeds],
+        int(utc_now().timestamp()),
+    )
+    return store
+
+
+def _print_articles(articles: Sequence[Article], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        for article in articles:
+            out.write(json.dumps(article_to_dict(article, full=False), ensure_ascii=False) + "\n")
+    else:
+        width = shutil.get_terminal_size((100, 24)).columns
+        out.write(article_table(articles, width=width) + "\n")
+
+
+def _print_summary(summary: ImportSummary, out: TextIO) -> None:
+    for failure in summary.failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    out.write(
+        f"imported {summary.imported}, updated {summary.updated},"
+        f" duplicate {summary.duplicate}, failed {summary.failed}\n"
+    )
+
+
+async def cmd_import(config: Config, args: argparse.Namespace) -> int:
+    store = await open_store(config)
+    try:
+        importer = Importer(store, TopicTagger(config.topics), now=utc_now)
+        bar: AbstractContextManager[Any] = (
+            nullcontext()
+            if args.quiet
+            else tqdm(desc="importing", unit=" articles", file=sys.stderr, disable=None)
+        )
+        with bar as progress:
+            summary = await importer.import_sources(
+                args.sources,
+                config.fetch,
+                progress=progress.update if progress is not None else None,
+            )
+    finally:
+        await store.close()
+    _print_summary(summary, sys.stdout)
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
+    from ingest.fetch import make_client
+
+    if not config.feeds:
+        print("newsbot: no [[feeds]] in the config: nothing to fetch", file=sys.stderr)
+    store = await open_store(config)
+    total = ImportSummary()
+    try:
+        importer = Importer(store, TopicTagger(config.topics), now=utc_now)
+        async with make_client(config.fetch) as http:
+            for feed in await store.feeds.all():
+                summary = await importer.poll_feed(feed, http, config.fetch)
+                print(
+                    f"{feed.url}: new {summary.imported}, updated {summary.updated},"
+                    f" unchanged {summary.duplicate}, failed {summary.failed}"
+                )
+                for name in ("imported", "updated", "duplicate", "failed"):
+                    setattr(total, name, getattr(total, name) + getattr(summary, name))
+                total.failures += summary.failures
+    finally:
+        await store.close()
+    _print_summary(total, sys.stdout)
+    return EXIT_OK if total.ok else EXIT_FAILED
+
+
+async def cmd_latest(config: Config, args: argparse.Namespace) -> int:
+    if args.topic is not None and config.topic(args.topic) is None:
+        known = ", ".join(t.slug for t in config.topics) or "none configured"
+        print(f"newsbot: unknown topic {args.topic!r} (topics: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    store = await open_store(config)
+    try:
+        articles = await store.articles.latest(topic=args.topic, limit=args.n)
+    finally:
+        await store.close()
+    _print_articles(articles, args.json, sys.stdout)
+    return EXIT_OK
+
+
+async def cmd_related(config: Config, args: argparse.Namespace) -> int:
+    store = await open_store(config)
+    try:
+        if await store.articles.get(args.id) is None:
+            print(f"newsbot: no article with id {args.id}", file=sys.stderr)
+            return EXIT_FAILED
+        articles = await store.search.related(args.id, limit=args.n)
+    finally:
+        await store.close()
+    _print_articles(articles, args.json, sys.stdout)
+    return EXIT_OK
+
+
+async def cmd_search(config: Config, args: argparse.Namespace) -> int:
+    store = await open_store(config)
+    try:
+        articles = await store.search.search(" ".join(args.words), limit=args.n)
+    finally:
+        await store.close()
+    _print_articles(articles, args.json, sys.stdout)
+    return EXIT_OK
+
+
+async def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    store = await open_store(config)
+    try:
+        article = await store.articles.get(args.id)
+    finally:
+        await store.close()
+    if article is None:
+        print(f"newsbot: no article with id {args.id}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(article_to_dict(article, full=True), ensure_ascii=False))
+    else:
+        print(article_sheet(article))
+    return EXIT_OK
+
+
+async def cmd_topics(config: Config, args: argparse.Namespace) -> int:
+    store = await open_store(config)
+    try:
+        topics = await store.articles.topics()
+        counts = await store.articles.topic_counts()
+    finally:
+        await store.close()
+    if args.json:
+        for topic in topics:
+            configured = config.topic(topic.slug)
+            print(
+                json.dumps(
+                    {
+                        "slug": topic.slug,
+                        "name": topic.name,
+                        "articles": counts.get(topic.slug, 0),
+                        "categories": list(configured.categories) if configured else [],
+                        "keywords": list(configured.keywords) if configured else [],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+    else:
+        print(topic_table(topics, counts))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
+    "import": cmd_import,
+    "fetch": cmd_fetch,
+    "latest": cmd_latest,
+    "related": cmd_related,
+    "search": cmd_search,
+    "show": cmd_show,
+    "topics": cmd_topics,
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Pure formatters: records in, text out. No I/O, no Telegram objects."""

@@ -1,0 +1,248 @@
+"""Import a batch of sources (files, folders, URLs) into the store, and poll configured feeds.
+
+One bad source or record is reported and skipped; the rest of the batch still imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bot.config import FetchConfig
+from ingest.agency import looks_like_agency, parse_agency
+from ingest.errors import ImportFailure
+from ingest.feeds import parse_feed
+from ingest.fetch import fetch_feed, make_client
+from ingest.jsonio import parse_json_documents
+from ingest.topics import TopicTagger
+from storage import NewArticle, Store
+from storage.articles import DUPLICATE, INSERTED, UPDATED
+from storage.feeds import Feed
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    imported: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+    def fail(self, failure: ImportFailure) -> None:
+        self.failed += 1
+        self.failures.append(str(failure))
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+Progress = Callable[[int], None]
+
+
+def expand_paths(sources: Iterable[str]) -> Iterator[str]:
+    """Folders become the files inside them (sorted, hidden files skipped); URLs pass through."""
+    for source in sources:
+        if is_url(source):
+            yield source
+            continue
+        path = Path(source)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not any(p.startswith(".") for p in child.parts):
+                    yield str(child)
+        else:
+            yield source
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://", "file://"))
+
+
+def read_file(source: str, max_bytes: int) -> bytes:
+    path = Path(source)
+    # JSON Lines exports are legitimately big; the cap guards against feeds and stray files.
+    if path.stat().st_size > max_bytes and path.suffix.lower() not in JSON_SUFFIXES:
+        raise ImportFailure(source, f"file is larger than {max_bytes} bytes")
+    return path.read_bytes()
+
+
+def parse_bytes(
+    data: bytes, *, source: str, default_topics: Sequence[str] = ()
+) -> Iterator[NewArticle | ImportFailure]:
+    """Pick the importer by file name, then by content, and yield articles or failures."""
+    suffix = Path(source.split("?", 1)[0]).suffix.lower()
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if suffix in JSON_SUFFIXES or (suffix not in FEED_SUFFIXES and head in (b"{", b"[")):
+        yield from parse_json_documents(data, source=source)
+        return
+    if suffix in FEED_SUFFIXES or head == b"<":
+        try:
+            result = parse_feed(data, source=source, default_topics=default_topics)
+        except ImportFailure as failure:
+            yield failure
+            return
+        yield from result.failures
+        yield from result.articles
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield ImportFailure(source, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return
+    if not looks_like_agency(text):
+        yield ImportFailure(
+            source, "not a recognised format (agency text, JSON, JSON Lines, RSS or Atom)"
+        )
+        return
+    try:
+        yield parse_agency(text, source=source)
+    except ImportFailure as failure:
+        yield failure
+
+
+class Importer:
+    """Tags and stores articles in batches, counting what happened."""
+
+    def __init__(self, store: Store, tagger: TopicTagger, *, now: Callable[[], datetime]) -> None:
+        self.store = store
+        self.tagger = tagger
+        self.now = now
+
+    async def store_articles(
+        self,
+        items: Iterable[NewArticle | ImportFailure],
+        summary: ImportSummary,
+        *,
+        extra_topics: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> None:
+        batch: list[NewArticle] = []
+        for item in items:
+            if isinstance(item, ImportFailure):
+                summary.fail(item)
+                log.warning("import failed: %s", item)
+                continue
+            topics = self.tagger.tag(item, extra_topics)
+            batch.append(replace(item, topics=topics))
+            if len(batch) >= BATCH_SIZE:
+                await self._flush(batch, summary, progress)
+                batch = []
+        if batch:
+            await self._flush(batch, summary, progress)
+
+    async def _flush(
+        self, batch: list[NewArticle], summary: ImportSummary, progress: Progress | None
+    ) -> None:
+        outcomes = await self.store.articles.upsert_many(batch, now=self.now())
+        for outcome in outcomes:
+            summary.article_ids.append(outcome.article_id)
+            if outcome.status == INSERTED:
+                summary.imported += 1
+                summary.new_ids.append(outcome.article_id)
+            elif outcome.status == UPDATED:
+                summary.updated += 1
+            elif outcome.status == DUPLICATE:
+                summary.duplicate += 1
+        if progress is not None:
+            progress(len(batch))
+
+    async def import_sources(
+        self,
+        sources: Sequence[str],
+        fetch_config: FetchConfig,
+        *,
+        progress: Progress | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> ImportSummary:
+        summary = ImportSummary()
+        async with _client(client, fetch_config) as http:
+            for source in expand_paths(sources):
+                data = await self._read(source, http, fetch_config, summary)
+                if data is not None:
+                    await self.store_articles(
+                        parse_bytes(data, source=source), summary, progress=progress
+                    )
+        return summary
+
+    async def _read(
+        self,
+        source: str,
+        http: httpx.AsyncClient,
+        fetch_config: FetchConfig,
+        summary: ImportSummary,
+    ) -> bytes | None:
+        try:
+            if is_url(source):
+                fetched = await fetch_feed(
+                    http, source, etag=None, last_modified=None, config=fetch_config
+                )
+                return fetched.content or b""
+            return await asyncio.to_thread(read_file, source, fetch_config.max_bytes)
+        except ImportFailure as failure:
+            summary.fail(failure)
+        except FileNotFoundError:
+            summary.fail(ImportFailure(source, "no such file"))
+        except OSError as exc:
+            summary.fail(ImportFailure(source, f"cannot read: {exc.strerror or exc}"))
+        return None
+
+    async def poll_feed(
+        self, feed: Feed, http: httpx.AsyncClient, fetch_config: FetchConfig
+    ) -> ImportSummary:
+        """Fetch one feed with its validators, store what is new, and record the outcome."""
+        summary = ImportSummary()
+        now = int(self.now().timestamp())
+        try:
+            fetched = await fetch_feed(
+                http,
+                feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                config=fetch_config,
+            )
+            if fetched.content is not None:
+                result = parse_feed(fetched.content, source=feed.url, default_topics=feed.topics)
+                await self.store_articles(
+                    [*result.failures, *result.articles], summary, extra_topics=feed.topics
+                )
+        except ImportFailure as failure:
+            summary.fail(failure)
+            await self.store.feeds.record_failure(feed, failure.reason, now=now)
+            log.warning("feed %s failed: %s", feed.url, failure.reason)
+            return summary
+        await self.store.feeds.record_success(
+            feed, etag=fetched.etag, last_modified=fetched.last_modified, now=now
+        )
+        return summary
+
+
+@asynccontextmanager
+async def _client(
+    given: httpx.AsyncClient | None, config: FetchConfig
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Use the caller's HTTP client, or make one for this batch and close it after."""
+    if given is not None:
+        yield given
+        return
+    async with make_client(config) as made:
+        yield made
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

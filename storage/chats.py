@@ -1,0 +1,239 @@
+"""Chats the bot knows (private, groups, channels), their settings and whether they are live."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+
+CHAT_COLUMNS = (
+    "id, type, title, username, active, inactive_reason, mode, digest_time, timezone,"
+    " quiet_start, quiet_end"
+)
+INSTANT, DIGEST = "instant", "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    type: str
+    title: str | None
+    username: str | None
+    active: bool
+    inactive_reason: str | None
+    mode: str
+    digest_time: str | None
+    timezone: str | None
+    quiet_start: str | None
+    quiet_end: str | None
+
+    @property
+    def is_private(self) -> bool:
+        return self.type == "private"
+
+
+def _chat(row: Any) -> Chat:
+    return Chat(
+        id=row[0],
+        type=row[1],
+        title=row[2],
+        username=row[3],
+        active=bool(row[4]),
+        inactive_reason=row[5],
+        mode=row[6],
+        digest_time=row[7],
+        timezone=row[8],
+        quiet_start=row[9],
+        quiet_end=row[10],
+    )
+
+
+def _select_chat(conn: sqlite3.Connection, chat_id: int) -> Chat | None:
+    row = conn.execute(
+        f"SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?",  # noqa: S608
+        (chat_id,),
+    ).fetchone()
+    return _chat(row) if row else None
+
+
+class Chats:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def seen(
+        self, chat_id: int, chat_type: str, title: str | None, username: str | None, now: int
+    ) -> Chat:
+        """Record a chat the bot heard from, keeping its settings and active flag."""
+
+        def work(conn: sqlite3.Connection) -> Chat:
+            conn.execute(
+                "INSERT INTO chats (id, type, title, username, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " type = excluded.type, title = excluded.title, username = excluded.username,"
+                " updated_at = excluded.updated_at"
+                " WHERE (chats.type, chats.title, chats.username) IS NOT"
+                " (excluded.type, excluded.title, excluded.username)",
+                (chat_id, chat_type, title, username, now, now),
+            )
+            chat = _select_chat(conn, chat_id)
+            assert chat is not None
+            return chat
+
+        return await self._db.write(work)
+
+    async def get(self, chat_id: int) -> Chat | None:
+        return await self._db.run(lambda conn: _select_chat(conn, chat_id))
+
+    async def set_active(self, chat_id: int, active: bool, reason: str | None, now: int) -> None:
+        """Mark a chat live or not; a chat that went away has what it was owed cancelled."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE chats SET active = ?, inactive_reason = ?, updated_at = ? WHERE id = ?",
+                (int(active), None if active else reason, now, chat_id),
+            )
+            if not active:
+                conn.execute(
+                    "UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ?"
+                    " WHERE chat_id = ? AND status IN ('owed', 'sending')",
+                    (reason, now, chat_id),
+                )
+
+        await self._db.write(work)
+
+    async def update_settings(self, chat_id: int, now: int, **settings: str | None) -> Chat:
+        allowed = {"mode", "digest_time", "timezone", "quiet_start", "quiet_end"}
+        unknown = set(settings) - allowed
+        if unknown:
+            raise ValueError(f"unknown chat settings: {sorted(unknown)}")
+        if "mode" in settings and settings["mode"] not in (INSTANT, DIGEST):
+            raise ValueError(f"mode must be {INSTANT!r} or {DIGEST!r}")
+        names = sorted(settings)
+
+        def work(conn: sqlite3.Connection) -> Chat:
+            assignments = ", ".join(f"{name} = ?" for name in names)  # names are from `allowed`
+            conn.execute(
+                f"UPDATE chats SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
+                (*(settings[n] for n in names), now, chat_id),
+            )
+            chat = _select_chat(conn, chat_id)
+            if chat is None:
+                raise LookupError(f"no chat {chat_id}")
+            return chat
+
+        return await self._db.write(work)
+
+    async def migrate(self, old_id: int, new_id: int, now: int) -> None:
+        """A group became a supergroup: move the chat, its subscriptions and owed deliveries."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            exists = conn.execute("SELECT 1 FROM chats WHERE id = ?", (new_id,)).fetchone()
+            if exists is None:
+                # ON UPDATE CASCADE carries subscriptions and deliveries along.
+                conn.execute(
+                    "UPDATE chats SET id = ?, type = 'supergroup', updated_at = ? WHERE id = ?",
+                    (new_id, now, old_id),
+                )
+                return
+            # Both ids are known (the supergroup spoke first): merge the old into the new.
+            conn.execute(
+                "INSERT OR IGNORE INTO subscriptions (chat_id, topic, created_at)"
+                " SELECT ?, topic, created_at FROM subscriptions WHERE chat_id = ?",
+                (new_id, old_id),
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO deliveries (chat_id, article_id, status, message_id,"
+                " attempts, next_attempt_at, last_error, created_at, updated_at)"
+                " SELECT ?, article_id, status, message_id, attempts, next_attempt_at, last_error,"
+                " created_at, ? FROM deliveries WHERE chat_id = ?",
+                (new_id, now, old_id),
+            )
+            conn.execute(
+                "UPDATE chats SET (mode, digest_time, timezone, quiet_start, quiet_end) ="
+                " (SELECT mode, digest_time, timezone, quiet_start, quiet_end FROM chats"
+                "  WHERE id = ?), active = 1, updated_at = ? WHERE id = ?",
+                (old_id, now, new_id),
+            )
+            conn.execute("DELETE FROM chats WHERE id = ?", (old_id,))
+
+        await self._db.write(work)
+
+    async def counts(self) -> dict[tuple[str, bool], int]:
+        """How many chats of each (type, active)."""
+
+        def work(conn: sqlite3.Connection) -> dict[tuple[str, bool], int]:
+            rows = conn.execute("SELECT type, active, count(*) FROM chats GROUP BY type, active")
+            return {(t, bool(a)): n for t, a, n in rows}
+
+        return await self._db.run(work)
+
+    async def inactive(self, limit: int = 20) -> list[Chat]:
+        def work(conn: sqlite3.Connection) -> list[Chat]:
+            rows = conn.execute(
+                f"SELECT {CHAT_COLUMNS} FROM chats WHERE active = 0"  # noqa: S608
+                " ORDER BY updated_at DESC LIMIT ?",
+                (limit,),
+            )
+            return [_chat(r) for r in rows]
+
+        return await self._db.run(work)
+
+
+class Subscriptions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def of_chat(self, chat_id: int) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT topic FROM subscriptions WHERE chat_id = ? ORDER BY topic", (chat_id,)
+            )
+            return [r[0] for r in rows]
+
+        return await self._db.run(work)
+
+    async def subscribe(self, chat_id: int, topics: Sequence[str], now: int) -> list[str]:
+        """Add topics; returns the ones that were not subscribed before."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            added = []
+            for topic in dict.fromkeys(topics):
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO subscriptions (chat_id, topic, created_at)"
+                    " SELECT ?, slug, ? FROM topics WHERE slug = ?",
+                    (chat_id, now, topic),
+                )
+                if cursor.rowcount:
+                    added.append(topic)
+            return added
+
+        return await self._db.write(work)
+
+    async def unsubscribe(self, chat_id: int, topics: Sequence[str] | None) -> list[str]:
+        """Remove the given topics, or all when ``topics`` is None; returns what was removed."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            if topics is None:
+                rows = conn.execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ? RETURNING topic", (chat_id,)
+                ).fetchall()
+                return sorted(r[0] for r in rows)
+            removed = []
+            for topic in dict.fromkeys(topics):
+                cursor = conn.execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ? AND topic = ?", (chat_id, topic)
+                )
+                if cursor.rowcount:
+                    removed.append(topic)
+            return removed
+
+        return await self._db.write(work)
+
+    async def counts(self) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            return dict(conn.execute("SELECT topic, count(*) FROM subscriptions GROUP BY topic"))
+
+        return await self._db.run(work)

@@ -1,0 +1,178 @@
+"""Config: every mistake is one line naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import (
+    DEFAULT_API_BASE_URL,
+    ConfigError,
+    load_config,
+    parse_clock_range,
+    parse_duration,
+)
+
+GOOD = """
+[telegram]
+token = "123:abc"
+api_base_url = "http://127.0.0.1:8081/bot"
+admins = [42, 43]
+
+[storage]
+path = "news.db"
+
+[topics.economy]
+name = "Economy"
+categories = ["Economy news"]
+keywords = ["central bank", "inflation"]
+
+[topics.russia]
+name = "Russia"
+categories = ["Russia"]
+
+[[feeds]]
+url = "https://example.org/rss"
+topics = ["economy"]
+every = "15m"
+
+[[channels]]
+chat = "@agency_economy"
+topics = ["economy"]
+every = "15m"
+max_per_hour = 4
+quiet_hours = "23:00-07:00"
+
+[[channels]]
+chat = -1001234567890
+topics = ["russia"]
+mode = "instant"
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_full_config_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), environ={})
+    assert config.telegram.token == "123:abc"
+    assert config.telegram.api_base_url == "http://127.0.0.1:8081/bot"
+    assert config.telegram.admins == (42, 43)
+    assert config.storage.path == "news.db"
+    assert [t.slug for t in config.topics] == ["economy", "russia"]
+    assert config.topics[0].categories == ("Economy news",)
+    assert config.feeds[0].every_seconds == 900
+    first, second = config.channels
+    assert first.chat == "@agency_economy"
+    assert first.every_seconds == 900
+    assert first.max_per_hour == 4
+    assert first.quiet_hours is not None
+    assert first.quiet_hours.start.hour == 23
+    assert second.chat == -1001234567890
+    assert second.mode == "instant"
+
+
+def test_the_token_comes_from_the_environment_first(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), environ={"NEWSBOT_TOKEN": "999:env"})
+    assert config.telegram.token == "999:env"
+
+
+def test_the_config_path_comes_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    assert load_config(None, environ={"NEWSBOT_CONFIG": path}).storage.path == "news.db"
+
+
+def test_missing_default_config_means_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, environ={})
+    assert config.telegram.api_base_url == DEFAULT_API_BASE_URL
+    assert config.storage.path == "newsbot.db"
+    assert config.topics == ()
+
+
+def test_a_named_config_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such config file"):
+        load_config(str(tmp_path / "nope.toml"), environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[telegram]\ntokn = 'x'\n", r"config\.toml: unknown key \[telegram\]\.tokn"),
+        ("colour = 1\n", r"unknown key colour"),
+        (
+            "[telegram]\nadmins = ['me']\n",
+            r"\[telegram\]\.admins must be a list of Telegram user ids",
+        ),
+        ("[telegram]\ntoken = 5\n", r"\[telegram\]\.token must be a string, not int"),
+        ("[storage]\npath = true\n", r"\[storage\]\.path must be a string, not bool"),
+        ("[topics.economy]\ncategories = []\n", r"\[topics\.economy\]\.name is required"),
+        ("[topics.Economy]\nname = 'E'\n", r"\[topics\.Economy\]: a topic slug is"),
+        ("[topics.e]\nname = 'E'\nkeywords = 'oil'\n", r"\[topics\.e\]\.keywords must be a list"),
+        ("[[feeds]]\ntopics = []\n", r"\[\[feeds\]\] #1\.url is required"),
+        ("[[feeds]]\nurl = 'ftp://x'\n", r"\[\[feeds\]\] #1\.url must be an http"),
+        (
+            "[[feeds]]\nurl = 'http://x'\nevery = 'soon'\n",
+            r"\[\[feeds\]\] #1\.every: 'soon' is not a duration",
+        ),
+        ("[[feeds]]\nurl = 'http://x'\ntopics = ['nope']\n", r"names unknown topic 'nope'"),
+        ("[[channels]]\nchat = '@chan_name'\ntopics = []\n", r"\[\[channels\]\] #1\.every or"),
+        (
+            "[[channels]]\nchat = 'chan'\ntopics = []\nevery = '1h'\n",
+            r"\.chat must be @channelname",
+        ),
+        (
+            "[[channels]]\nchat = '@chan_name'\nevery = '1h'\n",
+            r"\[\[channels\]\] #1\.topics is required",
+        ),
+        (
+            "[[channels]]\nchat = '@chan_name'\ntopics = []\nevery = '1h'\nquiet_hours = '25:00-01:00'\n",
+            r"quiet_hours: '25:00-01:00' is not a range",
+        ),
+        ("[logging]\nlevel = 'LOUD'\n", r"\[logging\]\.level must be one of"),
+        ("[telegram\n", r"config\.toml: not valid TOML"),
+    ],
+)
+def test_mistakes_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(path, environ={})
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("10m", 600), ("1h30m", 5400), ("2d", 172800), (" 15M ", 900)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "m", "10x", "1h 30", "-5m", "0s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_quiet_hours_may_wrap_midnight() -> None:
+    window = parse_clock_range("23:30-06:15")
+    assert (window.start.hour, window.start.minute, window.end.hour, window.end.minute) == (
+        23,
+        30,
+        6,
+        15,
+    )
+
+
+def test_the_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    config = load_config(str(example), environ={})
+    assert config.topics
+    assert config.telegram.token is None
