@@ -132,7 +132,8 @@ def test_a_named_config_that_is_missing_is_an_error(tmp_path: Path) -> None:
             r"\[\[channels\]\] #1\.topics is required",
         ),
         (
-            "[[channels]]\nchat = '@chan_name'\ntopics = []\nevery = '1h'\nquiet_hours = '25:00-01:00'\n",
+            "[[channels]]\nchat = '@chan_name'\ntopics = []\nevery = '1h'\n"
+            "quiet_hours = '25:00-01:00'\n",
             r"quiet_hours: '25:00-01:00' is not a range",
         ),
         ("[logging]\nlevel = 'LOUD'\n", r"\[logging\]\.level must be one of"),
