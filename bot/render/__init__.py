@@ -1,1 +1,1 @@
-"""Pure formatters: records in, text out. No I/O, no Telegram objects."""
+"""Pure formatters: records in, text (and inline keyboards) out. No I/O, no API calls."""

@@ -1,0 +1,436 @@
+"""Everything the bot sends: Telegram HTML text plus inline keyboards. Pure, no I/O.
+
+Each variable piece of publisher text is cleaned and cut as plain text, then escaped and wrapped
+in tags by ``bot.render.text``; the fixed words are ours. That keeps every message parseable and
+within Telegram's 4096 UTF-16 units whatever the publisher sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.config import TopicConfig
+from bot.render.dates import format_box_time, format_dateline
+from bot.render.text import (
+    MESSAGE_LIMIT,
+    Span,
+    bold,
+    bold_link,
+    clean_block,
+    clean_line,
+    code,
+    excerpt,
+    fit_html,
+    fit_plain,
+    http_url,
+    italic,
+    plain,
+    spans_len,
+    truncate,
+    utf16_len,
+)
+from storage.models import Article, RelatedEntry, Topic
+
+CALLBACK_LIMIT = 64  # bytes of UTF-8: Telegram refuses longer callback_data
+TITLE_LIMIT = 300
+LIST_TITLE_LIMIT = 200
+HEADER_LIMIT = 256
+LABEL_LIMIT = 64  # a category, an attribution, a publisher
+BUTTON_NAME_LIMIT = 40
+PLAIN_URL_LIMIT = 512
+MAX_HASHTAGS = 10
+HASHTAG_LIMIT = 64
+# 50 entries and their number buttons stay well under Telegram's 100 buttons per keyboard.
+MAX_LIST = 50
+RELATED_LIMIT = 5
+BUTTONS_PER_ROW = 5
+TOGGLES_PER_ROW = 2
+UNTITLED = "(untitled)"
+NO_RELATED = "No related articles yet."
+NOTHING_LISTED = "Nothing here yet."
+
+_ACTION = re.compile(r"[a-z][a-z0-9_]{0,15}")
+_ID = re.compile(r"[0-9]{1,19}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+# The actions this module puts on buttons, with the one argument each takes; other actions
+# (the handlers' own, such as a page callback) are only checked for shape.
+_ARGUMENT = {"rel": _ID, "art": _ID, "sub": _SLUG, "tog": _SLUG}
+_QUOTED = re.compile(r"%(25|3A)")
+_BAD_QUOTE = re.compile(r"%(?!25|3A)")
+
+TopicLike = TopicConfig | Topic | tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message ready for ``send_message``; ``parse_mode`` is ``None`` for the plain fallback."""
+
+    text: str
+    reply_markup: InlineKeyboardMarkup | None
+    disable_preview: bool
+    parse_mode: str | None = "HTML"
+
+
+# -- callback data ---------------------------------------------------------------------------
+
+
+def callback(*parts: str | int) -> str:
+    """``action:arg:...`` for a button, at most 64 bytes; ``:`` and ``%`` in args are quoted."""
+    if not parts:
+        raise ValueError("callback data needs an action")
+    action, *args = (str(part) for part in parts)
+    data = ":".join([action, *(a.replace("%", "%25").replace(":", "%3A") for a in args)])
+    parse_callback(data)  # one set of rules for what we emit and what we accept
+    return data
+
+
+def parse_callback(data: str | None) -> tuple[str, list[str]]:
+    """The inverse of ``callback``; ValueError for anything it could not have made."""
+    if not data:
+        raise ValueError("empty callback data")
+    try:
+        size = len(data.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError("callback data is not valid text") from exc
+    if size > CALLBACK_LIMIT:
+        raise ValueError(f"callback data is {size} bytes, over Telegram's {CALLBACK_LIMIT}")
+    action, *raw = data.split(":")
+    if not _ACTION.fullmatch(action):
+        raise ValueError(f"bad callback action {action!r}")
+    if any(_BAD_QUOTE.search(arg) for arg in raw):
+        raise ValueError(f"bad quoting in callback data {data!r}")
+    args = [_QUOTED.sub(lambda m: "%" if m.group(1) == "25" else ":", arg) for arg in raw]
+    pattern = _ARGUMENT.get(action)
+    if pattern is not None and (len(args) != 1 or not pattern.fullmatch(args[0])):
+        raise ValueError(f"bad arguments for {action!r}: {args!r}")
+    return action, args
+
+
+# -- small pieces ------------------------------------------------------------------------------
+
+
+def hashtag(slug: str) -> str | None:
+    """``#economy``, ``#central_asia`` from ``central-asia``; None when Telegram would not link it.
+
+    A Telegram hashtag is letters, digits and ``_`` with at least one letter.
+    """
+    body = re.sub(r"\W", "", slug.replace("-", "_"))[:HASHTAG_LIMIT]
+    if not any(ch.isalpha() for ch in body):
+        return None
+    return f"#{body}"
+
+
+def _hashtags(slugs: Sequence[str]) -> str:
+    tags: list[str] = []
+    for slug in slugs:
+        tag = hashtag(slug)
+        if tag and tag not in tags:
+            tags.append(tag)
+    return " ".join(tags[:MAX_HASHTAGS])
+
+
+def _label(text: str | None, limit: int = LABEL_LIMIT) -> str:
+    return truncate(clean_line(text), limit)
+
+
+def _title(text: str, limit: int) -> str:
+    return truncate(clean_line(text) or UNTITLED, limit)
+
+
+def _dateline(moment: datetime, tz: tzinfo | None) -> str:
+    if tz is not None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(tz)
+    return format_dateline(moment)
+
+
+def _source(article: Article) -> str:
+    """``TASS via Azernews``, ``Azernews``, ``TASS`` or nothing."""
+    attribution, publisher = _label(article.attribution), _label(article.publisher)
+    if attribution and publisher and attribution.casefold() != publisher.casefold():
+        return f"{attribution} via {publisher}"
+    return attribution or publisher
+
+
+def _topic_pair(topic: TopicLike) -> tuple[str, str]:
+    if isinstance(topic, tuple):
+        return topic
+    return topic.slug, topic.name
+
+
+def _button_name(name: str, fallback: str) -> str:
+    return truncate(clean_line(name) or fallback, BUTTON_NAME_LIMIT)
+
+
+def _numbered_rows(datas: Sequence[str]) -> list[list[InlineKeyboardButton]]:
+    buttons = [InlineKeyboardButton(str(n), callback_data=data) for n, data in enumerate(datas, 1)]
+    return [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+
+
+def _pack(
+    head: list[Span], entries: Sequence[list[Span]], limit: int = MESSAGE_LIMIT
+) -> tuple[list[Span], int]:
+    """``head`` and as many whole entries as fit, dropping from the end; and how many fit."""
+    spans = list(head)
+    total = spans_len(spans)
+    count = 0
+    for entry in entries:
+        size = spans_len(entry)
+        if total + size > limit:
+            break
+        spans += entry
+        total += size
+        count += 1
+    return spans, count
+
+
+# -- one article -------------------------------------------------------------------------------
+
+
+def _article_spans(
+    article: Article,
+    *,
+    tz: tzinfo | None,
+    body_chars: int,
+    url_line: bool,
+) -> list[Span]:
+    title = _title(article.title, TITLE_LIMIT)
+    spans = [bold_link(title, article.url)]
+    url = http_url(article.url)
+    if url_line and url and utf16_len(url) <= PLAIN_URL_LIMIT:
+        # Without markup the link is lost; a bare URL is still made clickable by Telegram.
+        spans.append(plain(f"\n{url}"))
+    meta = _dateline(article.published_at, tz)
+    category = _label(article.category)
+    if category:
+        meta += f" · {category}"
+    spans.append(plain(f"\n{meta}"))
+    body = clean_block(article.body) or clean_block(article.summary)
+    if body and body_chars > 0:
+        spans += [plain("\n\n"), plain(excerpt(body, min(body_chars, MESSAGE_LIMIT)), cut=1)]
+    source = _source(article)
+    if source:
+        spans += [plain("\n\n"), italic(source)]
+    tags = _hashtags(article.topics)
+    if tags:
+        spans.append(plain(("\n" if source else "\n\n") + tags))
+    return spans
+
+
+def _article_keyboard(article: Article, topics: Mapping[str, str]) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton("Related", callback_data=callback("rel", article.id))]
+    if article.topics:
+        slug = article.topics[0]
+        try:
+            data = callback("sub", slug)
+        except ValueError:
+            data = None  # a slug the config would refuse: no button rather than no message
+        if data is not None:
+            name = _button_name(topics.get(slug, ""), slug)
+            row.append(InlineKeyboardButton(f"Subscribe to {name}", callback_data=data))
+    return InlineKeyboardMarkup([row])
+
+
+def render_article(
+    article: Article,
+    *,
+    topics: Mapping[str, str],
+    tz: tzinfo | None = None,
+    body_chars: int = 600,
+) -> RenderedMessage:
+    """One article: linked bold title, dateline and category, the opening, source, hashtags.
+
+    ``topics`` maps slug to display name; ``tz`` shows the dateline in the reader's zone
+    instead of the publisher's; ``body_chars`` is the opening's length in UTF-16 units.
+    """
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False)
+    return RenderedMessage(
+        text=fit_html(spans),
+        reply_markup=_article_keyboard(article, topics),
+        disable_preview=http_url(article.url) is None,
+    )
+
+
+def render_article_plain(
+    article: Article,
+    *,
+    topics: Mapping[str, str],
+    tz: tzinfo | None = None,
+    body_chars: int = 600,
+) -> RenderedMessage:
+    """``render_article`` without markup, for when Telegram says it can't parse entities."""
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=True)
+    return RenderedMessage(
+        text=fit_plain(spans),
+        reply_markup=_article_keyboard(article, topics),
+        disable_preview=http_url(article.url) is None,
+        parse_mode=None,
+    )
+
+
+# -- related news ------------------------------------------------------------------------------
+
+
+def _related_entry(n: int, related: Article | RelatedEntry, reference: datetime) -> list[Span]:
+    title = _title(related.title, LIST_TITLE_LIMIT)
+    link = bold_link(title, related.url) if isinstance(related, Article) else bold(title)
+    when = format_box_time(related.published_at, reference) if related.published_at else ""
+    meta = " ".join(part for part in (_label(related.category), when) if part)
+    spans = [plain(f"\n\n{n}. "), link]
+    if isinstance(related, Article):
+        spans += [plain(f"\n{meta} · " if meta else "\n"), code(f"#{related.id}")]
+    elif meta:
+        spans.append(plain(f"\n{meta}"))
+    return spans
+
+
+def render_related(
+    article: Article,
+    related: Sequence[Article | RelatedEntry],
+    *,
+    limit: int = RELATED_LIMIT,
+) -> RenderedMessage:
+    """The "Related news" box: numbered headlines with ``category time`` under each.
+
+    Stored articles get their ``#id`` and a number button opening them (``art:<id>``); entries
+    of the publisher's own box (``RelatedEntry``) have no id, so they are listed only.
+    """
+    shown = list(related)[: max(limit, 0)]
+    if not shown:
+        return RenderedMessage(NO_RELATED, None, disable_preview=True)
+    head = [bold("Related news"), plain("\n"), italic(_title(article.title, 120))]
+    entries = [_related_entry(n, rel, article.published_at) for n, rel in enumerate(shown, 1)]
+    spans, count = _pack(head, entries)
+    buttons = [
+        InlineKeyboardButton(str(n), callback_data=callback("art", rel.id))
+        for n, rel in enumerate(shown[:count], 1)
+        if isinstance(rel, Article)
+    ]
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    return RenderedMessage(fit_html(spans), markup, disable_preview=True)
+
+
+# -- lists: /latest, /search -------------------------------------------------------------------
+
+
+def _list_entry(n: int, article: Article, tz: tzinfo | None) -> list[Span]:
+    meta = _dateline(article.published_at, tz)
+    category = _label(article.category)
+    if category:
+        meta += f" · {category}"
+    return [
+        plain(f"\n\n{n}. "),
+        bold_link(_title(article.title, LIST_TITLE_LIMIT), article.url),
+        plain(f"\n{meta} · "),
+        code(f"#{article.id}"),
+    ]
+
+
+def render_list(
+    title: str,
+    articles: Sequence[Article],
+    *,
+    tz: tzinfo | None = None,
+    page_callback: str | None = None,
+) -> RenderedMessage:
+    """A numbered list of articles with a button per entry and an optional "More ›".
+
+    ``page_callback`` is put on the "More ›" button as is; it must be valid callback data.
+    Entries that do not fit in one message are dropped from the end (so are their buttons).
+    """
+    head = [bold(truncate(clean_line(title) or "Articles", HEADER_LIMIT))]
+    shown = list(articles)[:MAX_LIST]
+    if shown:
+        spans, count = _pack(head, [_list_entry(n, a, tz) for n, a in enumerate(shown, 1)])
+    else:
+        spans, count = [*head, plain(f"\n\n{NOTHING_LISTED}")], 0
+    rows = _numbered_rows([callback("art", a.id) for a in shown[:count]])
+    if page_callback is not None:
+        parse_callback(page_callback)
+        rows.append([InlineKeyboardButton("More ›", callback_data=page_callback)])
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    return RenderedMessage(fit_html(spans), markup, disable_preview=True)
+
+
+# -- topics, help, welcome ---------------------------------------------------------------------
+
+
+def render_topics_keyboard(
+    topics: Sequence[TopicLike], subscribed: Collection[str]
+) -> InlineKeyboardMarkup:
+    """Toggle buttons, two per row: ``✅ Economy`` when subscribed, ``▫️ Russia`` otherwise."""
+    buttons = []
+    for topic in topics:
+        slug, name = _topic_pair(topic)
+        mark = "✅" if slug in subscribed else "▫️"
+        buttons.append(
+            InlineKeyboardButton(
+                f"{mark} {_button_name(name, slug)}", callback_data=callback("tog", slug)
+            )
+        )
+    return InlineKeyboardMarkup(
+        [buttons[i : i + TOGGLES_PER_ROW] for i in range(0, len(buttons), TOGGLES_PER_ROW)]
+    )
+
+
+def render_help(commands: Sequence[tuple[str, str]]) -> str:
+    """``/command — what it does``, one a line, under a bold heading (HTML)."""
+    head = [bold("Commands"), plain("\n")]
+    entries = []
+    for command, description in commands:
+        name = truncate(clean_line(command).lstrip("/"), 32)
+        about = _label(description, 256)
+        entries.append([plain(f"\n/{name} — {about}" if about else f"\n/{name}")])
+    spans, _ = _pack(head, entries)
+    return fit_html(spans)
+
+
+def render_welcome(bot_name: str) -> str:
+    """The /start greeting (HTML)."""
+    return fit_html(
+        [
+            plain("👋 Hi! I'm "),
+            bold(truncate(clean_line(bot_name) or "newsbot", LABEL_LIMIT)),
+            plain(
+                ". I bring you the news on the topics you follow.\n\n"
+                "/topics — choose your topics\n"
+                "/latest — the newest articles\n"
+                "/search — find articles\n"
+                "/help — every command"
+            ),
+        ]
+    )
+
+
+def suggest_topics(word: str, slugs_and_names: Sequence[TopicLike], n: int = 3) -> list[str]:
+    """Up to ``n`` topic names close to an unknown ``word``.
+
+    Matches at the start of a word beat fuzzy ones: ``asia`` means Central Asia, not Russia.
+    """
+    needle = clean_line(word).lstrip("#/").casefold()
+    if not needle or n <= 0:
+        return []
+    names: dict[str, str] = {}  # every spelling of a topic, casefolded -> its display name
+    for topic in slugs_and_names:
+        slug, name = _topic_pair(topic)
+        for key in (slug, slug.replace("-", " ").replace("_", " "), name):
+            names.setdefault(key.casefold(), name)
+    starts = [
+        k
+        for k in names
+        if any(w.startswith(needle) for w in k.split()) or (len(k) >= 3 and needle.startswith(k))
+    ]
+    close = difflib.get_close_matches(needle, list(names), n=len(names), cutoff=0.6)
+    inside = [k for k in names if needle in k]
+    found: list[str] = []
+    for key in (*starts, *close, *inside):
+        if names[key] not in found:
+            found.append(names[key])
+    return found[:n]
