@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TextIO
 
-from ingest.jsonio import article_to_dict
-from ingest.topics import TopicTagger
 from tqdm import tqdm
 
+from bot.bootstrap import open_store
 from bot.config import Config, ConfigError, load_config
+from bot.logs import setup_logging
 from bot.render.table import article_sheet, article_table, topic_table
+from ingest.jsonio import article_to_dict
 from ingest.pipeline import Importer, ImportSummary, utc_now
-from storage import Article, Store, Topic
-
-log = logging.getLogger("newsbot")
+from ingest.topics import TopicTagger
+from storage import Article
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_LIST = 200
@@ -85,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("topics", help="configured topics and their article counts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sub.add_parser("run", help="run the bot (long polling)")
     return parser
 
 
@@ -95,26 +96,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=config.logging.level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    command: Callable[[Config, argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
+    setup_logging(config.logging.level, secrets=[config.telegram.token])
+    if args.command == "run":
+        return run_bot(config)
+    command = COMMANDS[args.command]
     try:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:
         return 130
 
 
-async def open_store(config: Config) -> Store:
-    store = await Store.open(config.storage.path)
-    await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
-    await store.feeds.sync_config(
-        [(f.url, f.topics, f.every_seconds) for f in config.feeds],
-        int(utc_now().timestamp()),
-    )
-    return store
+def run_bot(config: Config) -> int:
+    """Run the bot until SIGINT or SIGTERM; a bad token or unreachable API is one line."""
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import build_application
+
+    try:
+        app = build_application(config)
+    except ConfigError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        print(
+            "newsbot: Telegram rejected the token; check [telegram].token or NEWSBOT_TOKEN",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except NetworkError as exc:
+        redacted = str(exc).replace(config.telegram.token or "\0", "***")
+        print(
+            f"newsbot: cannot reach the Bot API at {config.telegram.api_base_url}: {redacted}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _print_articles(articles: Sequence[Article], as_json: bool, out: TextIO) -> None:
@@ -261,7 +280,7 @@ async def cmd_topics(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
+COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "import": cmd_import,
     "fetch": cmd_fetch,
     "latest": cmd_latest,

@@ -1,0 +1,87 @@
+"""Builds the python-telegram-bot Application: transport, defaults, lifecycle, handlers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+from ingest.fetch import make_client
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import Application, ContextTypes, Defaults
+
+from bot.bootstrap import open_store
+from bot.config import Config, ConfigError
+from bot.context import BotData, Services, utc_now
+from bot.handlers import COMMANDS, register_handlers
+from bot.ratelimit import Limits, TelegramRateLimiter
+from bot.transport import AiohttpRequest
+from ingest.topics import TopicTagger
+
+log = logging.getLogger(__name__)
+
+# getUpdates waits up to this long for news; the request's read timeout must outlast it.
+POLL_TIMEOUT = 10
+
+
+def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now) -> Application:  # type: ignore[type-arg]
+    """The whole bot, ready for ``run_polling`` or ``run_webhook``; the store opens in post_init."""
+    # PTB 22 reports retry_after as a timedelta only in this mode, and warns otherwise.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    token = config.telegram.token
+    if not token:
+        source = config.path or "the config"
+        raise ConfigError(f"{source}: [telegram].token is required to run (or set NEWSBOT_TOKEN)")
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        store = await open_store(config)
+        app.bot_data.attach(
+            Services(
+                config=config,
+                store=store,
+                tagger=TopicTagger(config.topics),
+                http=make_client(config.fetch),
+                clock=clock,
+            )
+        )
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        try:
+            services = app.bot_data.services
+        except RuntimeError:
+            return
+        await services.http.aclose()
+        await services.store.close()
+
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(config.telegram.api_base_url)
+        .base_file_url(config.telegram.api_base_url.removesuffix("/bot") + "/file/bot")
+        .request(AiohttpRequest(connection_pool_size=64))
+        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=5.0))
+        .defaults(defaults)
+        .context_types(ContextTypes(bot_data=BotData))
+        .rate_limiter(
+            TelegramRateLimiter(
+                Limits(
+                    per_second=config.delivery.messages_per_second,
+                    private_per_second=config.delivery.private_chat_per_second,
+                    group_per_minute=config.delivery.group_per_minute,
+                )
+            )
+        )
+        .concurrent_updates(16)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_handlers(app)
+    return app

@@ -1,0 +1,23 @@
+"""Opening the store the way every entry point needs it: in line with the config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.config import Config
+from storage import Store, Topic
+
+
+async def open_store(config: Config) -> Store:
+    """Open the store and bring its topics and config feeds in line with the config."""
+    store = await Store.open(config.storage.path)
+    try:
+        await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
+        await store.feeds.sync_config(
+            [(f.url, f.topics, f.every_seconds) for f in config.feeds],
+            int(datetime.now(UTC).timestamp()),
+        )
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -1,0 +1,174 @@
+"""Command arguments: the pure parsing behind every handler, and the command list itself."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.config import TopicConfig
+
+# Each command with its one-line description: /help and setMyCommands read this one list.
+PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Welcome and topic picker"),
+    ("latest", "Newest articles: /latest [topic] [n]"),
+    ("related", "Articles related to one: /related ID, or reply to an article"),
+    ("search", "Find articles: /search words"),
+    ("topics", "All topics, tap to follow"),
+    ("subscribe", "Follow topics: /subscribe economy russia"),
+    ("unsubscribe", "Stop following: /unsubscribe economy, or all"),
+    ("subscriptions", "The topics this chat follows"),
+    ("settings", "Delivery: instant or digest, time zone, quiet hours"),
+    ("help", "Every command"),
+)
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("stats", "Admin: delivery and store figures"),
+    ("feeds", "Admin: feeds and their health"),
+    ("addfeed", "Admin: /addfeed URL [topics]"),
+    ("removefeed", "Admin: /removefeed ID"),
+)
+
+LATEST_DEFAULT, LATEST_MAX = 5, 20
+MAX_ARGUMENT = 64  # an argument echoed back is cut to this many characters
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+class UsageError(ValueError):
+    """Arguments a user can fix; the message is what to tell them."""
+
+
+def clip(text: str, limit: int = MAX_ARGUMENT) -> str:
+    """User text to echo back: one line, at most ``limit`` characters."""
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def find_topic(word: str, topics: Sequence[TopicConfig]) -> TopicConfig | None:
+    """A topic by slug or by name, ignoring case and a leading ``#``."""
+    wanted = word.strip().lstrip("#").casefold()
+    for topic in topics:
+        if wanted in (topic.slug.casefold(), topic.name.casefold()):
+            return topic
+    return None
+
+
+def resolve_topics(
+    words: Sequence[str], topics: Sequence[TopicConfig]
+) -> tuple[list[str], list[str]]:
+    """Words to topic slugs; also the words that named no topic."""
+    found: list[str] = []
+    unknown: list[str] = []
+    for word in words:
+        topic = find_topic(word, topics)
+        if topic is None:
+            unknown.append(word)
+        elif topic.slug not in found:
+            found.append(topic.slug)
+    return found, unknown
+
+
+@dataclass(frozen=True, slots=True)
+class LatestArgs:
+    topic: str | None = None
+    count: int = LATEST_DEFAULT
+
+
+def parse_latest(args: Sequence[str], topics: Sequence[TopicConfig]) -> LatestArgs:
+    """``/latest [topic] [n]`` in either order."""
+    topic: str | None = None
+    count = LATEST_DEFAULT
+    if len(args) > 2:
+        raise UsageError("Usage: /latest [topic] [n]")
+    for arg in args:
+        if arg.isdigit():
+            count = int(arg)
+            if not 1 <= count <= LATEST_MAX:
+                raise UsageError(
+                    f"n must be between 1 and {LATEST_MAX}. Usage: /latest [topic] [n]"
+                )
+            continue
+        found = find_topic(arg, topics)
+        if found is None or topic is not None:
+            raise UnknownTopic(arg)
+        topic = found.slug
+    return LatestArgs(topic, count)
+
+
+class UnknownTopic(UsageError):
+    def __init__(self, word: str) -> None:
+        super().__init__(f"unknown topic {clip(word)!r}")
+        self.word = word
+
+
+def parse_article_id(text: str) -> int:
+    cleaned = text.strip().lstrip("#")
+    if not cleaned.isdigit() or len(cleaned) > 18 or int(cleaned) < 1:
+        raise UsageError("Usage: /related ID (the number shown as #ID), or reply to an article")
+    return int(cleaned)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """Only the fields given change; ``None`` in a field given means "clear it"."""
+
+    values: dict[str, str | None]
+    summary: str
+
+
+SETTINGS_USAGE = (
+    "Usage: /settings instant | /settings digest HH:MM | /settings tz Europe/Berlin|off"
+    " | /settings quiet 23:00-07:00|off"
+)
+
+
+def parse_clock(text: str) -> str:
+    match = _CLOCK.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"{clip(text)!r} is not a time like 08:00. {SETTINGS_USAGE}")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def parse_settings(args: Sequence[str]) -> SettingsChange:
+    """``/settings instant``, ``digest 08:00``, ``tz Europe/Berlin``, ``quiet 23:00-07:00``."""
+    if not args:
+        raise UsageError(SETTINGS_USAGE)
+    what, rest = args[0].lower(), list(args[1:])
+    if what == "instant" and not rest:
+        return SettingsChange({"mode": "instant"}, "Articles now come as they are published.")
+    if what == "digest" and len(rest) <= 1:
+        at = parse_clock(rest[0]) if rest else "08:00"
+        return SettingsChange(
+            {"mode": "digest", "digest_time": at}, f"Articles now come as one digest at {at}."
+        )
+    if what in ("tz", "timezone", "zone") and len(rest) == 1:
+        name = rest[0]
+        if name.lower() in ("off", "publisher", "none"):
+            return SettingsChange(
+                {"timezone": None}, "Datelines now show the publisher's own time zone."
+            )
+        return SettingsChange({"timezone": check_zone(name)}, f"Datelines now show {name}.")
+    if what == "quiet" and len(rest) == 1:
+        if rest[0].lower() in ("off", "none"):
+            return SettingsChange({"quiet_start": None, "quiet_end": None}, "Quiet hours are off.")
+        parts = rest[0].split("-")
+        if len(parts) != 2:
+            raise UsageError(f"{clip(rest[0])!r} is not a window like 23:00-07:00")
+        start, end = parse_clock(parts[0]), parse_clock(parts[1])
+        if start == end:
+            raise UsageError("Quiet hours need a start and an end that differ")
+        return SettingsChange(
+            {"quiet_start": start, "quiet_end": end},
+            f"Quiet hours: nothing is sent from {start} to {end}; it waits until then.",
+        )
+    raise UsageError(SETTINGS_USAGE)
+
+
+def check_zone(name: str) -> str:
+    if len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name):
+        raise UsageError(f"{clip(name)!r} is not a time zone name like Europe/Berlin")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"{clip(name)!r} is not a time zone name like Europe/Berlin") from None
+    return name

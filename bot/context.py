@@ -1,0 +1,57 @@
+"""What handlers share: the services built in ``post_init``, reached through typed context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.config import Config
+from ingest.topics import TopicTagger
+from storage import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    tagger: TopicTagger
+    http: httpx.AsyncClient
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def now(self) -> int:
+        return int(self.clock().timestamp())
+
+    @property
+    def topic_names(self) -> dict[str, str]:
+        return {t.slug: t.name for t in self.config.topics}
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.config.telegram.admins
+
+
+class BotData:
+    """``bot_data`` of the Application: the services, attached once the store is open."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    def attach(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("services are attached in post_init; the bot is not started")
+        return self._services
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

@@ -1,0 +1,63 @@
+"""Every handler, registered in one place. Order matters only where noted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
+from bot.handlers import admin, articles, chats, settings, start, subscriptions
+from bot.handlers.errors import on_error
+
+COMMANDS = PUBLIC_COMMANDS
+
+# Group 1 runs after group 0 has had its chance: the unknown-command hint must only answer
+# commands that no CommandHandler took.
+FALLBACK_GROUP = 1
+
+
+def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    command_handlers = {
+        "start": start.start,
+        "help": start.help_command,
+        "latest": articles.latest,
+        "related": articles.related,
+        "search": articles.search,
+        "topics": subscriptions.topics,
+        "subscribe": subscriptions.subscribe,
+        "unsubscribe": subscriptions.unsubscribe,
+        "subscriptions": subscriptions.subscriptions,
+        "settings": settings.settings,
+        "stats": admin.stats,
+        "feeds": admin.feeds,
+        "addfeed": admin.addfeed,
+        "removefeed": admin.removefeed,
+    }
+    assert set(command_handlers) == {name for name, _ in PUBLIC_COMMANDS + ADMIN_COMMANDS}
+    for name, callback in command_handlers.items():
+        app.add_handler(CommandHandler(name, callback))
+
+    app.add_handler(CallbackQueryHandler(articles.on_article_button, pattern=r"^(art|rel|more):"))
+    app.add_handler(CallbackQueryHandler(subscriptions.on_topic_button, pattern=r"^(tog|sub):"))
+    app.add_handler(CallbackQueryHandler(settings.on_settings_button, pattern=r"^set:"))
+    app.add_handler(CallbackQueryHandler(expired_button))
+    app.add_handler(InlineQueryHandler(articles.inline_query))
+    app.add_handler(ChatMemberHandler(chats.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migration))
+    app.add_handler(MessageHandler(filters.COMMAND, start.unknown_command), group=FALLBACK_GROUP)
+    app.add_error_handler(on_error)
+
+
+async def expired_button(update: Any, context: Any) -> None:
+    """A button this version of the bot does not know (an old message's)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button has expired.")

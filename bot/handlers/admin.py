@@ -1,0 +1,128 @@
+"""Admin-only commands: /stats, /feeds, /addfeed, /removefeed."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+
+from bot.commands import clip, resolve_topics
+from bot.context import Context
+from bot.handlers.common import args_of, remember_chat, reply_text
+from ingest.pipeline import Importer
+
+REFUSAL = "Sorry, that command is only for this bot's admins."
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
+DEFAULT_EVERY = 600
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Refuse politely unless the sender is in ``[telegram].admins``."""
+
+    async def guarded(update: Update, context: Context) -> None:
+        services = context.bot_data.services
+        await remember_chat(update, services)
+        user = update.effective_user
+        if not services.is_admin(user.id if user else None):
+            await reply_text(update, REFUSAL)
+            return
+        await handler(update, context)
+
+    guarded.__doc__ = handler.__doc__
+    guarded.__name__ = handler.__name__
+    return guarded
+
+
+@admin_only
+async def stats(update: Update, context: Context) -> None:
+    """Store, chat and feed figures."""
+    store = context.bot_data.services.store
+    articles = await store.articles.count()
+    chats = await store.chats.counts()
+    subscriptions = await store.subscriptions.counts()
+    feeds = await store.feeds.all()
+    active = sum(n for (_, live), n in chats.items() if live)
+    inactive = sum(n for (_, live), n in chats.items() if not live)
+    lines = [
+        "<b>Stats</b>",
+        f"Articles: {articles}",
+        f"Chats: {active} active, {inactive} inactive",
+    ]
+    for (kind, live), n in sorted(chats.items()):
+        lines.append(f"  {html.escape(kind)} {'active' if live else 'inactive'}: {n}")
+    if subscriptions:
+        lines.append(
+            "Subscriptions: " + ", ".join(f"{t} {n}" for t, n in sorted(subscriptions.items()))
+        )
+    failing = [f for f in feeds if f.error_count]
+    lines.append(f"Feeds: {len(feeds)}, failing {len(failing)}")
+    for feed in failing[:10]:
+        url, error = clip(feed.url, 60), clip(feed.last_error or "", 120)
+        lines.append(f"  #{feed.id} {html.escape(url)}: {html.escape(error)}")
+    await reply_text(update, "\n".join(lines))
+
+
+@admin_only
+async def feeds(update: Update, context: Context) -> None:
+    """Every feed with its topics and health."""
+    store = context.bot_data.services.store
+    all_feeds = await store.feeds.all()
+    if not all_feeds:
+        await reply_text(update, "No feeds yet. Add one with /addfeed URL [topics].")
+        return
+    lines = ["<b>Feeds</b>"]
+    for feed in all_feeds[:50]:
+        health = (
+            f"failing ×{feed.error_count}: {html.escape(clip(feed.last_error or '', 100))}"
+            if feed.error_count
+            else "ok"
+        )
+        topics = ", ".join(feed.topics) or "by rules"
+        lines.append(f"#{feed.id} {html.escape(clip(feed.url, 80))}\n   {topics} · {health}")
+    await reply_text(update, "\n".join(lines))
+
+
+@admin_only
+async def addfeed(update: Update, context: Context) -> None:
+    """Add a feed (/addfeed URL [topics]) and poll it once so the admin sees it work."""
+    services = context.bot_data.services
+    args = args_of(context)
+    if not args or not FEED_URL.fullmatch(args[0]) or len(args[0]) > 2000:
+        await reply_text(update, "Usage: /addfeed URL [topics] (an http:// or https:// feed URL)")
+        return
+    slugs, unknown = resolve_topics(args[1:], services.config.topics)
+    if unknown:
+        await reply_text(
+            update, f"Unknown topic “{html.escape(clip(unknown[0]))}”. /topics lists them."
+        )
+        return
+    feed = await services.store.feeds.add(args[0], slugs, DEFAULT_EVERY, services.now())
+    importer = Importer(services.store, services.tagger, now=services.clock)
+    summary = await importer.poll_feed(feed, services.http, services.config.fetch)
+    if summary.failed:
+        detail = html.escape(clip(summary.failures[0], 200))
+        await reply_text(update, f"Added feed #{feed.id}, but polling it failed: {detail}")
+    else:
+        await reply_text(
+            update,
+            f"Added feed #{feed.id}: {summary.imported} new articles, {summary.duplicate} known.",
+        )
+
+
+@admin_only
+async def removefeed(update: Update, context: Context) -> None:
+    """Remove a feed by its id (/removefeed ID)."""
+    services = context.bot_data.services
+    args = args_of(context)
+    if len(args) != 1 or not args[0].lstrip("#").isdigit() or len(args[0]) > 18:
+        await reply_text(update, "Usage: /removefeed ID (the #ID from /feeds)")
+        return
+    feed_id = int(args[0].lstrip("#"))
+    if await services.store.feeds.remove(feed_id):
+        await reply_text(update, f"Removed feed #{feed_id}.")
+    else:
+        await reply_text(update, f"There is no feed #{feed_id}.")

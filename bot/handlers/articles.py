@@ -1,0 +1,250 @@
+"""Reading news: /latest, /related, /search, article buttons and inline queries."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest
+
+from bot.commands import (
+    LATEST_MAX,
+    UnknownTopic,
+    UsageError,
+    clip,
+    parse_article_id,
+    parse_latest,
+)
+from bot.context import Context
+from bot.handlers.common import (
+    EXPIRED,
+    args_of,
+    chat_zone,
+    remember_chat,
+    reply,
+    reply_text,
+)
+from bot.render.messages import (
+    callback,
+    parse_callback,
+    render_article,
+    render_list,
+    render_related,
+    suggest_topics,
+)
+from bot.render.text import clean_line, truncate
+
+log = logging.getLogger(__name__)
+
+SEARCH_LIMIT = 10
+INLINE_LIMIT = 20
+RELATED_LIMIT = 5
+MAX_QUERY = 256  # longer search text is cut, not echoed
+
+
+async def latest(update: Update, context: Context) -> None:
+    """Send the newest articles, optionally of one topic, with a "More" button."""
+    services = context.bot_data.services
+    await remember_chat(update, services)
+    try:
+        wanted = parse_latest(args_of(context), services.config.topics)
+    except UnknownTopic as exc:
+        await reply_text(update, unknown_topic_text(exc.word, context))
+        return
+    except UsageError as exc:
+        await reply_text(update, html.escape(str(exc)))
+        return
+    await send_latest_page(update, context, wanted.topic, 0, wanted.count, edit=None)
+
+
+async def send_latest_page(
+    update: Update,
+    context: Context,
+    topic: str | None,
+    offset: int,
+    count: int,
+    *,
+    edit: Message | None,
+) -> bool:
+    services = context.bot_data.services
+    # One extra row tells whether a "More" button has anything behind it.
+    articles = await services.store.articles.latest(topic=topic, limit=count + 1, offset=offset)
+    more = len(articles) > count
+    articles = articles[:count]
+    if not articles and edit is not None:
+        return False
+    name = services.topic_names.get(topic, topic) if topic else None
+    title = f"Latest in {name}" if name else "Latest news"
+    if offset:
+        title += f" ({offset + 1}–{offset + len(articles)})"
+    page = callback("more", topic or "-", offset + count, count) if more else None
+    rendered = render_list(
+        title, articles, tz=await chat_zone(services, update.effective_chat), page_callback=page
+    )
+    if edit is not None:
+        await edit.edit_text(
+            rendered.text,
+            reply_markup=rendered.reply_markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    else:
+        await reply(update, context, rendered)
+    return True
+
+
+def unknown_topic_text(word: str, context: Context) -> str:
+    services = context.bot_data.services
+    pairs = [(t.slug, t.name) for t in services.config.topics]
+    close = suggest_topics(word, pairs)
+    text = f"I don't know the topic “{html.escape(clip(word))}”."
+    if close:
+        text += " Did you mean " + " or ".join(f"<b>{html.escape(n)}</b>" for n in close) + "?"
+    return text + " /topics lists them all."
+
+
+def article_id_from_reply(message: Message | None) -> int | None:
+    """The article behind a bot message the user replied to, read from its buttons."""
+    if message is None or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            try:
+                action, args = parse_callback(button.callback_data)  # type: ignore[arg-type]
+            except ValueError:
+                continue
+            if action == "rel":
+                return int(args[0])
+    return None
+
+
+async def related(update: Update, context: Context) -> None:
+    """Send the related list for /related ID, or for the article message replied to."""
+    services = context.bot_data.services
+    await remember_chat(update, services)
+    message = update.effective_message
+    args = args_of(context)
+    article_id: int | None = None
+    if args:
+        try:
+            article_id = parse_article_id(args[0])
+        except UsageError as exc:
+            await reply_text(update, html.escape(str(exc)))
+            return
+    elif message is not None:
+        article_id = article_id_from_reply(message.reply_to_message)
+    if article_id is None:
+        await reply_text(
+            update,
+            "Usage: /related ID (the number shown as #ID), or reply to an article with /related",
+        )
+        return
+    await send_related(update, context, article_id)
+
+
+async def send_related(update: Update, context: Context, article_id: int) -> bool:
+    services = context.bot_data.services
+    article = await services.store.articles.get(article_id)
+    if article is None:
+        await reply_text(update, f"There is no article #{article_id}.")
+        return False
+    found = await services.store.search.related(article_id, limit=RELATED_LIMIT)
+    # When nothing in the store relates, the publisher's own box still says something.
+    rendered = render_related(article, found or article.related, limit=RELATED_LIMIT)
+    await reply(update, context, rendered)
+    return True
+
+
+async def search(update: Update, context: Context) -> None:
+    """Send the best matches for the words, newest first among them."""
+    services = context.bot_data.services
+    await remember_chat(update, services)
+    text = " ".join(args_of(context))[:MAX_QUERY]
+    if not text.strip():
+        await reply_text(update, "Usage: /search words")
+        return
+    found = await services.store.search.search(text, limit=SEARCH_LIMIT)
+    shown = truncate(clean_line(text), 40)
+    rendered = render_list(
+        f"Search: {shown}", found, tz=await chat_zone(services, update.effective_chat)
+    )
+    await reply(update, context, rendered)
+
+
+async def on_article_button(update: Update, context: Context) -> None:
+    """Buttons under articles and lists: open an article, its related list, or the next page."""
+    query = update.callback_query
+    if query is None:
+        return
+    services = context.bot_data.services
+    try:
+        action, args = parse_callback(query.data)
+        if action == "more":
+            topic = None if args[0] == "-" else args[0]
+            offset, count = int(args[1]), int(args[2])
+            if not (offset >= 0 and 1 <= count <= LATEST_MAX):
+                raise ValueError("page out of range")
+            if topic is not None and topic not in services.topic_names:
+                raise ValueError("topic gone")
+        article_id = int(args[0]) if action in ("art", "rel") else 0
+    except (ValueError, IndexError):
+        await query.answer(EXPIRED)
+        return
+    if action == "more":
+        message = query.message if isinstance(query.message, Message) else None
+        shown = message is not None and await send_latest_page(
+            update, context, topic, offset, count, edit=message
+        )
+        await query.answer(None if shown else "No more articles.")
+        return
+    article = await services.store.articles.get(article_id)
+    if article is None:
+        await query.answer(EXPIRED)
+        return
+    await query.answer()
+    if action == "rel":
+        await send_related(update, context, article_id)
+    else:
+        tz = await chat_zone(services, update.effective_chat)
+        await reply(update, context, render_article(article, topics=services.topic_names, tz=tz))
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    """Offer matching articles (or the latest, for an empty query) to share in any chat."""
+    query = update.inline_query
+    if query is None:
+        return
+    services = context.bot_data.services
+    text = query.query.strip()[:MAX_QUERY]
+    if text:
+        found = await services.store.search.search(text, limit=INLINE_LIMIT)
+    else:
+        found = await services.store.articles.latest(limit=INLINE_LIMIT)
+    results = []
+    for article in found:
+        rendered = render_article(article, topics=services.topic_names)
+        description = truncate(clean_line(article.summary or article.body), 120)
+        results.append(
+            InlineQueryResultArticle(
+                id=str(article.id),
+                title=truncate(clean_line(article.title) or "Untitled", 120),
+                description=description or None,
+                url=article.url if article.url and article.url.startswith("http") else None,
+                input_message_content=InputTextMessageContent(
+                    rendered.text,
+                    parse_mode=rendered.parse_mode,
+                    link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
+                ),
+            )
+        )
+    try:
+        await query.answer(results, cache_time=30, is_personal=False)
+    except BadRequest as exc:
+        # An inline query expires after about 10 s; a late answer is not worth an error.
+        log.info("inline answer not accepted: %s", exc)

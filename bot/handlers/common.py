@@ -1,0 +1,91 @@
+"""Small pieces every handler uses: who may change a chat, replying with a rendered message."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from telegram import Chat as TgChat
+from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram.constants import ChatMemberStatus, ChatType
+
+from bot.context import Context, Services
+from bot.render.messages import RenderedMessage
+from storage.chats import Chat
+
+EXPIRED = "This button has expired."
+MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+
+
+async def remember_chat(update: Update, services: Services) -> Chat | None:
+    """Record the chat the update came from, so delivery knows where it can send."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await services.store.chats.seen(
+        chat.id, chat.type, chat.title, chat.username, services.now()
+    )
+
+
+async def may_manage(update: Update, context: Context) -> bool:
+    """In a private chat its user; in a group only the group's admins (anonymous ones too)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        # An anonymous admin posts as the group itself; a channel post comes from the channel.
+        return message.sender_chat.id == chat.id
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in MANAGERS
+
+
+async def send(
+    context: Context, chat_id: int, rendered: RenderedMessage, *, reply_to: int | None = None
+) -> Message:
+    return await context.bot.send_message(
+        chat_id,
+        rendered.text,
+        parse_mode=rendered.parse_mode,
+        reply_markup=rendered.reply_markup,
+        link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
+        reply_parameters=(
+            ReplyParameters(reply_to, allow_sending_without_reply=True)
+            if reply_to is not None
+            else None
+        ),
+    )
+
+
+async def reply(update: Update, context: Context, rendered: RenderedMessage) -> Message | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await send(context, chat.id, rendered)
+
+
+async def reply_text(update: Update, text: str) -> None:
+    """A short HTML answer to the message that asked (text must already be escaped)."""
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, do_quote=False)
+
+
+async def chat_zone(services: Services, chat: TgChat | None) -> ZoneInfo | None:
+    """The chat's chosen zone for datelines; None shows the publisher's own."""
+    if chat is None:
+        return None
+    stored = await services.store.chats.get(chat.id)
+    if stored is None or not stored.timezone:
+        return None
+    try:
+        return ZoneInfo(stored.timezone)
+    except (KeyError, ValueError):
+        return None
+
+
+def args_of(context: Context) -> list[str]:
+    return list(context.args or [])

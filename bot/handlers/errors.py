@@ -1,0 +1,29 @@
+"""The error handler: log with the traceback, tell the user briefly, keep the bot running."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.context import Context
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log every error with its traceback; one bad update never stops the bot."""
+    error = context.error
+    log.error("error while handling an update", exc_info=error)
+    if not isinstance(update, Update) or isinstance(error, Forbidden | NetworkError):
+        return  # nobody to tell, or telling would fail the same way
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(SORRY)
+        elif update.effective_message is not None and update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, SORRY)
+    except TelegramError:
+        log.warning("could not tell the user about the error", exc_info=True)

@@ -1,0 +1,158 @@
+"""Choosing topics: /topics, /subscribe, /unsubscribe, /subscriptions and the toggle buttons."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.commands import resolve_topics
+from bot.context import Context, Services
+from bot.handlers.articles import unknown_topic_text
+from bot.handlers.common import EXPIRED, args_of, may_manage, remember_chat, reply_text
+from bot.render.messages import parse_callback, render_topics_keyboard
+
+NOT_ALLOWED = "Only this group's admins can change what it follows."
+
+
+def names(services: Services, slugs: list[str]) -> str:
+    topic_names = services.topic_names
+    return ", ".join(f"<b>{html.escape(topic_names.get(s, s))}</b>" for s in slugs)
+
+
+async def show_picker(update: Update, context: Context, intro: str) -> None:
+    services = context.bot_data.services
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None:
+        return
+    if not services.config.topics:
+        await reply_text(update, "No topics are set up yet.")
+        return
+    subscribed = await services.store.subscriptions.of_chat(chat.id)
+    keyboard = render_topics_keyboard(services.config.topics, set(subscribed))
+    await message.reply_text(intro, reply_markup=keyboard, do_quote=False)
+
+
+async def topics(update: Update, context: Context) -> None:
+    """List every topic as toggle buttons."""
+    await remember_chat(update, context.bot_data.services)
+    await show_picker(update, context, "Tap a topic to follow it or to stop:")
+
+
+async def subscriptions(update: Update, context: Context) -> None:
+    """Show what this chat follows, with the toggles to change it."""
+    services = context.bot_data.services
+    chat = await remember_chat(update, services)
+    if chat is None:
+        return
+    current = await services.store.subscriptions.of_chat(chat.id)
+    intro = (
+        f"This chat follows {names(services, current)}."
+        if current
+        else "This chat follows no topics yet."
+    )
+    await show_picker(update, context, intro + " Tap to change:")
+
+
+async def subscribe(update: Update, context: Context) -> None:
+    """Follow the named topics; with none named, show the toggles."""
+    services = context.bot_data.services
+    chat = await remember_chat(update, services)
+    if chat is None:
+        return
+    words = args_of(context)
+    if not words:
+        await show_picker(update, context, "Tap the topics to follow:")
+        return
+    if not await may_manage(update, context):
+        await reply_text(update, NOT_ALLOWED)
+        return
+    slugs, unknown = resolve_topics(words, services.config.topics)
+    if unknown:
+        await reply_text(update, unknown_topic_text(unknown[0], context))
+        if not slugs:
+            return
+    added = await services.store.subscriptions.subscribe(chat.id, slugs, services.now())
+    already = [s for s in slugs if s not in added]
+    parts = []
+    if added:
+        parts.append(f"Subscribed to {names(services, added)}.")
+    if already:
+        parts.append(f"Already following {names(services, already)}.")
+    await reply_text(update, " ".join(parts))
+
+
+async def unsubscribe(update: Update, context: Context) -> None:
+    """Stop following the named topics, or ``all``; with none named, show the toggles."""
+    services = context.bot_data.services
+    chat = await remember_chat(update, services)
+    if chat is None:
+        return
+    words = args_of(context)
+    if not words:
+        await show_picker(update, context, "Tap a ticked topic to stop following it:")
+        return
+    if not await may_manage(update, context):
+        await reply_text(update, NOT_ALLOWED)
+        return
+    if [w.lower() for w in words] == ["all"]:
+        removed = await services.store.subscriptions.unsubscribe(chat.id, None)
+        await reply_text(
+            update,
+            f"Unsubscribed from {names(services, removed)}." if removed else "Nothing to remove.",
+        )
+        return
+    slugs, unknown = resolve_topics(words, services.config.topics)
+    if unknown:
+        await reply_text(update, unknown_topic_text(unknown[0], context))
+        if not slugs:
+            return
+    removed = await services.store.subscriptions.unsubscribe(chat.id, slugs)
+    if removed:
+        await reply_text(update, f"Unsubscribed from {names(services, removed)}.")
+    else:
+        await reply_text(update, f"This chat was not following {names(services, slugs)}.")
+
+
+async def on_topic_button(update: Update, context: Context) -> None:
+    """``tog:`` flips a topic in the picker; ``sub:`` (under an article) follows it."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    services = context.bot_data.services
+    try:
+        action, args = parse_callback(query.data)
+    except ValueError:
+        await query.answer(EXPIRED)
+        return
+    slug = args[0]
+    if slug not in services.topic_names:
+        await query.answer(EXPIRED)
+        return
+    if not await may_manage(update, context):
+        await query.answer(NOT_ALLOWED, show_alert=True)
+        return
+    await remember_chat(update, services)
+    name = services.topic_names[slug]
+    current = set(await services.store.subscriptions.of_chat(chat.id))
+    if action == "tog" and slug in current:
+        await services.store.subscriptions.unsubscribe(chat.id, [slug])
+        current.discard(slug)
+        note = f"Stopped following {name}"
+    else:
+        added = await services.store.subscriptions.subscribe(chat.id, [slug], services.now())
+        current.add(slug)
+        note = f"Subscribed to {name}" if added else f"Already following {name}"
+    await query.answer(note)
+    if action == "tog":
+        try:
+            await query.edit_message_reply_markup(
+                render_topics_keyboard(services.config.topics, current)
+            )
+        except BadRequest as exc:
+            # Two quick taps can leave the keyboard as it already is; that is not a failure.
+            if "not modified" not in str(exc):
+                raise

@@ -1,0 +1,148 @@
+"""The bot under test: the real Application over real HTTP to the Bot API double, a real store.
+
+Used as ``async with running_bot(tmp_path) as bot:``; ``bot.tg`` is the double, ``bot.store``
+the store the bot opened, and ``bot.say(...)`` injects a message and waits for the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import build_application
+from bot.config import Config, StorageConfig, TelegramConfig, TopicConfig
+from botapi_double import BotApiDouble
+from botapi_double.state import Chat, RecordedMessage, User
+from ingest.topics import TopicTagger
+from storage import NewArticle, RelatedEntry, Store
+
+ADMIN_ID = 900_001
+BAKU = timezone(timedelta(hours=4))
+TOPICS = (
+    TopicConfig("economy", "Economy", ("Economy news",), ("inflation", "central bank")),
+    TopicConfig("russia", "Russia", ("Russia",), ("Kremlin",)),
+    TopicConfig("politics", "Politics", ("Politics",), ()),
+    TopicConfig("central-asia", "Central Asia", ("Tajikistan", "Uzbekistan"), ()),
+)
+
+
+@dataclass
+class RunningBot:
+    tg: BotApiDouble
+    app: Any
+    store: Store
+    config: Config
+    reader: User
+    private: Chat
+    admin: User
+
+    async def say(
+        self, text: str, *, chat: Chat | None = None, user: User | None = None, replies: int = 1
+    ) -> list[RecordedMessage]:
+        """Send ``text`` as a user and wait for the bot's next ``replies`` messages there."""
+        chat = chat or self.private
+        before = len(self.tg.sent(chat.id))
+        self.tg.send_text(chat, user or self.reader, text)
+        sent = await self.tg.wait_for_messages(before + replies, chat_id=chat.id)
+        return sent[before:]
+
+    async def store_articles(self, articles: Sequence[NewArticle]) -> list[int]:
+        tagger = TopicTagger(self.config.topics)
+        tagged = [replace(a, topics=tagger.tag(a)) for a in articles]
+        outcomes = await self.store.articles.upsert_many(tagged)
+        return [o.article_id for o in outcomes]
+
+
+def make_article(n: int, **changes: Any) -> NewArticle:
+    fields: dict[str, Any] = {
+        "title": f"Headline number {n}",
+        "url": f"https://news.example/{n}",
+        "guid": f"guid-{n}",
+        "summary": f"Summary {n}.",
+        "body": f"Body of article {n}. It has two sentences.",
+        "published_at": datetime(2018, 6, 9, 8, 0, tzinfo=BAKU) + timedelta(minutes=n),
+        "publisher": "Azernews",
+        "category": "Economy news",
+    }
+    fields.update(changes)
+    return NewArticle(**fields)
+
+
+SEED_LIKE = NewArticle(
+    title="Putin underlines strategic partnership between Russia, Tajikistan",
+    guid="seed",
+    body=(
+        "Russian President Vladimir Putin and his Tajik counterpart Emomali Rahmon plan to discuss"
+        " regional security issues and the situation around the Tajik-Afghan border, TASS reports."
+        "\n\nPutin stressed that Russia and Tajikistan are developing their strategic partnership."
+    ),
+    published_at=datetime(2018, 6, 9, 12, 34, tzinfo=BAKU),
+    publisher="Azernews",
+    attribution="TASS",
+    category="Russia",
+    related=(
+        RelatedEntry(
+            "Putin expects dialogue with Trump to be constructive",
+            "Russia",
+            datetime(2018, 6, 9, 9, 43, tzinfo=BAKU),
+        ),
+        RelatedEntry(
+            "Azerbaijan adhering to UN Charter with policy of isolating Armenia",
+            "Politics",
+            datetime(2018, 6, 8, 20, 45, tzinfo=BAKU),
+        ),
+    ),
+)
+
+
+def bot_config(tg: BotApiDouble, tmp_path: Path) -> Config:
+    return Config(
+        path=str(tmp_path / "config.toml"),
+        telegram=TelegramConfig(tg.token, tg.base_url, (ADMIN_ID,)),
+        storage=StorageConfig(str(tmp_path / "news.db")),
+        topics=TOPICS,
+    )
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, clock: Any = None, double: BotApiDouble | None = None
+) -> AsyncIterator[RunningBot]:
+    async with _double(double) as tg:
+        config = bot_config(tg, tmp_path)
+        app = build_application(config, clock=clock or (lambda: datetime.now(UTC)))
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)  # run_polling does this; a test drives the steps itself
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+        reader = tg.add_user("Reader", username="reader")
+        admin = tg.add_user("Admin", username="admin", user_id=ADMIN_ID)
+        private = tg.add_private_chat(reader)
+        tg.add_private_chat(admin)
+        try:
+            yield RunningBot(tg, app, app.bot_data.services.store, config, reader, private, admin)
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            assert app.post_shutdown is not None
+            await app.post_shutdown(app)
+            await app.shutdown()
+
+
+@asynccontextmanager
+async def _double(given: BotApiDouble | None) -> AsyncIterator[BotApiDouble]:
+    if given is not None:
+        yield given
+        return
+    async with BotApiDouble() as tg:
+        yield tg
