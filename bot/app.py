@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.fetch import make_client
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, Defaults
@@ -17,7 +16,8 @@ from bot.config import Config, ConfigError
 from bot.context import BotData, Services, utc_now
 from bot.handlers import COMMANDS, register_handlers
 from bot.ratelimit import Limits, TelegramRateLimiter
-from bot.transport import AiohttpRequest
+from bot.transport import AiohttpRequest, NewsbotBot
+from ingest.fetch import make_client
 from ingest.topics import TopicTagger
 
 log = logging.getLogger(__name__)
@@ -60,24 +60,26 @@ def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now
         parse_mode=ParseMode.HTML,
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
+    limiter = TelegramRateLimiter(
+        Limits(
+            per_second=config.delivery.messages_per_second,
+            private_per_second=config.delivery.private_chat_per_second,
+            group_per_minute=config.delivery.group_per_minute,
+        )
+    )
+    bot = NewsbotBot(
+        token,
+        base_url=config.telegram.api_base_url,
+        base_file_url=config.telegram.api_base_url.removesuffix("/bot") + "/file/bot",
+        request=AiohttpRequest(connection_pool_size=64),
+        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=5.0),
+        defaults=defaults,
+        rate_limiter=limiter,
+    )
     app = (
         Application.builder()
-        .token(token)
-        .base_url(config.telegram.api_base_url)
-        .base_file_url(config.telegram.api_base_url.removesuffix("/bot") + "/file/bot")
-        .request(AiohttpRequest(connection_pool_size=64))
-        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=5.0))
-        .defaults(defaults)
+        .bot(bot)
         .context_types(ContextTypes(bot_data=BotData))
-        .rate_limiter(
-            TelegramRateLimiter(
-                Limits(
-                    per_second=config.delivery.messages_per_second,
-                    private_per_second=config.delivery.private_chat_per_second,
-                    group_per_minute=config.delivery.group_per_minute,
-                )
-            )
-        )
         .concurrent_updates(16)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

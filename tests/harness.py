@@ -18,7 +18,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.config import Config, StorageConfig, TelegramConfig, TopicConfig
 from botapi_double import BotApiDouble
-from botapi_double.state import Chat, RecordedMessage, User
+from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
 
@@ -51,6 +51,17 @@ class RunningBot:
         self.tg.send_text(chat, user or self.reader, text)
         sent = await self.tg.wait_for_messages(before + replies, chat_id=chat.id)
         return sent[before:]
+
+    async def press(
+        self, message: RecordedMessage, data: str, user: User | None = None
+    ) -> CallbackAnswer:
+        """Press a button under a bot message and wait for the bot's answer to the press."""
+        query_id = self.tg.press_button(message, data, user)
+        await self.tg.wait_for(
+            lambda: any(a.query_id == query_id for a in self.tg.callback_answers),
+            what=f"an answer to callback query {query_id}",
+        )
+        return next(a for a in self.tg.callback_answers if a.query_id == query_id)
 
     async def store_articles(self, articles: Sequence[NewArticle]) -> list[int]:
         tagger = TopicTagger(self.config.topics)

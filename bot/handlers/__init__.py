@@ -20,10 +20,6 @@ from bot.handlers.errors import on_error
 
 COMMANDS = PUBLIC_COMMANDS
 
-# Group 1 runs after group 0 has had its chance: the unknown-command hint must only answer
-# commands that no CommandHandler took.
-FALLBACK_GROUP = 1
-
 
 def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     command_handlers = {
@@ -53,7 +49,9 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(InlineQueryHandler(articles.inline_query))
     app.add_handler(ChatMemberHandler(chats.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migration))
-    app.add_handler(MessageHandler(filters.COMMAND, start.unknown_command), group=FALLBACK_GROUP)
+    # Last in the group: within a group only the first matching handler runs, so the hint
+    # answers just the commands no CommandHandler above took.
+    app.add_handler(MessageHandler(filters.COMMAND, start.unknown_command))
     app.add_error_handler(on_error)
 
 

@@ -99,10 +99,10 @@ async def on_settings_button(update: Update, context: Context) -> None:
         await query.answer(NOT_ALLOWED, show_alert=True)
         return
     chat = await apply(update, context, change)
-    await query.answer(change.summary[:200])
     if chat is not None:
         try:
             await query.edit_message_text(describe(chat), reply_markup=keyboard())
         except BadRequest as exc:
             if "not modified" not in str(exc):
                 raise
+    await query.answer(change.summary[:200])

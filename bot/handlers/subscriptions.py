@@ -146,7 +146,6 @@ async def on_topic_button(update: Update, context: Context) -> None:
         added = await services.store.subscriptions.subscribe(chat.id, [slug], services.now())
         current.add(slug)
         note = f"Subscribed to {name}" if added else f"Already following {name}"
-    await query.answer(note)
     if action == "tog":
         try:
             await query.edit_message_reply_markup(
@@ -156,3 +155,4 @@ async def on_topic_button(update: Update, context: Context) -> None:
             # Two quick taps can leave the keyboard as it already is; that is not a failure.
             if "not modified" not in str(exc):
                 raise
+    await query.answer(note)
