@@ -130,6 +130,8 @@ class Chats:
         """A group became a supergroup: move the chat, its subscriptions and owed deliveries."""
 
         def work(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM chats WHERE id = ?", (old_id,)).fetchone() is None:
+                return  # already moved: Telegram announces a migration in both chats
             exists = conn.execute("SELECT 1 FROM chats WHERE id = ?", (new_id,)).fetchone()
             if exists is None:
                 # ON UPDATE CASCADE carries subscriptions and deliveries along.

@@ -56,6 +56,7 @@ async def test_migration_moves_subscriptions(store: Store) -> None:
     await store.chats.seen(-5, "group", "Readers", None, NOW)
     await store.subscriptions.subscribe(-5, ["economy"], NOW)
     await store.chats.migrate(-5, -1005, NOW)
+    await store.chats.migrate(-5, -1005, NOW)  # announced in both chats: the second is a no-op
     assert await store.chats.get(-5) is None
     moved = await store.chats.get(-1005)
     assert moved is not None
