@@ -14,7 +14,10 @@ from telegram.ext import Application, ContextTypes, Defaults
 from bot.bootstrap import open_store
 from bot.config import Config, ConfigError
 from bot.context import BotData, Services, utc_now
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.service import DeliveryService
 from bot.handlers import COMMANDS, register_handlers
+from bot.jobs import schedule_jobs
 from bot.ratelimit import Limits, TelegramRateLimiter
 from bot.transport import AiohttpRequest, NewsbotBot
 from ingest.fetch import make_client
@@ -37,16 +40,35 @@ def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         store = await open_store(config)
-        app.bot_data.attach(
-            Services(
-                config=config,
-                store=store,
-                tagger=TopicTagger(config.topics),
-                http=make_client(config.fetch),
-                clock=clock,
-            )
+        services = Services(
+            config=config,
+            store=store,
+            tagger=TopicTagger(config.topics),
+            http=make_client(config.fetch),
+            clock=clock,
         )
+        app.bot_data.attach(services)
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        dispatcher = Dispatcher(
+            store,
+            app.bot,
+            services.topic_names,
+            limiter=limiter,
+            clock=clock,
+        )
+        services.delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
+        await services.delivery.resolve_channels()
+        await dispatcher.start()
+        schedule_jobs(app, services)
+
+    async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+        # Sends in flight finish and are recorded before the bot's connections close.
+        try:
+            services = app.bot_data.services
+        except RuntimeError:
+            return
+        if services.delivery is not None:
+            await services.delivery.dispatcher.stop()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         try:
@@ -82,6 +104,7 @@ def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now
         .context_types(ContextTypes(bot_data=BotData))
         .concurrent_updates(16)
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

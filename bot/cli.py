@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
+import re
 import shutil
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TextIO
 
@@ -20,7 +22,7 @@ from bot.render.table import article_sheet, article_table, topic_table
 from ingest.jsonio import article_to_dict
 from ingest.pipeline import Importer, ImportSummary, utc_now
 from ingest.topics import TopicTagger
-from storage import Article
+from storage import Article, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_LIST = 200
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("topics", help="configured topics and their article counts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sub.add_parser("stats", help="delivery, chat and feed figures")
 
     sub.add_parser("run", help="run the bot (long polling)")
     return parser
@@ -157,7 +161,9 @@ def _print_summary(summary: ImportSummary, out: TextIO) -> None:
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
     store = await open_store(config)
     try:
-        importer = Importer(store, TopicTagger(config.topics), now=utc_now)
+        importer = Importer(
+            store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
+        )
         bar: AbstractContextManager[Any] = (
             nullcontext()
             if args.quiet
@@ -183,7 +189,9 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
     store = await open_store(config)
     total = ImportSummary()
     try:
-        importer = Importer(store, TopicTagger(config.topics), now=utc_now)
+        importer = Importer(
+            store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
+        )
         async with make_client(config.fetch) as http:
             for feed in await store.feeds.all():
                 summary = await importer.poll_feed(feed, http, config.fetch)
@@ -198,6 +206,29 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
         await store.close()
     _print_summary(total, sys.stdout)
     return EXIT_OK if total.ok else EXIT_FAILED
+
+
+def _owe_to_readers(store: Store, config: Config) -> Callable[[list[int]], Awaitable[int]]:
+    """Fan new articles out to subscribers; a running bot's dispatcher sends them."""
+
+    async def owe(article_ids: list[int]) -> int:
+        now = int(utc_now().timestamp())
+        oldest = now - config.delivery.max_age_seconds
+        return await store.deliveries.fan_out(article_ids, now, published_after=oldest)
+
+    return owe
+
+
+async def cmd_stats(config: Config, args: argparse.Namespace) -> int:
+    from bot.stats import gather_store_stats, render_stats
+
+    store = await open_store(config)
+    try:
+        report = await gather_store_stats(store, int(utc_now().timestamp()))
+    finally:
+        await store.close()
+    print(html.unescape(re.sub(r"</?b>", "", render_stats(report))))
+    return EXIT_OK
 
 
 async def cmd_latest(config: Config, args: argparse.Namespace) -> int:
@@ -288,6 +319,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, i
     "search": cmd_search,
     "show": cmd_show,
     "topics": cmd_topics,
+    "stats": cmd_stats,
 }
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ class DeliveryConfig:
     group_per_minute: float = 20.0
     new_subscriber_backlog: int = 0
     keep_days: int = 30
+    max_age_seconds: int = 3 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +395,7 @@ def _delivery(r: _Reader) -> DeliveryConfig:
         group_per_minute=_positive(r, "group_per_minute", d.group_per_minute),
         new_subscriber_backlog=r.get("new_subscriber_backlog", int, d.new_subscriber_backlog),
         keep_days=r.get("keep_days", int, d.keep_days),
+        max_age_seconds=_duration(r, "max_age", "3d") or d.max_age_seconds,
     )
     if result.new_subscriber_backlog < 0:
         r.fail(f"{r.name('new_subscriber_backlog')} must be 0 or more")

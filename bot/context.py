@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram.ext import CallbackContext, ExtBot
@@ -13,6 +13,9 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.config import Config
 from ingest.topics import TopicTagger
 from storage import Store
+
+if TYPE_CHECKING:
+    from bot.delivery.service import DeliveryService
 
 
 def utc_now() -> datetime:
@@ -26,6 +29,7 @@ class Services:
     tagger: TopicTagger
     http: httpx.AsyncClient
     clock: Callable[[], datetime] = field(default=utc_now)
+    delivery: DeliveryService | None = None
 
     def now(self) -> int:
         return int(self.clock().timestamp())

@@ -167,6 +167,11 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             self.chats[chat] = window
         return window
 
+    def chat_ready(self, chat: str) -> bool:
+        """Whether a message to this chat would be granted now as far as its own window goes."""
+        window = self.window_of(chat)
+        return window is None or window.free(self.clock())
+
     async def acquire(self, chat: str | None, priority: int = INTERACTIVE) -> None:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(priority, next(self._seq), chat, loop.create_future())

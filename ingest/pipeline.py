@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -119,10 +119,19 @@ def parse_bytes(
 class Importer:
     """Tags and stores articles in batches, counting what happened."""
 
-    def __init__(self, store: Store, tagger: TopicTagger, *, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tagger: TopicTagger,
+        *,
+        now: Callable[[], datetime],
+        on_new: Callable[[list[int]], Awaitable[object]] | None = None,
+    ) -> None:
         self.store = store
         self.tagger = tagger
         self.now = now
+        # Told the ids of newly stored articles after each batch: delivery owes them to readers.
+        self.on_new = on_new
 
     async def store_articles(
         self,
@@ -150,6 +159,9 @@ class Importer:
         self, batch: list[NewArticle], summary: ImportSummary, progress: Progress | None
     ) -> None:
         outcomes = await self.store.articles.upsert_many(batch, now=self.now())
+        fresh = [o.article_id for o in outcomes if o.status == INSERTED]
+        if fresh and self.on_new is not None:
+            await self.on_new(fresh)
         for outcome in outcomes:
             summary.article_ids.append(outcome.article_id)
             if outcome.status == INSERTED:

@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.articles import Articles
 from storage.chats import Chat, Chats, Subscriptions
 from storage.db import Database
+from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 
@@ -16,6 +17,7 @@ __all__ = [
     "Chat",
     "Chats",
     "Database",
+    "Deliveries",
     "Feed",
     "Feeds",
     "NewArticle",
@@ -36,6 +38,7 @@ class Store:
         self.feeds = Feeds(db)
         self.chats = Chats(db)
         self.subscriptions = Subscriptions(db)
+        self.deliveries = Deliveries(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

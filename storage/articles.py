@@ -44,7 +44,7 @@ class Articles:
             )
             keep = [t.slug for t in wanted]
             marks = ",".join("?" * len(keep))
-            conn.execute(f"DELETE FROM topics WHERE slug NOT IN ({marks})", keep)  # noqa: S608
+            conn.execute(f"DELETE FROM topics WHERE slug NOT IN ({marks})", keep)
 
         await self._db.write(work)
 
@@ -185,12 +185,12 @@ def load_articles(
         return []
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
-        f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})",  # noqa: S608
+        f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})",
         list(ids),
     ).fetchall()
     topics: dict[int, list[str]] = {}
     for article_id, slug in conn.execute(
-        f"SELECT article_id, topic FROM article_topics WHERE article_id IN ({marks})"  # noqa: S608
+        f"SELECT article_id, topic FROM article_topics WHERE article_id IN ({marks})"
         " ORDER BY topic",
         list(ids),
     ):
@@ -198,7 +198,7 @@ def load_articles(
     related: dict[int, list[RelatedEntry]] = {}
     if with_related:
         for article_id, title, category, when, offset in conn.execute(
-            "SELECT article_id, title, category, published_at, utc_offset"  # noqa: S608
+            "SELECT article_id, title, category, published_at, utc_offset"
             f" FROM related_entries WHERE article_id IN ({marks}) ORDER BY article_id, position",
             list(ids),
         ):

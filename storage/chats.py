@@ -13,7 +13,7 @@ CHAT_COLUMNS = (
     "id, type, title, username, active, inactive_reason, mode, digest_time, timezone,"
     " quiet_start, quiet_end"
 )
-INSTANT, DIGEST = "instant", "digest"
+INSTANT, DIGEST, SCHEDULED = "instant", "digest", "scheduled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def _chat(row: Any) -> Chat:
 
 def _select_chat(conn: sqlite3.Connection, chat_id: int) -> Chat | None:
     row = conn.execute(
-        f"SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?",  # noqa: S608
+        f"SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?",
         (chat_id,),
     ).fetchone()
     return _chat(row) if row else None
@@ -109,14 +109,14 @@ class Chats:
         unknown = set(settings) - allowed
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
-        if "mode" in settings and settings["mode"] not in (INSTANT, DIGEST):
-            raise ValueError(f"mode must be {INSTANT!r} or {DIGEST!r}")
+        if "mode" in settings and settings["mode"] not in (INSTANT, DIGEST, SCHEDULED):
+            raise ValueError(f"mode must be {INSTANT!r}, {DIGEST!r} or {SCHEDULED!r}")
         names = sorted(settings)
 
         def work(conn: sqlite3.Connection) -> Chat:
             assignments = ", ".join(f"{name} = ?" for name in names)  # names are from `allowed`
             conn.execute(
-                f"UPDATE chats SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
+                f"UPDATE chats SET {assignments}, updated_at = ? WHERE id = ?",
                 (*(settings[n] for n in names), now, chat_id),
             )
             chat = _select_chat(conn, chat_id)
@@ -163,6 +163,25 @@ class Chats:
 
         await self._db.write(work)
 
+    async def digest_chats(self) -> list[tuple[int, str | None, str | None, int | None]]:
+        """(id, digest_time, timezone, last_digest_at) of every active chat in digest mode."""
+
+        def work(conn: sqlite3.Connection) -> list[tuple[int, str | None, str | None, int | None]]:
+            rows = conn.execute(
+                "SELECT id, digest_time, timezone, last_digest_at FROM chats"
+                " WHERE mode = 'digest' AND active = 1"
+            )
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+        return await self._db.run(work)
+
+    async def digest_sent(self, chat_id: int, when: int) -> None:
+        await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE chats SET last_digest_at = ? WHERE id = ?", (when, chat_id)
+            )
+        )
+
     async def counts(self) -> dict[tuple[str, bool], int]:
         """How many chats of each (type, active)."""
 
@@ -175,7 +194,7 @@ class Chats:
     async def inactive(self, limit: int = 20) -> list[Chat]:
         def work(conn: sqlite3.Connection) -> list[Chat]:
             rows = conn.execute(
-                f"SELECT {CHAT_COLUMNS} FROM chats WHERE active = 0"  # noqa: S608
+                f"SELECT {CHAT_COLUMNS} FROM chats WHERE active = 0"
                 " ORDER BY updated_at DESC LIMIT ?",
                 (limit,),
             )

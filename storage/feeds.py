@@ -79,7 +79,7 @@ class Feeds:
             urls = [w[0] for w in wanted]
             marks = ",".join("?" * len(urls))
             conn.execute(
-                f"DELETE FROM feeds WHERE from_config = 1 AND url NOT IN ({marks})",  # noqa: S608
+                f"DELETE FROM feeds WHERE from_config = 1 AND url NOT IN ({marks})",
                 urls,
             )
 
@@ -93,7 +93,7 @@ class Feeds:
                 (url, json.dumps(list(topics)), every_seconds, now),
             )
             row = conn.execute(
-                f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?",  # noqa: S608
+                f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?",
                 (url,),
             ).fetchone()
             return _feed(row)
@@ -108,7 +108,7 @@ class Feeds:
 
     async def all(self) -> list[Feed]:
         def work(conn: sqlite3.Connection) -> list[Feed]:
-            rows = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()  # noqa: S608
+            rows = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()
             return [_feed(r) for r in rows]
 
         return await self._db.run(work)
@@ -116,8 +116,7 @@ class Feeds:
     async def due(self, now: int) -> list[Feed]:
         def work(conn: sqlite3.Connection) -> list[Feed]:
             rows = conn.execute(
-                f"SELECT {FEED_COLUMNS} FROM feeds WHERE next_check_at <= ?"  # noqa: S608
-                " ORDER BY next_check_at",
+                f"SELECT {FEED_COLUMNS} FROM feeds WHERE next_check_at <= ? ORDER BY next_check_at",
                 (now,),
             ).fetchall()
             return [_feed(r) for r in rows]

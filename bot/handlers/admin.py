@@ -12,6 +12,7 @@ from telegram import Update
 from bot.commands import clip, resolve_topics
 from bot.context import Context
 from bot.handlers.common import args_of, remember_chat, reply_text
+from bot.stats import gather_stats, render_stats
 from ingest.pipeline import Importer
 
 REFUSAL = "Sorry, that command is only for this bot's admins."
@@ -39,31 +40,10 @@ def admin_only(handler: Handler) -> Handler:
 
 @admin_only
 async def stats(update: Update, context: Context) -> None:
-    """Store, chat and feed figures."""
-    store = context.bot_data.services.store
-    articles = await store.articles.count()
-    chats = await store.chats.counts()
-    subscriptions = await store.subscriptions.counts()
-    feeds = await store.feeds.all()
-    active = sum(n for (_, live), n in chats.items() if live)
-    inactive = sum(n for (_, live), n in chats.items() if not live)
-    lines = [
-        "<b>Stats</b>",
-        f"Articles: {articles}",
-        f"Chats: {active} active, {inactive} inactive",
-    ]
-    for (kind, live), n in sorted(chats.items()):
-        lines.append(f"  {html.escape(kind)} {'active' if live else 'inactive'}: {n}")
-    if subscriptions:
-        lines.append(
-            "Subscriptions: " + ", ".join(f"{t} {n}" for t, n in sorted(subscriptions.items()))
-        )
-    failing = [f for f in feeds if f.error_count]
-    lines.append(f"Feeds: {len(feeds)}, failing {len(failing)}")
-    for feed in failing[:10]:
-        url, error = clip(feed.url, 60), clip(feed.last_error or "", 120)
-        lines.append(f"  #{feed.id} {html.escape(url)}: {html.escape(error)}")
-    await reply_text(update, "\n".join(lines))
+    """Delivery, chat, channel and feed figures."""
+    services = context.bot_data.services
+    report = await gather_stats(services)
+    await reply_text(update, render_stats(report))
 
 
 @admin_only
@@ -101,7 +81,8 @@ async def addfeed(update: Update, context: Context) -> None:
         )
         return
     feed = await services.store.feeds.add(args[0], slugs, DEFAULT_EVERY, services.now())
-    importer = Importer(services.store, services.tagger, now=services.clock)
+    on_new = services.delivery.articles_stored if services.delivery else None
+    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
     summary = await importer.poll_feed(feed, services.http, services.config.fetch)
     if summary.failed:
         detail = html.escape(clip(summary.failures[0], 200))

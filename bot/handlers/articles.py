@@ -137,8 +137,14 @@ async def related(update: Update, context: Context) -> None:
         except UsageError as exc:
             await reply_text(update, html.escape(str(exc)))
             return
-    elif message is not None:
-        article_id = article_id_from_reply(message.reply_to_message)
+    elif message is not None and message.reply_to_message is not None:
+        replied = message.reply_to_message
+        article_id = article_id_from_reply(replied)
+        if article_id is None:
+            # A delivered article: the ledger knows which article that message carried.
+            article_id = await services.store.deliveries.article_for_message(
+                replied.chat.id, replied.message_id
+            )
     if article_id is None:
         await reply_text(
             update,

@@ -75,6 +75,8 @@ async def subscribe(update: Update, context: Context) -> None:
         if not slugs:
             return
     added = await services.store.subscriptions.subscribe(chat.id, slugs, services.now())
+    if added and services.delivery is not None:
+        await services.delivery.subscribed(chat.id, added)
     already = [s for s in slugs if s not in added]
     parts = []
     if added:
@@ -144,6 +146,8 @@ async def on_topic_button(update: Update, context: Context) -> None:
         note = f"Stopped following {name}"
     else:
         added = await services.store.subscriptions.subscribe(chat.id, [slug], services.now())
+        if added and services.delivery is not None:
+            await services.delivery.subscribed(chat.id, added)
         current.add(slug)
         note = f"Subscribed to {name}" if added else f"Already following {name}"
     if action == "tog":

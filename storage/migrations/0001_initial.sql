@@ -75,8 +75,10 @@ CREATE TABLE chats (
     username TEXT,
     active INTEGER NOT NULL DEFAULT 1,
     inactive_reason TEXT,
-    mode TEXT NOT NULL DEFAULT 'instant' CHECK (mode IN ('instant', 'digest')),
+    -- instant: as published; digest: one message a day; scheduled: a channel's own slots
+    mode TEXT NOT NULL DEFAULT 'instant' CHECK (mode IN ('instant', 'digest', 'scheduled')),
     digest_time TEXT,                       -- HH:MM in the chat's zone
+    last_digest_at INTEGER,
     timezone TEXT,                          -- IANA name; NULL shows datelines as the publisher did
     quiet_start TEXT,                       -- HH:MM
     quiet_end TEXT,
@@ -107,6 +109,7 @@ CREATE TABLE deliveries (
     updated_at INTEGER NOT NULL,
     UNIQUE (chat_id, article_id)
 );
+-- UNIQUE (chat_id, article_id) already serves lookups by chat.
 CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
 CREATE INDEX deliveries_updated ON deliveries (updated_at);
 

@@ -1,0 +1,93 @@
+"""Pure delivery rules: what a Telegram error means for a delivery, back-off, quiet hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from enum import Enum
+
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+MAX_BACKOFF = 600
+MAX_ATTEMPTS = 50  # with the back-off cap, about eight hours of trying
+
+
+class Action(Enum):
+    RETRY = "retry"  # transient: network, timeout, 5xx, flood control
+    DEACTIVATE = "deactivate"  # the chat is gone for us: blocked, kicked, deleted
+    MIGRATE = "migrate"  # the group became a supergroup: re-address and send again
+    PLAIN = "plain"  # Telegram refused the formatting: send once more as plain text
+    FAIL = "fail"  # this message will never go through
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    reason: str
+    new_chat_id: int | None = None
+
+
+_GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
+_FORMAT = ("message is too long", "can't parse entities", "text is too long")
+
+
+def classify(error: Exception) -> Verdict:
+    """What to do with a delivery whose send raised ``error``."""
+    reason = str(error) or type(error).__name__
+    lowered = reason.lower()
+    if isinstance(error, ChatMigrated):
+        return Verdict(Action.MIGRATE, reason, int(error.new_chat_id))
+    if isinstance(error, Forbidden):
+        return Verdict(Action.DEACTIVATE, reason)
+    if isinstance(error, BadRequest):
+        if any(marker in lowered for marker in _GONE):
+            return Verdict(Action.DEACTIVATE, reason)
+        if any(marker in lowered for marker in _FORMAT):
+            return Verdict(Action.PLAIN, reason)
+        return Verdict(Action.FAIL, reason)
+    if isinstance(error, RetryAfter | TimedOut | NetworkError):
+        return Verdict(Action.RETRY, reason)
+    return Verdict(Action.RETRY, f"{type(error).__name__}: {reason}")
+
+
+def backoff_seconds(attempts: int) -> int:
+    """2, 4, 8 ... seconds after each failed attempt, at most ten minutes."""
+    return int(min(MAX_BACKOFF, 2 ** max(1, min(attempts, 10))))
+
+
+def parse_clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(
+    now: datetime, start: str | None, end: str | None, zone: tzinfo | None
+) -> datetime | None:
+    """The end of the quiet window ``now`` falls in (UTC), or None when sending is allowed.
+
+    The window is in the chat's local time and may wrap midnight (23:00-07:00).
+    """
+    if not start or not end:
+        return None
+    local = now.astimezone(zone or UTC)
+    begin, finish = parse_clock(start), parse_clock(end)
+    clock = local.time().replace(second=0, microsecond=0, tzinfo=None)
+    if begin < finish:
+        inside = begin <= clock < finish
+        end_day = local.date()
+    else:
+        inside = clock >= begin or clock < finish
+        end_day = local.date() + timedelta(days=1) if clock >= begin else local.date()
+    if not inside:
+        return None
+    local_end = datetime.combine(end_day, finish, tzinfo=zone or UTC)
+    return local_end.astimezone(UTC)
+
+
+def digest_moment(now: datetime, digest_time: str, zone: tzinfo | None) -> datetime:
+    """Today's digest time in the chat's zone (the most recent one not after ``now``), UTC."""
+    local = now.astimezone(zone or UTC)
+    at = datetime.combine(local.date(), parse_clock(digest_time), tzinfo=zone or UTC)
+    if at > local:
+        at -= timedelta(days=1)
+    return at.astimezone(UTC)

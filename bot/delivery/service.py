@@ -1,0 +1,248 @@
+"""Delivery as the rest of the bot sees it: owe new articles, run digests and channel slots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import LinkPreviewOptions
+from telegram.error import TelegramError
+from telegram.ext import ExtBot
+
+from bot.config import ChannelConfig, Config, QuietHours
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.policy import Action, classify, digest_moment, quiet_until
+from bot.ratelimit import BULK
+from bot.render.messages import RenderedMessage, render_list
+from storage import Store
+from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
+
+log = logging.getLogger(__name__)
+
+DIGEST_PAGE = 20  # headlines per digest message before it is split
+DIGEST_MAX = 200
+GONE = "article no longer stored"  # at most this many articles in one day's digest; older ones wait
+
+
+@dataclass
+class ChannelState:
+    """A configured channel as resolved at start-up; ``problem`` says why it cannot be used."""
+
+    config: ChannelConfig
+    chat_id: int | None = None
+    title: str | None = None
+    problem: str | None = None
+    next_slot: datetime | None = None
+    posted: int = 0
+
+
+@dataclass
+class DeliveryService:
+    config: Config
+    store: Store
+    bot: ExtBot[int]
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    channels: list[ChannelState] = field(default_factory=list)
+
+    def now(self) -> int:
+        return int(self.clock().timestamp())
+
+    async def articles_stored(self, article_ids: Sequence[int]) -> int:
+        """New articles: owe them to every subscribed chat and wake the dispatcher."""
+        oldest = self.now() - self.config.delivery.max_age_seconds
+        added = await self.store.deliveries.fan_out(article_ids, self.now(), published_after=oldest)
+        if added:
+            self.dispatcher.notify()
+        return added
+
+    async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int:
+        """A chat chose topics: owe it the configured backlog of recent articles."""
+        count = self.config.delivery.new_subscriber_backlog
+        added = await self.store.deliveries.backlog(chat_id, topics, count, self.now())
+        if added:
+            self.dispatcher.notify()
+        return added
+
+    # -- digests ---------------------------------------------------------------------------
+
+    async def send_due_digests(self) -> int:
+        """Send each digest chat its digest once its local digest time has passed today."""
+        now = self.clock()
+        sent = 0
+        for chat_id, digest_time, zone_name, last in await self.store.chats.digest_chats():
+            zone = _zone(zone_name)
+            moment = digest_moment(now, digest_time or "08:00", zone)
+            if last is not None and last >= moment.timestamp():
+                continue
+            sent += await self._send_digest(chat_id, zone)
+            await self.store.chats.digest_sent(chat_id, int(now.timestamp()))
+        return sent
+
+    async def _send_digest(self, chat_id: int, zone: ZoneInfo | None) -> int:
+        claimed = await self.store.deliveries.claim_for_chat(chat_id, self.now(), DIGEST_MAX)
+        if not claimed:
+            return 0
+        articles = {
+            a.id: a for a in await self.store.articles.get_many([d.article_id for d in claimed])
+        }
+        rows = [(d, articles.get(d.article_id)) for d in claimed]
+        gone = [
+            Outcome(d.id, CANCELLED, error="article no longer stored") for d, a in rows if a is None
+        ]
+        pending = [(d, a) for d, a in rows if a is not None]
+        outcomes: list[Outcome] = list(gone)
+        messages = 0
+        total = len(pending)
+        while pending:
+            page = pending[:DIGEST_PAGE]
+            title = f"Your digest: {total} new article{'s' if total != 1 else ''}"
+            if messages:
+                title += " (continued)"
+            rendered = render_list(title, [a for _, a in page], tz=zone)
+            fitted = max(1, _listed(rendered))
+            page = page[:fitted]
+            try:
+                message = await self._send(chat_id, rendered)
+            except Exception as exc:
+                verdict = classify(exc)
+                status = (
+                    OWED
+                    if verdict.action is Action.RETRY
+                    else (CANCELLED if verdict.action is Action.DEACTIVATE else FAILED)
+                )
+                if verdict.action is Action.DEACTIVATE:
+                    await self.store.chats.set_active(chat_id, False, verdict.reason, self.now())
+                log.warning("digest for chat %d: %s", chat_id, verdict.reason)
+                outcomes += [Outcome(d.id, status, error=verdict.reason) for d, _ in pending]
+                break
+            outcomes += [Outcome(d.id, SENT, message_id=message.message_id) for d, _ in page]
+            pending = pending[len(page) :]
+            messages += 1
+        await self.store.deliveries.record(outcomes, self.now())
+        return messages
+
+    async def _send(self, chat_id: int, rendered: RenderedMessage):  # type: ignore[no-untyped-def]
+        return await self.bot.send_message(
+            chat_id,
+            rendered.text,
+            parse_mode=rendered.parse_mode,
+            reply_markup=rendered.reply_markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
+            rate_limit_args=BULK,
+        )
+
+    # -- channels --------------------------------------------------------------------------
+
+    async def resolve_channels(self) -> None:
+        """Find each configured channel, check the bot may post there, and set it up.
+
+        A channel that does not exist or where the bot is not an admin is reported (log and
+        /stats) and left out; it blocks nothing else.
+        """
+        me = await self.bot.get_me()
+        states = []
+        for channel in self.config.channels:
+            state = ChannelState(channel)
+            states.append(state)
+            try:
+                chat = await self.bot.get_chat(channel.chat)
+                member = await self.bot.get_chat_member(chat.id, me.id)
+            except TelegramError as exc:
+                state.problem = f"cannot use {channel.chat}: {exc}"
+                log.error("channel %s: %s", channel.chat, state.problem)
+                continue
+            if member.status not in ("administrator", "creator"):
+                state.problem = f"the bot is not an admin of {channel.chat}"
+                log.error("channel %s: %s", channel.chat, state.problem)
+                continue
+            state.chat_id, state.title = chat.id, chat.title
+            await self._set_up_channel(state)
+        self.channels = states
+
+    async def _set_up_channel(self, state: ChannelState) -> None:
+        channel, chat_id = state.config, state.chat_id
+        assert chat_id is not None
+        now = self.now()
+        await self.store.chats.seen(chat_id, "channel", state.title, _username(channel.chat), now)
+        await self.store.chats.set_active(chat_id, True, None, now)
+        quiet = channel.quiet_hours
+        await self.store.chats.update_settings(
+            chat_id,
+            now,
+            mode="scheduled" if channel.mode == "every" else "instant",
+            quiet_start=_clock(quiet, start=True),
+            quiet_end=_clock(quiet, start=False),
+        )
+        # The config is the truth for a channel's topics.
+        current = set(await self.store.subscriptions.of_chat(chat_id))
+        wanted = set(channel.topics)
+        if current - wanted:
+            await self.store.subscriptions.unsubscribe(chat_id, sorted(current - wanted))
+        if wanted - current:
+            await self.store.subscriptions.subscribe(chat_id, sorted(wanted - current), now)
+        if channel.max_per_hour is not None and channel.mode != "every":
+            self.dispatcher.hourly_caps[chat_id] = channel.max_per_hour
+
+    async def post_channel_slot(self, state: ChannelState) -> bool:
+        """One slot of a scheduled channel: post the oldest owed article, if allowed now."""
+        if state.chat_id is None:
+            return False
+        channel = state.config
+        now = self.clock()
+        if channel.quiet_hours is not None and quiet_until(
+            now, *_window(channel.quiet_hours), None
+        ):
+            return False
+        if channel.max_per_hour is not None:
+            recent = await self.store.deliveries.sent_since(state.chat_id, self.now() - 3600)
+            if recent >= channel.max_per_hour:
+                return False
+        claimed = await self.store.deliveries.claim_for_chat(state.chat_id, self.now(), 1)
+        if not claimed:
+            return False
+        [due] = claimed
+        outcome = await self.dispatcher.attempt(due)
+        await self.store.deliveries.record([outcome], self.now())
+        if outcome.status == SENT:
+            state.posted += 1
+            return True
+        return False
+
+
+def _listed(rendered: RenderedMessage) -> int:
+    if rendered.reply_markup is None:
+        return 0
+    return sum(
+        1
+        for row in rendered.reply_markup.inline_keyboard
+        for button in row
+        if isinstance(button.callback_data, str) and button.callback_data.startswith("art:")
+    )
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return None
+
+
+def _username(chat: str | int) -> str | None:
+    return chat.lstrip("@") if isinstance(chat, str) else None
+
+
+def _clock(quiet: QuietHours | None, *, start: bool) -> str | None:
+    if quiet is None:
+        return None
+    moment = quiet.start if start else quiet.end
+    return f"{moment:%H:%M}"
+
+
+def _window(quiet: QuietHours) -> tuple[str, str]:
+    return f"{quiet.start:%H:%M}", f"{quiet.end:%H:%M}"

@@ -1,0 +1,110 @@
+"""Periodic work on python-telegram-bot's JobQueue: feeds, channel slots, digests, pruning.
+
+Jobs have fixed names and replace an older instance of themselves, so a restart or a config
+reload never runs the same job twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram.ext import Application, JobQueue
+
+from bot.context import Context, Services
+from bot.delivery.service import ChannelState
+from ingest.pipeline import Importer
+
+log = logging.getLogger(__name__)
+
+FEED_CHECK_SECONDS = 30
+DIGEST_CHECK_SECONDS = 60
+PRUNE_SECONDS = 6 * 3600
+FEEDS_AT_ONCE = 4
+
+
+def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    queue: JobQueue[Any] | None = app.job_queue
+    if queue is None:
+        raise RuntimeError("newsbot needs python-telegram-bot[job-queue]")
+    _every(queue, poll_feeds, FEED_CHECK_SECONDS, "feeds", first=1)
+    _every(queue, send_digests, DIGEST_CHECK_SECONDS, "digests", first=5)
+    _every(queue, prune_ledger, PRUNE_SECONDS, "prune", first=60)
+    delivery = services.delivery
+    if delivery is None:
+        return
+    for state in delivery.channels:
+        if state.chat_id is None or state.config.every_seconds is None:
+            continue
+        job = _every(
+            queue,
+            channel_slot,
+            state.config.every_seconds,
+            f"channel:{state.chat_id}",
+            first=state.config.every_seconds,
+            data=state,
+        )
+        state.next_slot = job.next_t
+
+
+def _every(
+    queue: JobQueue[Any],
+    callback: Any,
+    seconds: float,
+    name: str,
+    *,
+    first: float,
+    data: object = None,
+) -> Any:
+    for old in queue.get_jobs_by_name(name):
+        old.schedule_removal()
+    return queue.run_repeating(callback, interval=seconds, first=first, name=name, data=data)
+
+
+async def poll_feeds(context: Context) -> None:
+    """Poll every feed whose time has come (each at its own interval, failing ones backed off)."""
+    services = context.bot_data.services
+    due = await services.store.feeds.due(services.now())
+    if not due:
+        return
+    on_new = services.delivery.articles_stored if services.delivery else None
+    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
+    gate = asyncio.Semaphore(FEEDS_AT_ONCE)
+
+    async def poll(feed: Any) -> None:
+        async with gate:
+            summary = await importer.poll_feed(feed, services.http, services.config.fetch)
+            if summary.imported or summary.updated:
+                log.info("feed %s: %d new, %d updated", feed.url, summary.imported, summary.updated)
+
+    await asyncio.gather(*(poll(feed) for feed in due))
+
+
+async def send_digests(context: Context) -> None:
+    """Send the digests whose local time has come."""
+    delivery = context.bot_data.services.delivery
+    if delivery is not None:
+        await delivery.send_due_digests()
+
+
+async def channel_slot(context: Context) -> None:
+    """One slot of a scheduled channel."""
+    delivery = context.bot_data.services.delivery
+    job = context.job
+    if delivery is None or job is None or not isinstance(job.data, ChannelState):
+        return
+    await delivery.post_channel_slot(job.data)
+    job.data.next_slot = job.next_t
+
+
+async def prune_ledger(context: Context) -> None:
+    """Forget finished deliveries older than ``[delivery].keep_days``."""
+    services = context.bot_data.services
+    before = services.now() - services.config.delivery.keep_days * 86400
+    removed = await services.store.deliveries.prune(before)
+    if removed:
+        log.info("pruned %d old delivery records", removed)
+
+
+__all__ = ["schedule_jobs"]

@@ -1,0 +1,284 @@
+"""The delivery ledger: what each chat is owed and what it received, one row per chat and
+article, whatever number of topics matched.
+
+A row is ``owed`` until the dispatcher claims it (``sending``), then ``sent`` with Telegram's
+message id, ``failed`` with the reason, or ``cancelled`` when its chat went away. A start-up
+puts ``sending`` rows back to ``owed``: those are the only sends a crash can repeat.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from storage.db import Database
+
+OWED, SENDING, SENT, FAILED, CANCELLED = "owed", "sending", "sent", "failed", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed delivery with what the dispatcher needs to know about its chat."""
+
+    id: int
+    chat_id: int
+    article_id: int
+    attempts: int
+    chat_type: str
+    timezone: str | None
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one send. ``status`` is SENT, FAILED, CANCELLED or OWED (retry)."""
+
+    delivery_id: int
+    status: str
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: int | None = None
+    attempted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerStats:
+    owed: int
+    due_now: int
+    sent_last_hour: int
+    sent_last_day: int
+    failed_last_hour: dict[str, int] = field(default_factory=dict)
+    failed_last_day: dict[str, int] = field(default_factory=dict)
+    cancelled_last_day: dict[str, int] = field(default_factory=dict)
+
+
+_DUE_COLUMNS = (
+    "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end"
+)
+
+
+class Deliveries:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def fan_out(
+        self, article_ids: Sequence[int], now: int, *, published_after: int | None = None
+    ) -> int:
+        """Owe each new article to every active chat subscribed to any of its topics.
+
+        Articles published before ``published_after`` are stored but owed to nobody: an
+        imported archive must not flood readers. Returns how many rows were added.
+        """
+        ids = list(article_ids)
+        if not ids:
+            return 0
+        oldest = published_after if published_after is not None else -(2**62)
+
+        def work(conn: sqlite3.Connection) -> int:
+            added = 0
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO deliveries"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
+                    " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
+                    " FROM article_topics t"
+                    " JOIN articles a ON a.id = t.article_id"
+                    " JOIN subscriptions s ON s.topic = t.topic"
+                    " JOIN chats c ON c.id = s.chat_id"
+                    f" WHERE t.article_id IN ({marks}) AND c.active = 1"
+                    " AND a.published_at >= ?",
+                    (now, now, now, *chunk, oldest),
+                )
+                added += cursor.rowcount
+            return added
+
+        return await self._db.write(work)
+
+    async def backlog(self, chat_id: int, topics: Sequence[str], count: int, now: int) -> int:
+        """Owe a new subscriber the ``count`` newest articles of the topics it just chose."""
+        if count <= 0 or not topics:
+            return 0
+        marks = ",".join("?" * len(topics))
+
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO deliveries"
+                " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
+                " SELECT ?, id, ?, ?, ? FROM ("
+                "  SELECT DISTINCT a.id, a.published_at FROM article_topics t"
+                "  JOIN articles a ON a.id = t.article_id"
+                f"  WHERE t.topic IN ({marks})"
+                "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?)",
+                (chat_id, now, now, now, *topics, count),
+            )
+            return cursor.rowcount
+
+        return await self._db.write(work)
+
+    async def recover(self, now: int) -> int:
+        """At start-up: sends that were in flight when the process died are owed again."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET status = 'owed', updated_at = ? WHERE status = 'sending'",
+                (now,),
+            ).rowcount
+
+        return await self._db.write(work)
+
+    async def claim(
+        self, now: int, limit: int, *, modes: Sequence[str] = ("instant",)
+    ) -> list[Due]:
+        """Take up to ``limit`` due rows of chats in these modes, oldest first, for sending."""
+        mode_marks = ",".join("?" * len(modes))
+
+        def work(conn: sqlite3.Connection) -> list[Due]:
+            rows = conn.execute(
+                f"SELECT {_DUE_COLUMNS} FROM deliveries d JOIN chats c ON c.id = d.chat_id"
+                f" WHERE d.status = 'owed' AND d.next_attempt_at <= ? AND c.mode IN ({mode_marks})"
+                " ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                (now, *modes, limit),
+            ).fetchall()
+            _mark_sending(conn, [r[0] for r in rows], now)
+            return [Due(*r) for r in rows]
+
+        return await self._db.write(work)
+
+    async def claim_for_chat(self, chat_id: int, now: int, limit: int) -> list[Due]:
+        """Take a chat's owed rows, oldest article first (a channel slot, a digest)."""
+
+        def work(conn: sqlite3.Connection) -> list[Due]:
+            rows = conn.execute(
+                f"SELECT {_DUE_COLUMNS} FROM deliveries d JOIN chats c ON c.id = d.chat_id"
+                " JOIN articles a ON a.id = d.article_id"
+                " WHERE d.chat_id = ? AND d.status = 'owed' AND d.next_attempt_at <= ?"
+                " ORDER BY a.published_at, a.id LIMIT ?",
+                (chat_id, now, limit),
+            ).fetchall()
+            _mark_sending(conn, [r[0] for r in rows], now)
+            return [Due(*r) for r in rows]
+
+        return await self._db.write(work)
+
+    async def next_due_at(self) -> int | None:
+        """When the earliest owed row of an instant chat falls due (None: nothing owed)."""
+
+        def work(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT min(d.next_attempt_at) FROM deliveries d JOIN chats c ON c.id = d.chat_id"
+                " WHERE d.status = 'owed' AND c.mode = 'instant'"
+            ).fetchone()
+            return None if row[0] is None else int(row[0])
+
+        return await self._db.run(work)
+
+    async def record(self, outcomes: Sequence[Outcome], now: int) -> None:
+        """Write a batch of outcomes in one transaction."""
+        rows = [
+            (
+                o.status,
+                o.message_id,
+                o.error,
+                int(o.attempted),
+                o.retry_at if o.retry_at is not None else now,
+                now,
+                o.delivery_id,
+            )
+            for o in outcomes
+        ]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
+                " last_error = coalesce(?, last_error), attempts = attempts + ?,"
+                " next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                rows,
+            )
+
+        await self._db.write(work)
+
+    async def article_for_message(self, chat_id: int, message_id: int) -> int | None:
+        def work(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT article_id FROM deliveries WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        return await self._db.run(work)
+
+    async def sent_since(self, chat_id: int, since: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT count(*) FROM deliveries WHERE chat_id = ? AND status = 'sent'"
+                " AND updated_at >= ?",
+                (chat_id, since),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._db.run(work)
+
+    async def prune(self, before: int) -> int:
+        """Forget finished rows older than ``before``; owed rows are never pruned."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM deliveries WHERE status IN ('sent', 'failed', 'cancelled')"
+                " AND updated_at < ?",
+                (before,),
+            ).rowcount
+
+        return await self._db.write(work)
+
+    async def stats(self, now: int) -> LedgerStats:
+        def work(conn: sqlite3.Connection) -> LedgerStats:
+            owed, due = conn.execute(
+                "SELECT count(*), coalesce(sum(next_attempt_at <= ?), 0) FROM deliveries"
+                " WHERE status IN ('owed', 'sending')",
+                (now,),
+            ).fetchone()
+
+            def by_reason(status: str, since: int) -> dict[str, int]:
+                rows = conn.execute(
+                    "SELECT coalesce(last_error, '?'), count(*) FROM deliveries"
+                    " WHERE status = ? AND updated_at >= ? GROUP BY 1 ORDER BY 2 DESC",
+                    (status, since),
+                )
+                return dict(rows)
+
+            def sent(since: int) -> int:
+                row = conn.execute(
+                    "SELECT count(*) FROM deliveries WHERE status = 'sent' AND updated_at >= ?",
+                    (since,),
+                ).fetchone()
+                return int(row[0])
+
+            hour, day = now - 3600, now - 86400
+            return LedgerStats(
+                owed=int(owed),
+                due_now=int(due),
+                sent_last_hour=sent(hour),
+                sent_last_day=sent(day),
+                failed_last_hour=by_reason(FAILED, hour),
+                failed_last_day=by_reason(FAILED, day),
+                cancelled_last_day=by_reason(CANCELLED, day),
+            )
+
+        return await self._db.run(work)
+
+    async def counts_by_status(self) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            return dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
+
+        return await self._db.run(work)
+
+
+def _mark_sending(conn: sqlite3.Connection, ids: list[int], now: int) -> None:
+    conn.executemany(
+        "UPDATE deliveries SET status = 'sending', updated_at = ? WHERE id = ?",
+        [(now, i) for i in ids],
+    )

@@ -1,0 +1,113 @@
+"""FTS5 query syntax, kept in one module so no other code ever builds a MATCH expression.
+
+User text is never passed to MATCH as it is: FTS5 reads ``"``, ``*``, ``^``, ``:``, parentheses
+and the words AND, OR, NOT and NEAR as syntax, so raw input either fails to parse or means
+something the user did not ask for. Instead the text is cut into the words the ``unicode61``
+tokenizer would index, and each word is sent as a double-quoted string, which FTS5 only ever reads
+as a phrase to look up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "MAX_QUERY_TERMS",
+    "and_query",
+    "fold",
+    "or_query",
+    "quote_term",
+    "quote_terms",
+    "tokens",
+]
+
+
+def _latin_base_letters() -> dict[int, str]:
+    """Accented Latin letters mapped to their plain letter, e.g. e-acute to e."""
+    table = {}
+    for block in (range(0xC0, 0x250), range(0x1E00, 0x1F00)):
+        for code in block:
+            decomposed = unicodedata.normalize("NFD", chr(code))
+            if len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
+                table[code] = decomposed[0]
+    return table
+
+
+# unicode61 keeps letters and numbers together and treats everything else (punctuation, symbols,
+# emoji, the underscore, most combining marks) as a separator; [^\W_] is Python's "letter or
+# number". With remove_diacritics the Latin combining accents (U+0300-U+036F) are part of the
+# word and then dropped: "e" + combining acute + "z" is one word "ez". Written as runs rather
+# than an alternation per character, which took twice as long on long bodies.
+_ACCENTS = "\u0300-\u036f"
+_WORD = re.compile(rf"[^\W_]+(?:[{_ACCENTS}]+[^\W_]*)*")
+_STRAY_ACCENTS = re.compile(f"[{_ACCENTS}]+")
+# remove_diacritics folds accented Latin letters only: Greek or Cyrillic keep their marks.
+_LATIN_BASE = _latin_base_letters()
+
+# FTS5 refuses expressions nested deeper than 256 and slows down with every phrase it has to
+# score, so no query carries more words than this; the rest of a very long text is ignored.
+MAX_QUERY_TERMS = 32
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` and fold accented Latin letters, as ``unicode61 remove_diacritics 2``."""
+    lowered = unicodedata.normalize("NFC", text).lower()
+    if lowered.isascii():
+        return lowered
+    return _STRAY_ACCENTS.sub("", lowered.translate(_LATIN_BASE))
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` as the index holds them: folded, in order, repeats kept."""
+    # Folding the whole text and then cutting it runs in C; per-word Python cost more than both.
+    return _WORD.findall(fold(text))
+
+
+def quote_term(term: str) -> str:
+    """One FTS5 string: inside double quotes a ``"`` is written twice and nothing is syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _distinct(terms: Iterable[str], limit: int) -> list[str]:
+    seen: dict[str, None] = {}
+    for term in terms:
+        if term and term not in seen:
+            seen[term] = None
+            if len(seen) >= limit:
+                break
+    return list(seen)
+
+
+def quote_terms(
+    text: str, *, any_term: bool = False, max_terms: int = MAX_QUERY_TERMS
+) -> str | None:
+    """A MATCH expression for the words of any user text, or None if it has no words.
+
+    Every word must match (implicit AND) unless ``any_term``, which joins them with OR. Repeated
+    words count once; words past ``max_terms`` are dropped.
+    """
+    return _join(_distinct(tokens(text), max_terms), any_term=any_term)
+
+
+def and_query(terms: Sequence[str], *, max_terms: int = MAX_QUERY_TERMS) -> str | None:
+    """Match documents holding every one of ``terms`` (words), or None if there are none."""
+    cleaned = _distinct((t for term in terms for t in tokens(term)), max_terms)
+    return _join(cleaned, any_term=False)
+
+
+def or_query(terms: Sequence[str], *, max_terms: int = MAX_QUERY_TERMS) -> str | None:
+    """Match documents holding any of ``terms`` (already tokenised words), or None if none.
+
+    The related-news query: FTS5 has no per-term boost, and ``bm25()`` scores each phrase of the
+    query on its own, so the weighting happens when the candidates are reranked, not here.
+    """
+    cleaned = _distinct((t for term in terms for t in tokens(term)), max_terms)
+    return _join(cleaned, any_term=True)
+
+
+def _join(terms: Sequence[str], *, any_term: bool) -> str | None:
+    if not terms:
+        return None
+    return (" OR " if any_term else " ").join(quote_term(t) for t in terms)
