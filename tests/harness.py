@@ -17,8 +17,10 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.config import Config, StorageConfig, TelegramConfig, TopicConfig
+from bot.delivery.service import DeliveryService
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
+from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
 
@@ -63,11 +65,37 @@ class RunningBot:
         )
         return next(a for a in self.tg.callback_answers if a.query_id == query_id)
 
+    @property
+    def delivery(self) -> DeliveryService:
+        delivery = self.app.bot_data.services.delivery
+        assert delivery is not None
+        return delivery
+
     async def store_articles(self, articles: Sequence[NewArticle]) -> list[int]:
+        """Store articles without delivering them (an archive)."""
         tagger = TopicTagger(self.config.topics)
         tagged = [replace(a, topics=tagger.tag(a)) for a in articles]
         outcomes = await self.store.articles.upsert_many(tagged)
         return [o.article_id for o in outcomes]
+
+    async def publish(self, articles: Sequence[NewArticle]) -> ImportSummary:
+        """Store articles the way a feed poll does: tagged, stored, owed to subscribers."""
+        services = self.app.bot_data.services
+        importer = Importer(
+            self.store, services.tagger, now=services.clock, on_new=self.delivery.articles_stored
+        )
+        summary = ImportSummary()
+        await importer.store_articles(list(articles), summary)
+        return summary
+
+    async def add_reader(self, name: str, topics: Sequence[str]) -> Chat:
+        """A user with a private chat who has subscribed to ``topics`` (set up directly)."""
+        user = self.tg.add_user(name)
+        chat = self.tg.add_private_chat(user)
+        now = self.app.bot_data.services.now()
+        await self.store.chats.seen(chat.id, "private", None, user.username, now)
+        await self.store.subscriptions.subscribe(chat.id, topics, now)
+        return chat
 
 
 def make_article(n: int, **changes: Any) -> NewArticle:
@@ -112,21 +140,42 @@ SEED_LIKE = NewArticle(
 )
 
 
-def bot_config(tg: BotApiDouble, tmp_path: Path) -> Config:
-    return Config(
+class FakeClock:
+    """Time that moves only when the test says so (the scheduler's and the ledger's clock)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
+    config = Config(
         path=str(tmp_path / "config.toml"),
         telegram=TelegramConfig(tg.token, tg.base_url, (ADMIN_ID,)),
         storage=StorageConfig(str(tmp_path / "news.db")),
         topics=TOPICS,
     )
+    return replace(config, **changes)
 
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, clock: Any = None, double: BotApiDouble | None = None
+    tmp_path: Path,
+    *,
+    clock: Any = None,
+    double: BotApiDouble | None = None,
+    before_start: Any = None,
+    **config_changes: Any,
 ) -> AsyncIterator[RunningBot]:
     async with _double(double) as tg:
-        config = bot_config(tg, tmp_path)
+        if before_start is not None:
+            before_start(tg)
+        config = bot_config(tg, tmp_path, **config_changes)
         app = build_application(config, clock=clock or (lambda: datetime.now(UTC)))
         await app.initialize()
         assert app.post_init is not None

@@ -214,6 +214,20 @@ class Dispatcher:
         finally:
             self._busy_chats.discard(due.chat_id)
         await self._record(outcome)
+        self.count(outcome)
+
+    def count(self, outcome: Outcome) -> None:
+        """Counted once the outcome is in the ledger, so the figures never run ahead of it."""
+        if outcome.status == SENT:
+            self.stats.sent += 1
+        elif outcome.status == FAILED:
+            self.stats.failed += 1
+        elif outcome.status == CANCELLED:
+            self.stats.cancelled += 1
+        elif outcome.attempted:
+            self.stats.retried += 1
+        else:
+            self.stats.deferred += 1
 
     async def attempt(self, due: Due) -> Outcome:
         article = self._articles.get(due.article_id)
@@ -226,14 +240,12 @@ class Dispatcher:
         now = self.clock()
         until = quiet_until(now, due.quiet_start, due.quiet_end, zone)
         if until is not None:
-            self.stats.deferred += 1
             return Outcome(due.id, OWED, retry_at=int(until.timestamp()), attempted=False)
         cap = self.hourly_caps.get(due.chat_id)
         if (
             cap is not None
             and await self.store.deliveries.sent_since(due.chat_id, self.now() - 3600) >= cap
         ):
-            self.stats.deferred += 1
             return Outcome(due.id, OWED, retry_at=self.now() + 60, attempted=False)
         chat_id = due.chat_id
         plain = False
@@ -265,25 +277,20 @@ class Dispatcher:
                     continue
                 if verdict.action is Action.DEACTIVATE:
                     await self._deactivate(chat_id, verdict.reason)
-                    self.stats.cancelled += 1
                     return Outcome(due.id, CANCELLED, error=verdict.reason)
                 if verdict.action is Action.RETRY:
                     log.warning(
                         "delivery %d to chat %d: %s; will retry", due.id, chat_id, verdict.reason
                     )
                     return self._retry(due, verdict.reason)
-                self.stats.failed += 1
                 log.warning("delivery %d to chat %d failed: %s", due.id, chat_id, verdict.reason)
                 return Outcome(due.id, FAILED, error=verdict.reason)
-            self.stats.sent += 1
             return Outcome(due.id, SENT, message_id=message.message_id)
 
     def _retry(self, due: Due, reason: str) -> Outcome:
         attempts = due.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            self.stats.failed += 1
             return Outcome(due.id, FAILED, error=f"gave up after {attempts} attempts: {reason}")
-        self.stats.retried += 1
         return Outcome(due.id, OWED, error=reason, retry_at=self.now() + backoff_seconds(attempts))
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:

@@ -207,6 +207,7 @@ class DeliveryService:
         [due] = claimed
         outcome = await self.dispatcher.attempt(due)
         await self.store.deliveries.record([outcome], self.now())
+        self.dispatcher.count(outcome)
         if outcome.status == SENT:
             state.posted += 1
             return True
