@@ -98,7 +98,7 @@ class Chats:
             if not active:
                 conn.execute(
                     "UPDATE deliveries SET status = 'cancelled', last_error = ?, updated_at = ?"
-                    " WHERE chat_id = ? AND status IN ('owed', 'sending')",
+                    " WHERE chat_id = ? AND status IN ('owed', 'queued', 'sending')",
                     (reason, now, chat_id),
                 )
 

@@ -1,9 +1,11 @@
 """The delivery ledger: what each chat is owed and what it received, one row per chat and
 article, whatever number of topics matched.
 
-A row is ``owed`` until the dispatcher claims it (``sending``), then ``sent`` with Telegram's
-message id, ``failed`` with the reason, or ``cancelled`` when its chat went away. A start-up
-puts ``sending`` rows back to ``owed``: those are the only sends a crash can repeat.
+A row is ``owed`` until the dispatcher claims it into memory (``queued``), ``sending`` while its
+request is on the wire, then ``sent`` with Telegram's message id, ``failed`` with the reason, or
+``cancelled`` when its chat went away. A start-up puts ``queued`` and ``sending`` rows back to
+``owed``; only the ``sending`` ones can have reached Telegram, so they bound what a crash can
+repeat.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 
 from storage.db import Database
 
-OWED, SENDING, SENT, FAILED, CANCELLED = "owed", "sending", "sent", "failed", "cancelled"
+OWED, QUEUED, SENDING = "owed", "queued", "sending"
+SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,8 @@ class Deliveries:
 
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute(
-                "UPDATE deliveries SET status = 'owed', updated_at = ? WHERE status = 'sending'",
+                "UPDATE deliveries SET status = 'owed', updated_at = ?"
+                " WHERE status IN ('queued', 'sending')",
                 (now,),
             ).rowcount
 
@@ -143,10 +147,15 @@ class Deliveries:
                 " ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
-            _mark_sending(conn, [r[0] for r in rows], now)
+            _mark(conn, QUEUED, [r[0] for r in rows], now)
             return [Due(*r) for r in rows]
 
         return await self._db.write(work)
+
+    async def sending(self, ids: Sequence[int], now: int) -> None:
+        """These rows are about to go on the wire (the only ones a crash may repeat)."""
+        wanted = list(ids)
+        await self._db.write(lambda conn: _mark(conn, SENDING, wanted, now))
 
     async def claim_for_chat(self, chat_id: int, now: int, limit: int) -> list[Due]:
         """Take a chat's owed rows, oldest article first (a channel slot, a digest)."""
@@ -159,7 +168,7 @@ class Deliveries:
                 " ORDER BY a.published_at, a.id LIMIT ?",
                 (chat_id, now, limit),
             ).fetchall()
-            _mark_sending(conn, [r[0] for r in rows], now)
+            _mark(conn, SENDING, [r[0] for r in rows], now)
             return [Due(*r) for r in rows]
 
         return await self._db.write(work)
@@ -238,7 +247,7 @@ class Deliveries:
         def work(conn: sqlite3.Connection) -> LedgerStats:
             owed, due = conn.execute(
                 "SELECT count(*), coalesce(sum(next_attempt_at <= ?), 0) FROM deliveries"
-                " WHERE status IN ('owed', 'sending')",
+                " WHERE status IN ('owed', 'queued', 'sending')",
                 (now,),
             ).fetchone()
 
@@ -277,8 +286,8 @@ class Deliveries:
         return await self._db.run(work)
 
 
-def _mark_sending(conn: sqlite3.Connection, ids: list[int], now: int) -> None:
+def _mark(conn: sqlite3.Connection, status: str, ids: list[int], now: int) -> None:
     conn.executemany(
-        "UPDATE deliveries SET status = 'sending', updated_at = ? WHERE id = ?",
-        [(now, i) for i in ids],
+        "UPDATE deliveries SET status = ?, updated_at = ? WHERE id = ?",
+        [(status, now, i) for i in ids],
     )

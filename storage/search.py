@@ -394,10 +394,15 @@ def _profile(
 ) -> _Profile:
     counts = _salient_counts(source, tuning)
     documents, df = stats.lookup(conn, counts, exact=True)
-    vector = _unit_vector(counts, {t: _idf(documents, df[t]) for t in counts})
+    idf = {t: _idf(documents, df[t]) for t in counts}
+    vector = _unit_vector(counts, idf)
+    # The query's terms are picked by plain tf-idf, not the vector's sqrt(tf)-idf: the damped
+    # counts favour rare words seen once, which find fewer related articles (BBC P@5 of the
+    # bm25 order alone with 8 terms: 0.87 picked by tf-idf, 0.83 by sqrt(tf)-idf).
+    salience = {t: c * idf[t] for t, c in counts.items()}
     query: list[str] = []
     postings = 0
-    for term in sorted(vector, key=lambda t: (-vector[t], t)):
+    for term in sorted(salience, key=lambda t: (-salience[t], t)):
         if len(query) >= tuning.terms:
             break
         count = df.get(term, 0)

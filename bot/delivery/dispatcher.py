@@ -136,10 +136,9 @@ class Dispatcher:
                 queued = sum(len(q) for q in self._queues.values())
                 if queued < self.claim_batch // 2:
                     await self._claim()
-                launched = self._launch_ready()
+                launched = await self._launch_ready()
                 self.stats.last_progress = loop.time()
                 if launched:
-                    await asyncio.sleep(0)  # let the sends start before looking again
                     continue
                 await self._idle()
             except asyncio.CancelledError:
@@ -176,28 +175,37 @@ class Dispatcher:
                 [Outcome(d.id, OWED, attempted=False, retry_at=later) for d in spill], self.now()
             )
 
-    def _launch_ready(self) -> int:
+    async def _launch_ready(self) -> int:
         """Start sends for chats in turn, one in flight per chat, up to the concurrency."""
-        launched = 0
+        picked: list[Due] = []
         for chat_id in list(self._queues):
-            if len(self._in_flight) >= self.concurrency:
+            if len(self._in_flight) + len(picked) >= self.concurrency:
                 break
             if chat_id in self._busy_chats:
                 continue
             if self.limiter is not None and not self.limiter.chat_ready(str(chat_id)):
                 continue
             queue = self._queues[chat_id]
-            due = queue.popleft()
+            picked.append(queue.popleft())
             if queue:
                 self._queues.move_to_end(chat_id)  # the next chat goes first next time
             else:
                 del self._queues[chat_id]
             self._busy_chats.add(chat_id)
+        if not picked:
+            return 0
+        try:
+            await self.store.deliveries.sending([d.id for d in picked], self.now())
+        except BaseException:
+            for due in reversed(picked):
+                self._busy_chats.discard(due.chat_id)
+                self._queues.setdefault(due.chat_id, deque()).appendleft(due)
+            raise
+        for due in picked:
             task = asyncio.create_task(self._deliver(due))
             self._in_flight.add(task)
             task.add_done_callback(self._sent)
-            launched += 1
-        return launched
+        return len(picked)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

@@ -100,7 +100,7 @@ CREATE TABLE deliveries (
     chat_id INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE ON UPDATE CASCADE,
     article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
     status TEXT NOT NULL DEFAULT 'owed'
-        CHECK (status IN ('owed', 'sending', 'sent', 'failed', 'cancelled')),
+        CHECK (status IN ('owed', 'queued', 'sending', 'sent', 'failed', 'cancelled')),
     message_id INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
