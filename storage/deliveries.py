@@ -122,15 +122,25 @@ class Deliveries:
 
         return await self._db.write(work)
 
-    async def recover(self, now: int) -> int:
-        """At start-up: sends that were in flight when the process died are owed again."""
+    async def recover(self, now: int) -> tuple[int, int]:
+        """At start-up, rows a stopped process had taken are owed again.
 
-        def work(conn: sqlite3.Connection) -> int:
-            return conn.execute(
+        Returns (queued, sending): only the sending ones may have reached Telegram already.
+        """
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int]:
+            counts = dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM deliveries"
+                    " WHERE status IN ('queued', 'sending') GROUP BY status"
+                )
+            )
+            conn.execute(
                 "UPDATE deliveries SET status = 'owed', updated_at = ?"
                 " WHERE status IN ('queued', 'sending')",
                 (now,),
-            ).rowcount
+            )
+            return counts.get(QUEUED, 0), counts.get(SENDING, 0)
 
         return await self._db.write(work)
 
