@@ -95,10 +95,12 @@ class Dispatcher:
         return int(self.clock().timestamp())
 
     async def start(self) -> None:
-        recovered = await self.store.deliveries.recover(self.now())
-        if recovered:
+        queued, sending = await self.store.deliveries.recover(self.now())
+        if queued or sending:
             log.info(
-                "%d deliveries were in flight at the last stop; they are owed again", recovered
+                "owed again after the last stop: %d queued, %d on the wire (these may repeat)",
+                queued,
+                sending,
             )
         self._task = asyncio.create_task(self._run(), name="newsbot-dispatcher")
 
