@@ -22,6 +22,7 @@ FEED_CHECK_SECONDS = 30
 DIGEST_CHECK_SECONDS = 60
 PRUNE_SECONDS = 6 * 3600
 FEEDS_AT_ONCE = 4
+SEARCH_STATS_SECONDS = 24 * 3600
 
 
 def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
@@ -31,13 +32,14 @@ def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], services: Serv
     _every(queue, poll_feeds, FEED_CHECK_SECONDS, "feeds", first=1)
     _every(queue, send_digests, DIGEST_CHECK_SECONDS, "digests", first=5)
     _every(queue, prune_ledger, PRUNE_SECONDS, "prune", first=60)
+    _every(queue, refresh_search, SEARCH_STATS_SECONDS, "search-stats", first=300)
     delivery = services.delivery
     if delivery is None:
         return
     for state in delivery.channels:
         if state.chat_id is None or state.config.every_seconds is None:
             continue
-        job = _every(
+        state.job = _every(
             queue,
             channel_slot,
             state.config.every_seconds,
@@ -45,7 +47,6 @@ def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], services: Serv
             first=state.config.every_seconds,
             data=state,
         )
-        state.next_slot = job.next_t
 
 
 def _every(
@@ -95,7 +96,6 @@ async def channel_slot(context: Context) -> None:
     if delivery is None or job is None or not isinstance(job.data, ChannelState):
         return
     await delivery.post_channel_slot(job.data)
-    job.data.next_slot = job.next_t
 
 
 async def prune_ledger(context: Context) -> None:
@@ -108,3 +108,10 @@ async def prune_ledger(context: Context) -> None:
 
 
 __all__ = ["schedule_jobs"]
+
+
+async def refresh_search(context: Context) -> None:
+    """Rebuild the related engine's word statistics off the request path."""
+    services = context.bot_data.services
+    terms = await services.store.search.refresh_term_stats()
+    log.info("search statistics refreshed: %d terms", terms)

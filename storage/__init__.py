@@ -10,6 +10,7 @@ from storage.db import Database
 from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
+from storage.search import SearchEngine
 
 __all__ = [
     "Article",
@@ -22,6 +23,7 @@ __all__ = [
     "Feeds",
     "NewArticle",
     "RelatedEntry",
+    "SearchEngine",
     "Store",
     "Subscriptions",
     "Topic",
@@ -35,6 +37,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.articles = Articles(db)
+        self.search = SearchEngine(db)
         self.feeds = Feeds(db)
         self.chats = Chats(db)
         self.subscriptions = Subscriptions(db)
@@ -45,4 +48,5 @@ class Store:
         return cls(await Database.open(path))
 
     async def close(self) -> None:
+        await self.search.close()
         await self.db.close()

@@ -16,6 +16,8 @@ All SQL for a call runs in one hop to the connection's thread. FTS5 syntax lives
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import sqlite3
@@ -145,6 +147,7 @@ class SearchEngine:
         self.related_tuning = related_tuning or RelatedTuning()
         self._stats = _TermStats()
         self._next_stale_check = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def search(self, text: str, *, limit: int = 10, offset: int = 0) -> list[Article]:
         """Articles matching ``text``, newest first among the best matches; any text is safe."""
@@ -163,8 +166,10 @@ class SearchEngine:
         # Checked once a minute, not per call: it costs a round trip to the thread.
         if time.monotonic() >= self._next_stale_check:
             self._next_stale_check = time.monotonic() + 60.0
-            if await self._db.run(stats.stale):
-                await self.refresh_term_stats()
+            if self._refreshing is None and await self._db.run(stats.stale):
+                # In the background: this request uses the counts there are (live lookups
+                # for what the copy lacks), and no reader waits for the rebuild.
+                self._refreshing = asyncio.create_task(self._refresh_in_background())
         return await self._db.run(lambda conn: _related(conn, article_id, limit, tuning, stats))
 
     async def similarity_scores(
@@ -186,9 +191,32 @@ class SearchEngine:
         when a store of 20,000+ articles has no copy or has doubled since the last one; a
         scheduled job calling this after big imports keeps that wait off a user's request.
         """
-        count = await self._db.write(lambda conn: _refresh_term_stats(conn, min_doc))
+        if self._db.path == ":memory:":
+            count = await self._db.write(lambda conn: _refresh_term_stats(conn, min_doc))
+        else:
+            # Reading the whole vocabulary takes seconds on a big store: it runs on a
+            # connection of its own, so the bot's connection keeps answering meanwhile; only
+            # the short write of the result goes through the shared writer.
+            read = await asyncio.to_thread(_read_term_stats, self._db.path, min_doc)
+            count = await self._db.write(lambda conn: _store_term_stats(conn, *read))
         self._stats.clear()
         return count
+
+    async def close(self) -> None:
+        """Stop a background rebuild (its read-only connection finishes on its own thread)."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            count = await self.refresh_term_stats()
+            log.info("term statistics rebuilt: %d terms", count)
+        except Exception:
+            log.exception("could not rebuild term statistics")
+        finally:
+            self._refreshing = None
 
 
 # --- search -------------------------------------------------------------------------------
@@ -536,18 +564,40 @@ def _documents(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
 
 
-def _refresh_term_stats(conn: sqlite3.Connection, min_doc: int | None) -> int:
+def _read_term_stats(path: str, min_doc: int | None) -> tuple[list[tuple[str, int]], int, int]:
+    """Read the commoner terms' counts on a read-only connection of this thread's own."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        documents, threshold = _term_threshold(conn, min_doc)
+        rows = conn.execute(
+            "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?", (threshold,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return rows, documents, threshold
+
+
+def _term_threshold(conn: sqlite3.Connection, min_doc: int | None) -> tuple[int, int]:
     documents = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
     # Keep terms in at least 1 in 10,000 articles (and at least 20): about 60k terms at 200k
     # articles. Below that a live fts5vocab lookup reads only a short doclist.
-    threshold = min_doc if min_doc is not None else max(20, documents // 10_000)
+    return documents, min_doc if min_doc is not None else max(20, documents // 10_000)
+
+
+def _refresh_term_stats(conn: sqlite3.Connection, min_doc: int | None) -> int:
+    documents, threshold = _term_threshold(conn, min_doc)
+    rows = conn.execute(
+        "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?", (threshold,)
+    ).fetchall()
+    return _store_term_stats(conn, rows, documents, threshold)
+
+
+def _store_term_stats(
+    conn: sqlite3.Connection, rows: list[tuple[str, int]], documents: int, threshold: int
+) -> int:
     conn.execute("DELETE FROM search_term_stats")
-    conn.execute(
-        "INSERT INTO search_term_stats (term, doc)"
-        " SELECT term, doc FROM articles_fts_terms WHERE doc >= ?",
-        (threshold,),
-    )
-    count = int(conn.execute("SELECT count(*) FROM search_term_stats").fetchone()[0])
+    conn.executemany("INSERT INTO search_term_stats (term, doc) VALUES (?, ?)", rows)
+    count = len(rows)
     conn.execute(
         "INSERT INTO search_term_stats_info (id, documents, min_doc, built_at)"
         " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET documents = excluded.documents,"

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import LinkPreviewOptions
@@ -35,8 +36,18 @@ class ChannelState:
     chat_id: int | None = None
     title: str | None = None
     problem: str | None = None
-    next_slot: datetime | None = None
+    job: Any = None  # the JobQueue job of a scheduled channel
     posted: int = 0
+
+    @property
+    def next_slot(self) -> datetime | None:
+        if self.job is None:
+            return None
+        try:
+            when: datetime | None = self.job.next_t
+        except AttributeError:  # APScheduler sets it once the scheduler has started
+            return None
+        return when
 
 
 @dataclass

@@ -1,0 +1,392 @@
+"""Search and related news, on a real SQLite file: ranking, dedup, weighting, hostile input."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import NewArticle, RelatedEntry, Store, Topic, fts, search
+from storage.search import SearchEngine, normalise_title
+
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+HOSTILE = [
+    '"',
+    '""',
+    "*",
+    "mars*",
+    "NEAR(",
+    "NEAR(mars rover, 3)",
+    "AND OR NOT",
+    "mars AND",
+    "OR",
+    "col:foo",
+    "title:mars",
+    "^",
+    "^mars",
+    "((mars",
+    "mars))",
+    "(",
+    ")",
+    "🛰️🚀",
+    "mars 🚀 rover",
+    "x" * 10_000,
+    " ".join(["mars"] * 2_000),
+    " ".join(f"w{i}" for i in range(2_000)),
+    "",
+    "   ",
+    "!?.,;:-—()[]{}",
+    "'); DROP TABLE articles;--",
+    "\x00mars\x00",
+    "mars\nrover\t",
+    "_",
+    "a_b",
+    "+mars -rover",
+    "{title summary}: mars",
+]
+
+VOLCANO = (
+    "Volcano erupts in Iceland, grounding flights",
+    "A volcano in southern Iceland erupted overnight, sending an ash plume over the airports.",
+    "The eruption near Grindavik threw lava and ash into the air. Airlines cancelled flights "
+    "across Iceland as the ash cloud drifted east. Volcanologists said the magma chamber "
+    "under the peninsula had been filling for weeks and more eruptions were likely.",
+)
+VOLCANO_2 = (
+    "Ash cloud from Iceland volcano halts European flights",
+    "Airports in Norway and Scotland closed as volcanic ash from the Iceland eruption spread.",
+    "Volcanologists tracking the magma and the ash plume expect the eruption to continue. "
+    "Flights remain grounded while the ash cloud covers the North Atlantic routes.",
+)
+FOOTBALL = (
+    "Late goal wins the cup final",
+    "A striker scored in stoppage time to win the cup final at Wembley.",
+    "The match was goalless until the striker volleyed in from the edge of the box. The "
+    "manager praised his team's defence and the fans celebrated the trophy.",
+)
+BUDGET = (
+    "Finance minister presents the budget",
+    "The budget raises spending on schools and cuts fuel duty.",
+    "Economists said the budget deficit would widen. The minister defended the tax plans "
+    "in parliament and promised lower inflation next year.",
+)
+
+
+def article(
+    key: str,
+    text: tuple[str, str, str],
+    *,
+    when: datetime = T0,
+    topics: tuple[str, ...] = (),
+    related: tuple[RelatedEntry, ...] = (),
+    title: str | None = None,
+) -> NewArticle:
+    return NewArticle(
+        title=title if title is not None else text[0],
+        summary=text[1],
+        body=text[2],
+        guid=f"guid:{key}",
+        url=f"https://news.example/{key}",
+        published_at=when,
+        topics=topics,
+        related=related,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "t.db")
+    await opened.articles.sync_topics(
+        [Topic("science", "Science"), Topic("sport", "Sport"), Topic("world", "World")]
+    )
+    yield opened
+    await opened.close()
+
+
+async def add(store: Store, *articles: NewArticle) -> list[int]:
+    outcomes = await store.articles.upsert_many(list(articles))
+    return [o.article_id for o in outcomes]
+
+
+# --- fts.py -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_quote_terms_turns_any_text_into_quoted_words_or_none(text: str) -> None:
+    expression = fts.quote_terms(text)
+    if expression is None:
+        assert not fts.tokens(text)
+        return
+    for part in expression.split(" "):
+        assert part.startswith('"')
+        assert part.endswith('"')
+    assert len(expression.split(" ")) <= fts.MAX_QUERY_TERMS
+
+
+def test_quote_terms_joins_with_and_or_or() -> None:
+    assert fts.quote_terms("Mars, rover!") == '"mars" "rover"'
+    assert fts.quote_terms("Mars, rover!", any_term=True) == '"mars" OR "rover"'
+    assert fts.quote_terms("NEAR(a b) OR c") == '"near" "a" "b" "or" "c"'
+    assert fts.quote_terms("mars mars MARS") == '"mars"'
+    assert fts.quote_terms("?!") is None
+    assert fts.quote_terms("") is None
+
+
+def test_quote_term_doubles_quotes() -> None:
+    assert fts.quote_term('say "hi"') == '"say ""hi"""'
+
+
+def test_tokens_follow_unicode61_with_diacritics_removed() -> None:
+    assert fts.tokens("Café naïve DON'T x_y 3.14") == [
+        "cafe",
+        "naive",
+        "don",
+        "t",
+        "x",
+        "y",
+        "3",
+        "14",
+    ]
+    assert fts.tokens("cafe\u0301") == ["cafe"]
+    assert fts.tokens("Ελληνικά Москва") == ["ελληνικά", "москва"]
+
+
+def test_or_query_requotes_terms_and_caps_them() -> None:
+    assert fts.or_query(["mars", 'a"b', ""]) == '"mars" OR "a" OR "b"'
+    assert fts.or_query([]) is None
+    many = fts.or_query([f"t{i}" for i in range(100)], max_terms=5)
+    assert many is not None
+    assert many.count(" OR ") == 4
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+async def test_hostile_input_gives_results_or_empty_list(store: Store) -> None:
+    await add(
+        store,
+        article("mars", ("Mars rover lands", "The rover landed on Mars.", "Mars rover news.")),
+        article("near", ("Near miss", "An asteroid came near.", "NEAR and OR and NOT col foo")),
+    )
+    engine = SearchEngine(store.db)
+    for text in HOSTILE:
+        found = await engine.search(text)
+        assert isinstance(found, list), text
+    assert await store.articles.count() == 2  # the "DROP TABLE" did nothing
+    assert [a.guid for a in await engine.search("NEAR(")] == ["guid:near"]
+    assert [a.guid for a in await engine.search("mars AND")] == ["guid:mars"]
+
+
+async def test_search_puts_good_matches_newest_first_then_weaker_ones(store: Store) -> None:
+    old, new, passing = await add(
+        store,
+        article(
+            "old",
+            ("Mars rover lands safely", "The rover touched down on Mars.", "Mars rover."),
+            when=T0 - timedelta(days=30),
+        ),
+        article(
+            "new",
+            ("Mars rover finds ice", "The Mars rover found ice near the pole.", "Rover ice."),
+            when=T0 - timedelta(days=1),
+        ),
+        article(
+            "passing",
+            (*BUDGET[:2], BUDGET[2] + " Someone mentioned a mars rover toy in passing. " * 1),
+            when=T0,
+        ),
+    )
+    engine = SearchEngine(store.db)
+    found = await engine.search("mars rover")
+    # Both headline matches are good: the newer first. The budget story only mentions the
+    # words once in its body: newest of all, but a weak match, so it comes last.
+    assert [a.id for a in found] == [new, old, passing]
+    assert [a.id for a in await engine.search("mars rover", limit=1, offset=1)] == [old]
+    assert await engine.search("mars rover", limit=0) == []
+    assert await engine.search("mars rover", offset=10) == []
+    assert await engine.search("mars rover", offset=10**9, limit=10**9) == []
+
+
+async def test_search_requires_every_word_but_falls_back_to_any(store: Store) -> None:
+    volcano, football = await add(store, article("v", VOLCANO), article("f", FOOTBALL))
+    engine = SearchEngine(store.db)
+    assert [a.id for a in await engine.search("iceland flights")] == [volcano]
+    assert [a.id for a in await engine.search("iceland striker")] != []
+    assert {a.id for a in await engine.search("iceland striker")} == {volcano, football}
+    assert await engine.search("zzzz qqqq") == []
+
+
+async def test_search_of_only_stop_words_lists_newest_matches(store: Store) -> None:
+    first, second = await add(
+        store,
+        article("a", VOLCANO, when=T0 - timedelta(days=2)),
+        article("b", FOOTBALL, when=T0),
+    )
+    engine = SearchEngine(store.db)
+    assert [a.id for a in await engine.search("the")] == [second, first]
+
+
+async def test_search_returns_whole_articles(store: Store) -> None:
+    (volcano,) = await add(store, article("v", VOLCANO, topics=("science",)))
+    engine = SearchEngine(store.db)
+    (found,) = await engine.search("Grindavík")  # diacritics folded on both sides
+    assert found.id == volcano
+    assert found.title == VOLCANO[0]
+    assert found.topics == ("science",)
+    assert found.published_at == T0
+
+
+# --- related ------------------------------------------------------------------------------
+
+
+async def test_related_lists_the_publishers_box_first_then_by_content(store: Store) -> None:
+    football, budget, volcano_2, decoy = await add(
+        store,
+        article("f", FOOTBALL),
+        article("b", BUDGET),
+        article("v2", VOLCANO_2),
+        article("decoy", FOOTBALL, title="Another late goal"),
+    )
+    (source,) = await add(
+        store,
+        article(
+            "v",
+            VOLCANO,
+            related=(
+                # Case and whitespace differ from the stored headline: still resolves.
+                RelatedEntry("  FINANCE minister\tpresents   the BUDGET "),
+                RelatedEntry("A headline we never stored"),
+                RelatedEntry(FOOTBALL[0]),
+                RelatedEntry(VOLCANO[0]),  # the article itself: never listed
+            ),
+        ),
+    )
+    engine = SearchEngine(store.db)
+    found = [a.id for a in await engine.related(source, limit=5)]
+    assert found[:2] == [budget, football]
+    assert found[2] == volcano_2  # the only on-topic article, first by content
+    assert source not in found
+    assert len(found) == len(set(found))
+    assert decoy not in found[:3]
+
+
+async def test_related_by_content_finds_the_on_topic_article(store: Store) -> None:
+    volcano, football, budget, volcano_2 = await add(
+        store,
+        article("v", VOLCANO),
+        article("f", FOOTBALL),
+        article("b", BUDGET),
+        article("v2", VOLCANO_2),
+    )
+    engine = SearchEngine(store.db)
+    found = await engine.related(volcano, limit=3)
+    assert found[0].id == volcano_2
+    assert volcano not in [a.id for a in found]
+    scores = await engine.similarity_scores(volcano, [volcano_2, football, budget])
+    assert scores[volcano_2] > 0.2
+    assert scores[volcano_2] > 3 * max(scores[football], scores[budget])
+
+
+async def test_related_never_lists_itself_or_duplicates(store: Store) -> None:
+    source, _original, *_ = await add(
+        store,
+        article("v", VOLCANO),
+        article("v2", VOLCANO_2),
+        # The same story again under other keys: same headline (case and spacing aside).
+        article(
+            "v2-copy", VOLCANO_2, title="  ash CLOUD from Iceland volcano halts European flights"
+        ),
+        # Same headline as the source itself.
+        article("v-copy", VOLCANO_2[1:2] + VOLCANO[1:], title=VOLCANO[0].upper()),
+        article("f", FOOTBALL),
+    )
+    engine = SearchEngine(store.db)
+    found = await engine.related(source, limit=10)
+    titles = [normalise_title(a.title) for a in found]
+    assert source not in [a.id for a in found]
+    assert normalise_title(VOLCANO[0]) not in titles
+    assert len(titles) == len(set(titles))
+    assert titles.count(normalise_title(VOLCANO_2[0])) == 1
+
+
+async def test_related_weights_shared_topics(store: Store) -> None:
+    (source,) = await add(store, article("v", VOLCANO, topics=("science",)))
+    # Same words in another order: equally similar by content, different content hash.
+    body = " ".join(reversed(VOLCANO_2[2].split(". ")))
+    # The tagged one is stored first: on equal scores the newer id would win, not the topic.
+    tagged, plain = await add(
+        store,
+        article(
+            "tagged", (*VOLCANO_2[:2], body + " "), title="Volcano story two", topics=("science",)
+        ),
+        article("plain", (*VOLCANO_2[:2], body), title="Volcano story one"),
+    )
+    engine = SearchEngine(store.db)
+    found = [a.id for a in await engine.related(source, limit=2)]
+    assert found == [tagged, plain]
+    scores = await engine.similarity_scores(source, [plain, tagged])
+    assert scores[tagged] > scores[plain]
+
+
+async def test_related_prefers_articles_close_in_time(store: Store) -> None:
+    (source,) = await add(store, article("v", VOLCANO, when=T0))
+    # The near one is stored first, so the tie-break on id cannot be what orders them.
+    near, far = await add(
+        store,
+        article(
+            "near",
+            (*VOLCANO_2[:2], VOLCANO_2[2] + " "),
+            title="Volcano story two",
+            when=T0 - timedelta(days=1),
+        ),
+        article("far", VOLCANO_2, title="Volcano story one", when=T0 - timedelta(days=300)),
+    )
+    engine = SearchEngine(store.db)
+    assert [a.id for a in await engine.related(source, limit=2)] == [near, far]
+
+
+async def test_related_of_unknown_or_empty_articles(store: Store) -> None:
+    (lonely,) = await add(store, article("empty", ("", "", "")))
+    engine = SearchEngine(store.db)
+    assert await engine.related(999) == []
+    assert await engine.related(lonely) == []
+    assert await engine.related(lonely, limit=0) == []
+    assert await engine.similarity_scores(999, [lonely]) == {}
+
+
+async def test_term_stats_copy_gives_the_same_related_list(store: Store) -> None:
+    volcano, *_ = await add(
+        store,
+        article("v", VOLCANO),
+        article("v2", VOLCANO_2),
+        article("f", FOOTBALL),
+        article("b", BUDGET),
+    )
+    engine = SearchEngine(store.db)
+    live = [a.id for a in await engine.related(volcano)]
+    assert await engine.refresh_term_stats(min_doc=1) > 0
+    assert [a.id for a in await engine.related(volcano)] == live
+    # With the default threshold most terms are left out and estimated: still on topic.
+    await engine.refresh_term_stats()
+    assert next(a.id for a in await engine.related(volcano)) == live[0]
+
+
+async def test_a_big_store_without_term_stats_gets_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search._TermStats, "AUTO_COPY_AT", 3)
+    volcano, volcano_2, *_ = await add(
+        store, article("v", VOLCANO), article("v2", VOLCANO_2), article("f", FOOTBALL)
+    )
+
+    def copied(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT count(*) FROM search_term_stats_info").fetchone()[0])
+
+    assert await store.db.run(copied) == 0
+    engine = SearchEngine(store.db)
+    assert [a.id for a in await engine.related(volcano, limit=1)] == [volcano_2]
+    assert await store.db.run(copied) == 1
