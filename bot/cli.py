@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from bot.bootstrap import open_store
 from bot.config import Config, ConfigError, load_config
+from bot.demo import add_demo_arguments
 from bot.logs import setup_logging
 from bot.render.table import article_sheet, article_table, topic_table
 from ingest.jsonio import article_to_dict
@@ -89,12 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stats", help="delivery, chat and feed figures")
 
+    p = sub.add_parser("demo", help="try the bot in this terminal: no token, no network")
+    add_demo_arguments(p)
+
     sub.add_parser("run", help="run the bot (long polling)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":  # the demo brings its own config, store and Telegram
+        from bot.demo import run_demo
+
+        return run_demo(
+            args.script, out=sys.stdout, inp=sys.stdin, arrival_seconds=args.arrive_every
+        )
     try:
         config = load_config(args.config)
     except ConfigError as exc:

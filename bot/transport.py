@@ -7,16 +7,21 @@ PTB's default transport (httpx) costs ~1 ms of CPU per Bot API call, which caps 
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import aiohttp
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
+from bot.ratelimit import BULK
+
 USER_AGENT = "newsbot (python-telegram-bot, aiohttp)"
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -77,21 +82,26 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         body: Any = None
+        headers = None
         if request_data is not None:
             files = request_data.multipart_data
-            params = request_data.json_parameters
             if files:
                 form = aiohttp.FormData()
-                for name, value in params.items():
+                for name, value in request_data.json_parameters.items():
                     form.add_field(name, value)
                 for name, part in files.items():
                     filename, content, mimetype = _file_part(part)
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 body = form
-            else:
-                body = params
+            elif request_data.parameters:
+                # One JSON body: the Bot API takes it, and it costs a fraction of form-encoding
+                # every nested object as a JSON string and then URL-quoting it.
+                body = json.dumps(request_data.parameters).encode()
+                headers = JSON_HEADERS
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err
@@ -128,6 +138,33 @@ class NewsbotBot(ExtBot[int]):
             }
         ),
     }
+
+    async def send_bulk(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        parse_mode: str | None,
+        reply_markup: InlineKeyboardMarkup | None,
+        disable_preview: bool,
+    ) -> int:
+        """sendMessage for bulk delivery: bulk priority, and only the message id back.
+
+        Delivery needs nothing of the answer but its message id; building PTB's full Message
+        from it costs ~0.3 ms, a sixth of the whole pipeline's budget at 2,000 messages/s.
+        Errors are raised exactly as ``send_message`` raises them.
+        """
+        data: dict[str, Any] = {
+            "chat_id": chat_id,
+            "text": text,
+            "parse_mode": parse_mode,
+            "reply_markup": reply_markup,
+            "link_preview_options": LinkPreviewOptions(is_disabled=disable_preview),
+        }
+        result = await self._post(
+            "sendMessage", data, api_kwargs=self._merge_api_rl_kwargs(None, BULK)
+        )
+        return int(result["message_id"])
 
     async def _do_post(
         self,

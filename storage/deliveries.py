@@ -195,8 +195,10 @@ class Deliveries:
 
         return await self._db.run(work)
 
-    async def record(self, outcomes: Sequence[Outcome], now: int) -> None:
-        """Write a batch of outcomes in one transaction."""
+    async def record(
+        self, outcomes: Sequence[Outcome], now: int, *, sending: Sequence[int] = ()
+    ) -> None:
+        """Write a batch of outcomes (and rows now going on the wire) in one transaction."""
         rows = [
             (
                 o.status,
@@ -209,8 +211,11 @@ class Deliveries:
             )
             for o in outcomes
         ]
+        on_the_wire = list(sending)
 
         def work(conn: sqlite3.Connection) -> None:
+            if on_the_wire:
+                _mark(conn, SENDING, on_the_wire, now)
             conn.executemany(
                 "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
                 " last_error = coalesce(?, last_error), attempts = attempts + ?,"

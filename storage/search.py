@@ -202,6 +202,11 @@ class SearchEngine:
         self._stats.clear()
         return count
 
+    async def refreshed(self) -> None:
+        """Wait for a background rebuild of the word statistics, if one is running."""
+        if self._refreshing is not None:
+            await asyncio.shield(self._refreshing)
+
     async def close(self) -> None:
         """Stop a background rebuild (its read-only connection finishes on its own thread)."""
         if self._refreshing is not None:

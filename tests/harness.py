@@ -194,6 +194,8 @@ async def running_bot(
         finally:
             await app.updater.stop()
             await app.stop()
+            assert app.post_stop is not None
+            await app.post_stop(app)  # as run_polling does: the dispatcher stops first
             assert app.post_shutdown is not None
             await app.post_shutdown(app)
             await app.shutdown()

@@ -389,4 +389,5 @@ async def test_a_big_store_without_term_stats_gets_them(
     assert await store.db.run(copied) == 0
     engine = SearchEngine(store.db)
     assert [a.id for a in await engine.related(volcano, limit=1)] == [volcano_2]
+    await engine.refreshed()  # the rebuild runs in the background, off the reader's path
     assert await store.db.run(copied) == 1

@@ -20,9 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions
-from telegram.ext import ExtBot
-
 from bot.delivery.policy import (
     MAX_ATTEMPTS,
     Action,
@@ -30,8 +27,9 @@ from bot.delivery.policy import (
     classify,
     quiet_until,
 )
-from bot.ratelimit import BULK, TelegramRateLimiter
+from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import RenderedMessage, render_article, render_article_plain
+from bot.transport import NewsbotBot
 from storage import Article, Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
 
@@ -57,7 +55,7 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        bot: ExtBot[int],
+        bot: NewsbotBot,
         topics: dict[str, str],
         *,
         limiter: TelegramRateLimiter | None = None,
@@ -79,13 +77,14 @@ class Dispatcher:
         self.stats = DispatcherStats()
         self._queues: OrderedDict[int, deque[Due]] = OrderedDict()
         self._busy_chats: set[int] = set()
+        self._queued = 0  # rows in the per-chat queues
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._articles: OrderedDict[int, Article | None] = OrderedDict()
         self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
-        self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Outcome | None, int | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._ledger_empty_at: float | None = None
 
@@ -122,6 +121,7 @@ class Dispatcher:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         unsent = [due for queue in self._queues.values() for due in queue]
         self._queues.clear()
+        self._queued = 0
         if unsent:
             await self.store.deliveries.record(
                 [Outcome(d.id, OWED, attempted=False, retry_at=self.now()) for d in unsent],
@@ -135,8 +135,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             try:
-                queued = sum(len(q) for q in self._queues.values())
-                if queued < self.claim_batch // 2:
+                if self._queued < self.claim_batch // 2:
                     await self._claim()
                 launched = await self._launch_ready()
                 self.stats.last_progress = loop.time()
@@ -167,6 +166,7 @@ class Dispatcher:
             queue = self._queues.setdefault(due.chat_id, deque())
             if len(queue) < PER_CHAT_QUEUE:
                 queue.append(due)
+                self._queued += 1
             else:
                 spill.append(due)
         if spill:
@@ -189,6 +189,7 @@ class Dispatcher:
                 continue
             queue = self._queues[chat_id]
             picked.append(queue.popleft())
+            self._queued -= 1
             if queue:
                 self._queues.move_to_end(chat_id)  # the next chat goes first next time
             else:
@@ -196,13 +197,6 @@ class Dispatcher:
             self._busy_chats.add(chat_id)
         if not picked:
             return 0
-        try:
-            await self.store.deliveries.sending([d.id for d in picked], self.now())
-        except BaseException:
-            for due in reversed(picked):
-                self._busy_chats.discard(due.chat_id)
-                self._queues.setdefault(due.chat_id, deque()).appendleft(due)
-            raise
         for due in picked:
             task = asyncio.create_task(self._deliver(due))
             self._in_flight.add(task)
@@ -217,6 +211,9 @@ class Dispatcher:
 
     async def _deliver(self, due: Due) -> None:
         try:
+            # On the wire only once the ledger says so: a crash can then repeat only rows
+            # marked sending. The mark rides in the next grouped write.
+            await self._write(sending=due.id)
             outcome = await self.attempt(due)
         except Exception as exc:  # a bug of ours: keep the row owed, log it, carry on
             log.exception("delivery %d to chat %d failed unexpectedly", due.id, due.chat_id)
@@ -262,13 +259,12 @@ class Dispatcher:
         while True:
             rendered = self._render(article, due.timezone, zone, plain=plain)
             try:
-                message = await self.bot.send_message(
+                message_id = await self.bot.send_bulk(
                     chat_id,
                     rendered.text,
                     parse_mode=rendered.parse_mode,
                     reply_markup=rendered.reply_markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
-                    rate_limit_args=BULK,
+                    disable_preview=rendered.disable_preview,
                 )
             except Exception as exc:
                 verdict = classify(exc)
@@ -295,7 +291,7 @@ class Dispatcher:
                     return self._retry(due, verdict.reason)
                 log.warning("delivery %d to chat %d failed: %s", due.id, chat_id, verdict.reason)
                 return Outcome(due.id, FAILED, error=verdict.reason)
-            return Outcome(due.id, SENT, message_id=message.message_id)
+            return Outcome(due.id, SENT, message_id=message_id)
 
     def _retry(self, due: Due, reason: str) -> Outcome:
         attempts = due.attempts + 1
@@ -306,6 +302,7 @@ class Dispatcher:
     async def _deactivate(self, chat_id: int, reason: str) -> None:
         await self.store.chats.set_active(chat_id, False, reason, self.now())
         dropped = self._queues.pop(chat_id, deque())
+        self._queued -= len(dropped)
         if dropped:
             # Already cancelled in the ledger by set_active; forget them here.
             log.info(
@@ -343,8 +340,12 @@ class Dispatcher:
     # -- the ledger, written in groups -------------------------------------------------------
 
     async def _record(self, outcome: Outcome) -> None:
+        await self._write(outcome=outcome)
+
+    async def _write(self, *, outcome: Outcome | None = None, sending: int | None = None) -> None:
+        """Queue one ledger change and wait until a grouped transaction has stored it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, done))
+        self._pending.append((outcome, sending, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._flush())
         await done
@@ -352,15 +353,17 @@ class Dispatcher:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            outcomes = [o for o, _, _ in batch if o is not None]
+            marks = [m for _, m, _ in batch if m is not None]
             try:
-                await self.store.deliveries.record([o for o, _ in batch], self.now())
+                await self.store.deliveries.record(outcomes, self.now(), sending=marks)
             except Exception as exc:
-                log.exception("could not record %d delivery outcomes", len(batch))
-                for _, done in batch:
+                log.exception("could not write %d ledger changes", len(batch))
+                for _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
-            for _, done in batch:
+            for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
 

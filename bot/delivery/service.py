@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import LinkPreviewOptions
 from telegram.error import TelegramError
-from telegram.ext import ExtBot
 
 from bot.config import ChannelConfig, Config, QuietHours
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.policy import Action, classify, digest_moment, quiet_until
-from bot.ratelimit import BULK
 from bot.render.messages import RenderedMessage, render_list
+from bot.transport import NewsbotBot
 from storage import Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 
@@ -54,7 +52,7 @@ class ChannelState:
 class DeliveryService:
     config: Config
     store: Store
-    bot: ExtBot[int]
+    bot: NewsbotBot
     dispatcher: Dispatcher
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     channels: list[ChannelState] = field(default_factory=list)
@@ -117,7 +115,7 @@ class DeliveryService:
             fitted = max(1, _listed(rendered))
             page = page[:fitted]
             try:
-                message = await self._send(chat_id, rendered)
+                message_id = await self._send(chat_id, rendered)
             except Exception as exc:
                 verdict = classify(exc)
                 status = (
@@ -130,20 +128,19 @@ class DeliveryService:
                 log.warning("digest for chat %d: %s", chat_id, verdict.reason)
                 outcomes += [Outcome(d.id, status, error=verdict.reason) for d, _ in pending]
                 break
-            outcomes += [Outcome(d.id, SENT, message_id=message.message_id) for d, _ in page]
+            outcomes += [Outcome(d.id, SENT, message_id=message_id) for d, _ in page]
             pending = pending[len(page) :]
             messages += 1
         await self.store.deliveries.record(outcomes, self.now())
         return messages
 
-    async def _send(self, chat_id: int, rendered: RenderedMessage):  # type: ignore[no-untyped-def]
-        return await self.bot.send_message(
+    async def _send(self, chat_id: int, rendered: RenderedMessage) -> int:
+        return await self.bot.send_bulk(
             chat_id,
             rendered.text,
             parse_mode=rendered.parse_mode,
             reply_markup=rendered.reply_markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
-            rate_limit_args=BULK,
+            disable_preview=rendered.disable_preview,
         )
 
     # -- channels --------------------------------------------------------------------------

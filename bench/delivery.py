@@ -1,0 +1,286 @@
+"""Delivery figures, measured where Telegram would receive the messages.
+
+A real ``newsbot run`` process talks HTTP to the Bot API double running in a process of its
+own (bench/double_server.py); this script prepares the store, starts both, and reads the
+double's own record of what arrived and when.
+
+    python bench/delivery.py                 # every figure (the 30/s run takes ~6 minutes)
+    python bench/delivery.py --only queue pipeline latency memory limits
+
+Figures: ``queue`` (owing one article to 100,000 subscribers), ``pipeline`` (messages/s with
+the limits lifted), ``limits`` (a 10,000-message fan-out under Telegram's limits: rate against
+the configured 30/s, and 429s), ``latency`` (article stored -> first message at the double,
+idle queue), ``memory`` (resident memory of newsbot run with 100,000 chats subscribed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage import NewArticle, Store, Topic
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_ID = 10_000_000
+
+
+def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 600) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+async def prepare_store(path: Path, chats: int) -> Store:
+    store = await Store.open(path)
+    await store.articles.sync_topics([Topic("economy", "Economy")])
+    now = int(time.time())
+
+    def work(conn: Any) -> None:
+        conn.executemany(
+            "INSERT INTO chats (id, type, created_at, updated_at) VALUES (?, 'private', ?, ?)",
+            [(FIRST_ID + i, now, now) for i in range(chats)],
+        )
+        conn.executemany(
+            "INSERT INTO subscriptions (chat_id, topic, created_at) VALUES (?, 'economy', ?)",
+            [(FIRST_ID + i, now) for i in range(chats)],
+        )
+
+    await store.db.write(work)
+    return store
+
+
+async def publish(store: Store, n: int) -> float:
+    """Store one fresh article and owe it to every subscriber, as `newsbot import` does."""
+    [outcome] = await store.articles.upsert_many(
+        [
+            NewArticle(
+                title=f"Bench article {n}",
+                guid=f"bench-{n}-{time.time_ns()}",
+                body="Markets moved. " * 40,
+                category="Economy news",
+                topics=("economy",),
+                published_at=datetime.now(UTC),
+            )
+        ]
+    )
+    stored = time.time()
+    await store.deliveries.fan_out([outcome.article_id], int(stored))
+    return stored
+
+
+def write_config(folder: Path, base_url: str, token: str, *, lifted: bool) -> Path:
+    limits = "messages_per_second = 100000\nprivate_chat_per_second = 1000\n" if lifted else ""
+    path = folder / "config.toml"
+    path.write_text(
+        f'[telegram]\ntoken = "{token}"\napi_base_url = "{base_url}"\n\n'
+        f'[storage]\npath = "{folder / "news.db"}"\n\n'
+        '[topics.economy]\nname = "Economy"\ncategories = ["Economy news"]\n\n'
+        f'[delivery]\n{limits}\n[logging]\nlevel = "WARNING"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class Processes:
+    def __init__(self) -> None:
+        self.running: list[asyncio.subprocess.Process] = []
+
+    async def double(self, users: int, *, rate_limits: bool) -> dict[str, Any]:
+        args = [sys.executable, str(ROOT / "bench" / "double_server.py"), "--users", str(users)]
+        if rate_limits:
+            args.append("--rate-limits")
+        process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+        self.running.append(process)
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        return json.loads(line)
+
+    async def bot(self, config: Path, log: Path) -> asyncio.subprocess.Process:
+        with log.open("ab") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "--config",
+                str(config),
+                "run",
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=str(ROOT),
+            )
+        self.running.append(process)
+        return process
+
+    async def stop(self) -> None:
+        for process in reversed(self.running):
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
+        self.running.clear()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+async def wait_for_sent(control: str, count: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = await asyncio.to_thread(http_json, f"{control}/stats")
+        if stats["sent"] >= count or time.monotonic() > deadline:
+            return stats
+        await asyncio.sleep(0.5)  # polling another process's counter, not synchronising tests
+
+
+async def bench_queue() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = await prepare_store(Path(folder) / "news.db", 100_000)
+        times = []
+        for n in range(3):
+            [outcome] = await store.articles.upsert_many(
+                [
+                    NewArticle(
+                        title=f"q{n}",
+                        guid=f"q{n}",
+                        topics=("economy",),
+                        published_at=datetime.now(UTC),
+                    )
+                ]
+            )
+            started = time.perf_counter()
+            added = await store.deliveries.fan_out([outcome.article_id], int(time.time()))
+            times.append(time.perf_counter() - started)
+            assert added == 100_000
+        await store.close()
+    print(
+        f"queue: one article owed to 100,000 subscribers in "
+        f"{', '.join(f'{t:.3f}' for t in times)} s (median {statistics.median(times):.3f} s)"
+    )
+
+
+async def fan_out_run(
+    chats: int, *, lifted: bool, rate_limits: bool, timeout: float
+) -> dict[str, Any]:
+    procs = Processes()
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            double = await procs.double(chats, rate_limits=rate_limits)
+            store = await prepare_store(Path(folder) / "news.db", chats)
+            config = write_config(Path(folder), double["base_url"], double["token"], lifted=lifted)
+            await procs.bot(config, Path(folder) / "bot.log")
+            await asyncio.sleep(2)  # let the bot start polling before the fan-out
+            await publish(store, 1)
+            await store.close()
+            stats = await wait_for_sent(double["control"], chats, timeout)
+        finally:
+            await procs.stop()
+    return stats
+
+
+async def bench_pipeline() -> None:
+    stats = await fan_out_run(10_000, lifted=True, rate_limits=False, timeout=120)
+    span = stats["last"] - stats["first"]
+    print(
+        f"pipeline (limits lifted): {stats['sent']} messages in {span:.2f} s ="
+        f" {stats['sent'] / span:.0f} messages/s"
+    )
+
+
+async def bench_limits() -> None:
+    stats = await fan_out_run(10_000, lifted=False, rate_limits=True, timeout=900)
+    span = stats["last"] - stats["first"]
+    rate = (stats["sent"] - 1) / span
+    print(
+        f"limits (30/s enforced): {stats['sent']} messages in {span:.1f} s = {rate:.2f}/s"
+        f" ({rate / 30 * 100:.1f}% of 30/s), 429s: {stats['too_many_requests']},"
+        f" most in any 1 s window: {stats['max_in_any_second']}"
+    )
+
+
+async def bench_latency() -> None:
+    procs = Processes()
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            double = await procs.double(1, rate_limits=False)
+            store = await prepare_store(Path(folder) / "news.db", 1)
+            config = write_config(Path(folder), double["base_url"], double["token"], lifted=False)
+            await procs.bot(config, Path(folder) / "bot.log")
+            await asyncio.sleep(2)
+            delays = []
+            for n in range(30):
+                stored = await publish(store, n)
+                got = await asyncio.to_thread(
+                    http_json, f"{double['control']}/first_message?chat_id={FIRST_ID}&after={n}"
+                )
+                delays.append(got["at"] - stored)
+                await asyncio.sleep(1.1)  # the private chat's 1 msg/s window: an idle queue
+            await store.close()
+        finally:
+            await procs.stop()
+    delays.sort()
+    p95 = delays[int(len(delays) * 0.95) - 1]
+    print(
+        f"latency (stored -> first message at the double, idle queue, {len(delays)} articles):"
+        f" p50 {statistics.median(delays) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
+        f" max {max(delays) * 1000:.0f} ms"
+    )
+
+
+async def bench_memory() -> None:
+    procs = Processes()
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            double = await procs.double(100_000, rate_limits=False)
+            store = await prepare_store(Path(folder) / "news.db", 100_000)
+            config = write_config(Path(folder), double["base_url"], double["token"], lifted=True)
+            bot = await procs.bot(config, Path(folder) / "bot.log")
+            await asyncio.sleep(3)
+            idle_rss, _ = rss_mb(bot.pid)
+            await publish(store, 1)
+            await store.close()
+            stats = await wait_for_sent(double["control"], 100_000, 600)
+            rss, peak = rss_mb(bot.pid)
+        finally:
+            await procs.stop()
+    print(
+        f"memory (newsbot run, 100,000 chats subscribed): {idle_rss:.0f} MB idle,"
+        f" {rss:.0f} MB after delivering to all {stats['sent']}, peak {peak:.0f} MB"
+    )
+
+
+BENCHES = {
+    "queue": bench_queue,
+    "pipeline": bench_pipeline,
+    "latency": bench_latency,
+    "memory": bench_memory,
+    "limits": bench_limits,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES), default=list(BENCHES))
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
+    for name in args.only:
+        asyncio.run(BENCHES[name]())
+
+
+if __name__ == "__main__":
+    main()
