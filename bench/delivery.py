@@ -139,8 +139,8 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-async def wait_for_sent(control: str, count: int, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def wait_for_sent(control: str, count: int, limit_seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + limit_seconds
     while True:
         stats = await asyncio.to_thread(http_json, f"{control}/stats")
         if stats["sent"] >= count or time.monotonic() > deadline:
@@ -175,7 +175,7 @@ async def bench_queue() -> None:
 
 
 async def fan_out_run(
-    chats: int, *, lifted: bool, rate_limits: bool, timeout: float
+    chats: int, *, lifted: bool, rate_limits: bool, limit_seconds: float
 ) -> dict[str, Any]:
     procs = Processes()
     with tempfile.TemporaryDirectory() as folder:
@@ -187,14 +187,14 @@ async def fan_out_run(
             await asyncio.sleep(2)  # let the bot start polling before the fan-out
             await publish(store, 1)
             await store.close()
-            stats = await wait_for_sent(double["control"], chats, timeout)
+            stats = await wait_for_sent(double["control"], chats, limit_seconds)
         finally:
             await procs.stop()
     return stats
 
 
 async def bench_pipeline() -> None:
-    stats = await fan_out_run(10_000, lifted=True, rate_limits=False, timeout=120)
+    stats = await fan_out_run(10_000, lifted=True, rate_limits=False, limit_seconds=120)
     span = stats["last"] - stats["first"]
     print(
         f"pipeline (limits lifted): {stats['sent']} messages in {span:.2f} s ="
@@ -203,7 +203,7 @@ async def bench_pipeline() -> None:
 
 
 async def bench_limits() -> None:
-    stats = await fan_out_run(10_000, lifted=False, rate_limits=True, timeout=900)
+    stats = await fan_out_run(10_000, lifted=False, rate_limits=True, limit_seconds=900)
     span = stats["last"] - stats["first"]
     rate = (stats["sent"] - 1) / span
     print(

@@ -18,6 +18,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.service import DeliveryService
 from bot.handlers import COMMANDS, register_handlers
 from bot.jobs import schedule_jobs
+from bot.metrics import start_ops_server
 from bot.ratelimit import Limits, TelegramRateLimiter
 from bot.transport import AiohttpRequest, NewsbotBot
 from ingest.fetch import make_client
@@ -58,6 +59,8 @@ def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now
         )
         services.delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
         await services.delivery.resolve_channels()
+        if config.metrics.enabled:
+            services.ops = await start_ops_server(app, config.metrics)
         await dispatcher.start()
         schedule_jobs(app, services)
 
@@ -75,6 +78,11 @@ def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now
             services = app.bot_data.services
         except RuntimeError:
             return
+        if services.ops is not None:
+            await services.ops.stop()
+        # A start that failed after post_init (a webhook port taken) never ran post_stop.
+        if services.delivery is not None and services.delivery.dispatcher.running:
+            await services.delivery.dispatcher.stop()
         await services.http.aclose()
         await services.store.close()
 

@@ -19,6 +19,7 @@ from bot.bootstrap import open_store
 from bot.config import Config, ConfigError, load_config
 from bot.demo import add_demo_arguments
 from bot.logs import setup_logging
+from bot.ops import cmd_backup, cmd_check_config
 from bot.render.table import article_sheet, article_table, topic_table
 from ingest.jsonio import article_to_dict
 from ingest.pipeline import Importer, ImportSummary, utc_now
@@ -93,7 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="try the bot in this terminal: no token, no network")
     add_demo_arguments(p)
 
-    sub.add_parser("run", help="run the bot (long polling)")
+    p = sub.add_parser("backup", help="copy the store, safely even while the bot runs")
+    p.add_argument("target", metavar="PATH", help="the copy to write, or a folder for a dated one")
+    p.add_argument("--force", action="store_true", help="replace PATH if it exists")
+
+    sub.add_parser("check-config", help="print the config in effect, secrets masked")
+
+    sub.add_parser("run", help="run the bot (long polling, or the webhook if configured)")
     return parser
 
 
@@ -110,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(config.logging.level, secrets=[config.telegram.token])
+    webhook = config.telegram.webhook
+    setup_logging(
+        config.logging.level,
+        secrets=[config.telegram.token, webhook.secret_token if webhook else None],
+    )
     if args.command == "run":
         return run_bot(config)
     command = COMMANDS[args.command]
@@ -126,6 +137,8 @@ def run_bot(config: Config) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
+    from bot.metrics import MetricsError
+    from bot.webhook import WebhookError, run_webhook
 
     try:
         app = build_application(config)
@@ -133,7 +146,13 @@ def run_bot(config: Config) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        if config.telegram.webhook is not None:
+            run_webhook(app, config.telegram.webhook)
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except (WebhookError, MetricsError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except InvalidToken:
         print(
             "newsbot: Telegram rejected the token; check [telegram].token or NEWSBOT_TOKEN",
@@ -330,6 +349,8 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, i
     "show": cmd_show,
     "topics": cmd_topics,
     "stats": cmd_stats,
+    "backup": cmd_backup,
+    "check-config": cmd_check_config,
 }
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from bot.metrics import MetricsConfig
+from bot.webhook import SECRET_TOKEN, WebhookConfig
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_CONFIG_PATH = "config.toml"
@@ -24,6 +28,8 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# The ports Telegram's own servers deliver webhooks to (a local Bot API server takes any).
+_WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class ConfigError(ValueError):
@@ -66,6 +72,7 @@ class TelegramConfig:
     token: str | None = None
     api_base_url: str = DEFAULT_API_BASE_URL
     admins: tuple[int, ...] = ()
+    webhook: WebhookConfig | None = None  # [telegram.webhook]; None: long polling
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,7 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def topic(self, slug: str) -> TopicConfig | None:
         return next((t for t in self.topics if t.slug == slug), None)
@@ -234,8 +242,7 @@ def _apply_env(config: Config, environ: Mapping[str, str]) -> Config:
     token = environ.get(TOKEN_ENV)
     if not token:
         return config
-    telegram = TelegramConfig(token, config.telegram.api_base_url, config.telegram.admins)
-    return _replace(config, telegram=telegram)
+    return _replace(config, telegram=replace(config.telegram, token=token))
 
 
 def _replace(config: Config, **changes: Any) -> Config:
@@ -261,13 +268,16 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
     delivery = _delivery(_Reader(source, "[delivery]", top.get("delivery", dict, {})))
     fetch = _fetch(_Reader(source, "[fetch]", top.get("fetch", dict, {})))
     logging_ = _logging(_Reader(source, "[logging]", top.get("logging", dict, {})))
+    metrics = _metrics(_Reader(source, "[metrics]", top.get("metrics", dict, {})))
     top.done()
     seen_urls: set[str] = set()
     for feed in feeds:
         if feed.url in seen_urls:
             raise ConfigError(f"{source}: [[feeds]] lists {feed.url} twice")
         seen_urls.add(feed.url)
-    return Config(source, telegram, storage, topics, feeds, channels, delivery, fetch, logging_)
+    return Config(
+        source, telegram, storage, topics, feeds, channels, delivery, fetch, logging_, metrics
+    )
 
 
 def _telegram(r: _Reader) -> TelegramConfig:
@@ -278,8 +288,49 @@ def _telegram(r: _Reader) -> TelegramConfig:
     admins = r.get("admins", list, [])
     if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
         r.fail(f"{r.name('admins')} must be a list of Telegram user ids (integers)")
+    hook = r.get("webhook", dict)
+    webhook = None
+    if hook is not None:
+        webhook = _webhook(_Reader(r.source, "[telegram.webhook]", hook), base)
     r.done()
-    return TelegramConfig(token or None, base, tuple(admins))
+    return TelegramConfig(token or None, base, tuple(admins), webhook)
+
+
+def _webhook(r: _Reader, api_base_url: str) -> WebhookConfig:
+    d = WebhookConfig("", "")
+    url = r.require("url", str).strip()
+    # Telegram's own servers call https only, and only these ports; a local Bot API server
+    # (api_base_url elsewhere) also calls http and any port.
+    if api_base_url == DEFAULT_API_BASE_URL:
+        if not url.startswith("https://"):
+            r.fail(f"{r.name('url')} must be an https:// URL: Telegram calls webhooks over TLS")
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            port = 0
+        if port is not None and port not in _WEBHOOK_PORTS:
+            r.fail(f"{r.name('url')}: Telegram calls only ports 443, 80, 88 and 8443")
+    elif not re.match(r"https?://", url):
+        r.fail(f"{r.name('url')} must start with https:// (or http:// for a local Bot API)")
+    secret = r.require("secret_token", str)
+    if not SECRET_TOKEN.fullmatch(secret):
+        r.fail(f"{r.name('secret_token')} must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    listen = r.get("listen", str, d.listen).strip()
+    if not listen:
+        r.fail(f"{r.name('listen')} must not be empty")
+    port = _port(r, "port", d.port)
+    path = r.get("path", str, d.path).strip()
+    if not path.startswith("/"):
+        r.fail(f"{r.name('path')} must start with /")
+    r.done()
+    return WebhookConfig(url, secret, listen, port, path)
+
+
+def _port(r: _Reader, key: str, default: int) -> int:
+    port: int = r.get(key, int, default)
+    if not 1 <= port <= 65535:
+        r.fail(f"{r.name(key)} must be a TCP port, 1-65535")
+    return port
 
 
 def _storage(r: _Reader) -> StorageConfig:
@@ -422,3 +473,14 @@ def _logging(r: _Reader) -> LoggingConfig:
         r.fail(f"{r.name('level')} must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     r.done()
     return LoggingConfig(level)
+
+
+def _metrics(r: _Reader) -> MetricsConfig:
+    d = MetricsConfig()
+    enabled = r.get("enabled", bool, d.enabled)
+    listen = r.get("listen", str, d.listen).strip()
+    if not listen:
+        r.fail(f"{r.name('listen')} must not be empty")
+    port = _port(r, "port", d.port)
+    r.done()
+    return MetricsConfig(enabled, listen, port)

@@ -16,6 +16,7 @@ from storage import Store
 
 if TYPE_CHECKING:
     from bot.delivery.service import DeliveryService
+    from bot.metrics import OpsServer
 
 
 def utc_now() -> datetime:
@@ -30,6 +31,7 @@ class Services:
     http: httpx.AsyncClient
     clock: Callable[[], datetime] = field(default=utc_now)
     delivery: DeliveryService | None = None
+    ops: OpsServer | None = None  # the /metrics and /healthz listener, when enabled
 
     def now(self) -> int:
         return int(self.clock().timestamp())
