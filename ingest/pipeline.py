@@ -142,6 +142,7 @@ class Importer:
         progress: Progress | None = None,
     ) -> None:
         batch: list[NewArticle] = []
+        writing: asyncio.Task[None] | None = None
         for item in items:
             if isinstance(item, ImportFailure):
                 summary.fail(item)
@@ -150,8 +151,15 @@ class Importer:
             topics = self.tagger.tag(item, extra_topics)
             batch.append(replace(item, topics=topics))
             if len(batch) >= BATCH_SIZE:
-                await self._flush(batch, summary, progress)
+                # The store writes this batch in its own thread while the next one is parsed
+                # and tagged here; at most one write is in flight, so batches stay in order.
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._flush(batch, summary, progress))
+                await asyncio.sleep(0)  # let the write reach the store's thread before parsing on
                 batch = []
+        if writing is not None:
+            await writing
         if batch:
             await self._flush(batch, summary, progress)
 

@@ -143,7 +143,7 @@ def _upsert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> Upsert
             (*values, key_guid, key_url, stamp),
         )
         article_id = int(cursor.lastrowid or 0)
-        _replace_children(conn, article_id, article)
+        _insert_children(conn, article_id, article)
         return UpsertOutcome(article_id, INSERTED)
     article_id, old_digest = int(row[0]), row[1]
     if old_digest == digest:
@@ -160,6 +160,11 @@ def _upsert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> Upsert
 
 def _replace_children(conn: sqlite3.Connection, article_id: int, article: NewArticle) -> None:
     conn.execute("DELETE FROM related_entries WHERE article_id = ?", (article_id,))
+    conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+    _insert_children(conn, article_id, article)
+
+
+def _insert_children(conn: sqlite3.Connection, article_id: int, article: NewArticle) -> None:
     rows = []
     for position, entry in enumerate(article.related):
         when, offset = to_row(entry.published_at) if entry.published_at else (None, None)
@@ -169,7 +174,6 @@ def _replace_children(conn: sqlite3.Connection, article_id: int, article: NewArt
         " utc_offset) VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
-    conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
     conn.executemany(
         "INSERT OR IGNORE INTO article_topics (article_id, topic)"
         " SELECT ?, slug FROM topics WHERE slug = ?",

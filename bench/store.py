@@ -1,0 +1,166 @@
+"""Store figures: JSON Lines import speed, and latest/search/related latency at scale.
+
+    python bench/store.py import [--base STORE]       # import 20,000 into a store of 100,000
+    python bench/store.py latency STORE [--queries N] # p50/p95 through the storage API
+
+``import`` runs the real ``newsbot import`` command on a JSON Lines file of 20,000 synthetic
+articles (tagged against eight configured topics) into a copy of ``--base`` or, without it, a
+store it first fills with 100,000. ``latency`` expects a big store, e.g. one made by
+``python bench/synthetic.py /tmp/1m.db 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from synthetic import SECTIONS, articles, fill
+
+from bot.cli import main as newsbot
+from ingest.jsonio import article_to_dict
+from storage import Store
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def figures(name: str, times: list[float]) -> str:
+    ms = [t * 1000 for t in times]
+    return (
+        f"{name:<22} p50 {statistics.median(ms):6.2f} ms   p95 {percentile(ms, 0.95):6.2f} ms"
+        f"   max {max(ms):6.2f} ms   (n={len(ms)})"
+    )
+
+
+async def build_base(path: Path, n: int) -> None:
+    store = await Store.open(path)
+    try:
+        await fill(store, n, seed=0)
+    finally:
+        await store.close()
+
+
+def bench_import(base: Path | None, count: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "news.db"
+        if base is not None:
+            shutil.copy(base, db)
+        else:
+            print("filling a store with 100,000 articles first ...", flush=True)
+            asyncio.run(build_base(db, 100_000))
+        existing = asyncio.run(count_articles(db))
+        feed = Path(folder) / "new.jsonl"
+        with feed.open("w", encoding="utf-8") as out:
+            for article in articles(count, seed=7):
+                out.write(json.dumps(article_to_dict(article, full=True)) + "\n")
+        config = Path(folder) / "config.toml"
+        topics = "".join(
+            f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n'
+            f'keywords = ["{s} market", "minister of {s}"]\n\n'
+            for s in SECTIONS
+        )
+        config.write_text(f'[storage]\npath = "{db}"\n\n{topics}', encoding="utf-8")
+        started = time.perf_counter()
+        code = newsbot(["--config", str(config), "import", "--quiet", str(feed)])
+        elapsed = time.perf_counter() - started
+        after = asyncio.run(count_articles(db))
+    assert code == 0, "import failed"
+    print(
+        f"import: {after - existing:,} articles from JSON Lines into a store of {existing:,}"
+        f" in {elapsed:.2f} s = {(after - existing) / elapsed:,.0f} articles/s"
+    )
+
+
+async def count_articles(path: Path) -> int:
+    store = await Store.open(path)
+    try:
+        return await store.articles.count()
+    finally:
+        await store.close()
+
+
+async def bench_latency(path: Path, queries: int) -> None:
+    store = await Store.open(path)
+    rng = random.Random(1)
+    try:
+        total = await store.articles.count()
+        topics = [t.slug for t in await store.articles.topics()]
+        titles = await store.db.run(
+            lambda conn: [
+                r[0]
+                for r in conn.execute(
+                    "SELECT title FROM articles WHERE id IN"
+                    f" ({','.join(str(rng.randrange(1, total)) for _ in range(queries))})"
+                )
+            ]
+        )
+        max_id = await store.db.run(
+            lambda conn: conn.execute("SELECT max(id) FROM articles").fetchone()[0]
+        )
+        print(f"store: {path} with {total:,} articles")
+        await store.search.refresh_term_stats()  # as the daily job leaves it
+
+        async def timed(call) -> float:  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            await call
+            return time.perf_counter() - started
+
+        for _ in range(20):  # warm the page cache as a running bot has it
+            await store.articles.latest(limit=5)
+        latest = [await timed(store.articles.latest(limit=5)) for _ in range(queries)]
+        by_topic = [
+            await timed(store.articles.latest(topic=rng.choice(topics), limit=5))
+            for _ in range(queries)
+        ]
+        paged = [
+            await timed(store.articles.latest(limit=5, offset=rng.randrange(0, 200)))
+            for _ in range(queries)
+        ]
+        search = [
+            await timed(store.search.search(" ".join(rng.sample(t.split(), 2)), limit=10))
+            for t in titles
+        ]
+        related = [
+            await timed(store.search.related(rng.randrange(1, max_id), limit=5))
+            for _ in range(queries)
+        ]
+    finally:
+        await store.close()
+    print(figures("latest", latest))
+    print(figures("latest by topic", by_topic))
+    print(figures("latest, later pages", paged))
+    print(figures("search (2 title words)", search))
+    print(figures("related", related))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("import")
+    p.add_argument("--base", type=Path)
+    p.add_argument("--count", type=int, default=20_000)
+    p = sub.add_parser("latency")
+    p.add_argument("store", type=Path)
+    p.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    if args.what == "import":
+        bench_import(args.base, args.count)
+    else:
+        asyncio.run(bench_latency(args.store, args.queries))
+
+
+if __name__ == "__main__":
+    main()
