@@ -82,9 +82,8 @@ class Articles:
                 ).fetchall()
             else:
                 rows = conn.execute(
-                    "SELECT a.id FROM article_topics t JOIN articles a ON a.id = t.article_id"
-                    " WHERE t.topic = ? ORDER BY a.published_at DESC, a.id DESC"
-                    " LIMIT ? OFFSET ?",
+                    "SELECT article_id FROM article_topics WHERE topic = ?"
+                    " ORDER BY published_at DESC, article_id DESC LIMIT ? OFFSET ?",
                     (topic, limit, offset),
                 ).fetchall()
             return load_articles(conn, [r[0] for r in rows], with_related=False)
@@ -175,9 +174,10 @@ def _insert_children(conn: sqlite3.Connection, article_id: int, article: NewArti
         rows,
     )
     conn.executemany(
-        "INSERT OR IGNORE INTO article_topics (article_id, topic)"
-        " SELECT ?, slug FROM topics WHERE slug = ?",
-        [(article_id, topic) for topic in dict.fromkeys(article.topics)],
+        "INSERT OR IGNORE INTO article_topics (article_id, topic, published_at)"
+        " SELECT a.id, t.slug, a.published_at FROM topics t, articles a"
+        " WHERE t.slug = ? AND a.id = ?",
+        [(topic, article_id) for topic in dict.fromkeys(article.topics)],
     )
 
 
