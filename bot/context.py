@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,11 +13,14 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.config import Config
 from ingest.topics import TopicTagger
-from storage import Store
+from storage import Chat, Store
 
 if TYPE_CHECKING:
     from bot.delivery.service import DeliveryService
     from bot.metrics import OpsServer
+
+
+RECENT_CHATS = 10_000
 
 
 def utc_now() -> datetime:
@@ -31,10 +35,24 @@ class Services:
     http: httpx.AsyncClient
     clock: Callable[[], datetime] = field(default=utc_now)
     delivery: DeliveryService | None = None
+    # Chats seen lately, so that a command does not rewrite its chat row every time.
+    recent_chats: OrderedDict[int, tuple[tuple[object, ...], Chat]] = field(
+        default_factory=OrderedDict
+    )
     ops: OpsServer | None = None  # the /metrics and /healthz listener, when enabled
 
     def now(self) -> int:
         return int(self.clock().timestamp())
+
+    def remember(self, chat_id: int, key: tuple[object, ...], chat: Chat) -> None:
+        self.recent_chats[chat_id] = (key, chat)
+        self.recent_chats.move_to_end(chat_id)
+        while len(self.recent_chats) > RECENT_CHATS:
+            self.recent_chats.popitem(last=False)
+
+    def forget_chat(self, chat_id: int) -> None:
+        """The chat changed in the store (settings, membership): read it afresh next time."""
+        self.recent_chats.pop(chat_id, None)
 
     @property
     def topic_names(self) -> dict[str, str]:

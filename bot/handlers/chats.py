@@ -41,6 +41,7 @@ async def my_chat_member(update: Update, context: Context) -> None:
     )
     reason = None if present else leave_reason(chat.type, new.status)
     await services.store.chats.set_active(chat.id, present, reason, services.now())
+    services.forget_chat(chat.id)
     log.info("chat %s (%s) is now %s", chat.id, chat.type, "active" if present else reason)
 
 
@@ -57,4 +58,6 @@ async def migration(update: Update, context: Context) -> None:
     else:
         return
     await services.store.chats.migrate(old, new, services.now())
+    services.forget_chat(old)
+    services.forget_chat(new)
     log.info("chat %s migrated to %s", old, new)

@@ -17,13 +17,23 @@ MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
 async def remember_chat(update: Update, services: Services) -> Chat | None:
-    """Record the chat the update came from, so delivery knows where it can send."""
+    """Record the chat the update came from, so delivery knows where it can send.
+
+    A chat seen recently with the same name is not written again: a write transaction on
+    every command would cost more than the command itself.
+    """
     chat = update.effective_chat
     if chat is None:
         return None
-    return await services.store.chats.seen(
+    key = (chat.type, chat.title, chat.username)
+    known = services.recent_chats.get(chat.id)
+    if known is not None and known[0] == key:
+        return known[1]
+    stored = await services.store.chats.seen(
         chat.id, chat.type, chat.title, chat.username, services.now()
     )
+    services.remember(chat.id, key, stored)
+    return stored
 
 
 async def may_manage(update: Update, context: Context) -> bool:

@@ -59,6 +59,7 @@ async def apply(update: Update, context: Context, change: SettingsChange) -> Cha
     chat = await remember_chat(update, services)
     if chat is None:
         return None
+    services.forget_chat(chat.id)
     return await services.store.chats.update_settings(chat.id, services.now(), **change.values)
 
 
