@@ -40,10 +40,20 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class DropInvalidToken(logging.Filter):
+    """PTB logs a rejected token with a traceback before raising it; newsbot then says so in
+    one line of its own, so the traceback would only bury that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "InvalidToken"
+
+
 def setup_logging(level: str, secrets: Iterable[str | None] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(DropInvalidToken())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -172,3 +172,32 @@ def test_run_without_a_token_is_one_clear_line(
     assert code == 2
     assert "[telegram].token is required" in err
     assert "Traceback" not in err
+
+
+def test_run_with_a_token_telegram_rejects_is_one_clear_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from botapi_double import ThreadedBotApiDouble
+
+    env = {k: v for k, v in os.environ.items() if k != "NEWSBOT_TOKEN"}
+    with ThreadedBotApiDouble(token="111111:the-right-one") as tg:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[telegram]\ntoken = "222222:a-wrong-one"\napi_base_url = "{tg.base_url}"\n'
+            f'[storage]\npath = "{tmp_path / "news.db"}"\n',
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "--config", str(path), "run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "newsbot: Telegram rejected the token" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "a-wrong-one" not in done.stderr

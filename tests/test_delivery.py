@@ -315,3 +315,45 @@ def headline_numbers_all(pages) -> list[int]:  # type: ignore[no-untyped-def]
         for part in page.text.split("Headline number ")[1:]:
             found.append(int(part.split()[0]))
     return found
+
+
+async def test_subscribe_in_the_chat_then_a_new_article_is_delivered(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, clock=FakeClock(NOW)) as bot:
+        [answer] = await bot.say("/subscribe economy")
+        await bot.publish([fresh(1, "russia"), fresh(2, "economy")])
+        sent = await bot.tg.wait_for_messages(2, chat_id=bot.private.id)
+        delivered = sent[1]
+    assert answer.text == "Subscribed to Economy."
+    assert delivered.text.startswith("Headline number 2")
+    assert [b["text"] for b in delivered.buttons()] == ["Related", "Subscribe to Economy"]
+
+
+async def test_one_chats_backlog_does_not_starve_the_others(tmp_path: Path) -> None:
+    limits = DeliveryConfig(private_chat_per_second=5)
+    clock = FakeClock(NOW)
+    async with running_bot(
+        tmp_path,
+        clock=clock,
+        delivery=limits,
+        before_start=lambda tg: tg.set_rate_limits(30, 5, 20),
+    ) as bot:
+        busy = await bot.add_reader("busy", ["economy"])
+        await bot.publish([fresh(n) for n in range(40)])  # eight seconds of sending at 5/s
+        await bot.tg.wait_for_messages(3, chat_id=busy.id)
+        late = await bot.add_reader("late", ["russia"])
+        await bot.publish([fresh(50, "russia")])
+        await bot.tg.wait_for_messages(1, chat_id=late.id)
+        busy_done_before = len(bot.tg.sent(busy.id))
+        # The busy chat keeps a few rows in hand and puts the rest back a second later: move
+        # the ledger's clock on until it has had them all.
+        for _ in range(40):
+            if len(bot.tg.sent(busy.id)) >= 40:
+                break
+            clock.advance(seconds=2)
+            bot.delivery.dispatcher.notify()
+            await bot.tg.wait_for_messages(len(bot.tg.sent(busy.id)) + 1, chat_id=busy.id)
+        throttled = bot.tg.too_many_requests
+        received = headline_numbers([m.text for m in bot.tg.sent(busy.id)])
+    assert busy_done_before < 30  # the late chat did not wait for the backlog to drain
+    assert sorted(received) == list(range(40))  # and the busy chat got all of it, once
+    assert throttled == 0

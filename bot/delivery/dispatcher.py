@@ -26,6 +26,7 @@ from bot.delivery.policy import (
     backoff_seconds,
     classify,
     quiet_until,
+    zone_named,
 )
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import RenderedMessage, render_article, render_article_plain
@@ -243,7 +244,7 @@ class Dispatcher:
             article = self._articles.get(due.article_id)
         if article is None:
             return Outcome(due.id, CANCELLED, error="article no longer stored")
-        zone = _zone(due.timezone)
+        zone = zone_named(due.timezone)
         now = self.clock()
         until = quiet_until(now, due.quiet_start, due.quiet_end, zone)
         if until is not None:
@@ -366,12 +367,3 @@ class Dispatcher:
             for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -53,6 +54,16 @@ def classify(error: Exception) -> Verdict:
 def backoff_seconds(attempts: int) -> int:
     """2, 4, 8 ... seconds after each failed attempt, at most ten minutes."""
     return int(min(MAX_BACKOFF, 2 ** max(1, min(attempts, 10))))
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The chat's IANA zone, or None (publisher's zone) when unset or no longer known."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return None
 
 
 def parse_clock(text: str) -> time:

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 
 from bot.config import ChannelConfig, Config, QuietHours
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.policy import Action, classify, digest_moment, quiet_until
+from bot.delivery.policy import Action, classify, digest_moment, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
 from storage import Store
@@ -83,7 +83,7 @@ class DeliveryService:
         now = self.clock()
         sent = 0
         for chat_id, digest_time, zone_name, last in await self.store.chats.digest_chats():
-            zone = _zone(zone_name)
+            zone = zone_named(zone_name)
             moment = digest_moment(now, digest_time or "08:00", zone)
             if last is not None and last >= moment.timestamp():
                 continue
@@ -231,15 +231,6 @@ def _listed(rendered: RenderedMessage) -> int:
         for button in row
         if isinstance(button.callback_data, str) and button.callback_data.startswith("art:")
     )
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return None
 
 
 def _username(chat: str | int) -> str | None:

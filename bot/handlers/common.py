@@ -9,6 +9,7 @@ from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import Context, Services
+from bot.delivery.policy import zone_named
 from bot.render.messages import RenderedMessage
 from storage.chats import Chat
 
@@ -89,12 +90,7 @@ async def chat_zone(services: Services, chat: TgChat | None) -> ZoneInfo | None:
     if chat is None:
         return None
     stored = await services.store.chats.get(chat.id)
-    if stored is None or not stored.timezone:
-        return None
-    try:
-        return ZoneInfo(stored.timezone)
-    except (KeyError, ValueError):
-        return None
+    return zone_named(stored.timezone) if stored is not None else None
 
 
 def args_of(context: Context) -> list[str]:

@@ -56,18 +56,31 @@ async def subscriptions(update: Update, context: Context) -> None:
     await show_picker(update, context, intro + " Tap to change:")
 
 
+async def topic_change(update: Update, context: Context, picker_intro: str) -> list[str] | None:
+    """The topic words of /subscribe or /unsubscribe, once the sender may change this chat.
+
+    None when there is nothing to do: no chat, no words (the picker was shown instead), or a
+    sender who may not change the chat (told so).
+    """
+    chat = await remember_chat(update, context.bot_data.services)
+    if chat is None:
+        return None
+    words = args_of(context)
+    if not words:
+        await show_picker(update, context, picker_intro)
+        return None
+    if not await may_manage(update, context):
+        await reply_text(update, NOT_ALLOWED)
+        return None
+    return words
+
+
 async def subscribe(update: Update, context: Context) -> None:
     """Follow the named topics; with none named, show the toggles."""
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
-    if chat is None:
-        return
-    words = args_of(context)
-    if not words:
-        await show_picker(update, context, "Tap the topics to follow:")
-        return
-    if not await may_manage(update, context):
-        await reply_text(update, NOT_ALLOWED)
+    words = await topic_change(update, context, "Tap the topics to follow:")
+    chat = update.effective_chat
+    if words is None or chat is None:
         return
     slugs, unknown = resolve_topics(words, services.config.topics)
     if unknown:
@@ -89,15 +102,9 @@ async def subscribe(update: Update, context: Context) -> None:
 async def unsubscribe(update: Update, context: Context) -> None:
     """Stop following the named topics, or ``all``; with none named, show the toggles."""
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
-    if chat is None:
-        return
-    words = args_of(context)
-    if not words:
-        await show_picker(update, context, "Tap a ticked topic to stop following it:")
-        return
-    if not await may_manage(update, context):
-        await reply_text(update, NOT_ALLOWED)
+    words = await topic_change(update, context, "Tap a ticked topic to stop following it:")
+    chat = update.effective_chat
+    if words is None or chat is None:
         return
     if [w.lower() for w in words] == ["all"]:
         removed = await services.store.subscriptions.unsubscribe(chat.id, None)

@@ -1,0 +1,114 @@
+"""The periodic jobs, run through the JobQueue with the test's clock: feed polling with its
+back-off, and pruning of old ledger rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.config import FeedConfig
+from tests.harness import FakeClock, make_article, running_bot
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def rss(items: int) -> bytes:
+    entries = "".join(
+        f"<item><title>Feed story {n}</title><link>https://feed.example/{n}</link>"
+        f"<guid>feed-{n}</guid><category>Economy news</category>"
+        f"<pubDate>{format_datetime(NOW - timedelta(minutes=n))}</pubDate>"
+        f"<description>&lt;p&gt;Markets &amp;amp; prices {n}.&lt;/p&gt;</description></item>"
+        for n in range(items)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed Wire</title>'
+        f"<link>https://feed.example/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+@asynccontextmanager
+async def feed_server() -> AsyncIterator[tuple[str, str]]:
+    async def good(request: web.Request) -> web.Response:
+        return web.Response(body=rss(3), content_type="application/rss+xml")
+
+    async def gone(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="not here")
+
+    app = web.Application()
+    app.router.add_get("/good.xml", good)
+    app.router.add_get("/gone.xml", gone)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield f"{base}/good.xml", f"{base}/gone.xml"
+    finally:
+        await runner.cleanup()
+
+
+async def test_feeds_are_polled_stored_delivered_and_failures_back_off(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    async with feed_server() as (good, gone):
+        feeds = (FeedConfig(good, ("economy",), 600), FeedConfig(gone, (), 600))
+        async with running_bot(tmp_path, clock=clock, feeds=feeds) as bot:
+            reader = await bot.add_reader("reader", ["economy"])
+            [job] = bot.app.job_queue.get_jobs_by_name("feeds")
+            await job.run(bot.app)
+            delivered = await bot.tg.wait_for_messages(3, chat_id=reader.id)
+            states = {f.url: f for f in await bot.store.feeds.all()}
+            await job.run(bot.app)  # nothing is due again yet: no new fetch, no new message
+            again = len(bot.tg.sent(reader.id))
+    assert sorted(m.text.split("\n")[0] for m in delivered) == [
+        "Feed story 0",
+        "Feed story 1",
+        "Feed story 2",
+    ]
+    assert all("Markets & prices" in m.text for m in delivered)  # the HTML became clean text
+    assert again == 3
+    assert states[good].error_count == 0
+    assert states[good].next_check_at == NOW + timedelta(seconds=600)
+    assert states[gone].error_count == 1
+    assert states[gone].last_error == "HTTP 404 Not Found"
+    assert states[gone].next_check_at == NOW + timedelta(seconds=1200)  # backed off
+
+
+async def test_pruning_forgets_old_finished_rows_and_keeps_what_is_owed(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    async with running_bot(tmp_path, clock=clock) as bot:
+        [article_id] = await bot.store_articles([make_article(1)])
+        chat = await bot.add_reader("r", ["economy"])
+        old = int((NOW - timedelta(days=40)).timestamp())
+        await bot.store.db.write(
+            lambda conn: conn.executemany(
+                # Digest chats: the dispatcher leaves their rows to the digest job.
+                "INSERT INTO chats (id, type, mode, created_at, updated_at)"
+                " VALUES (?, 'private', 'digest', 0, 0)",
+                [(7,), (8,)],
+            )
+        )
+        await bot.store.db.write(
+            lambda conn: conn.executemany(
+                "INSERT INTO deliveries (chat_id, article_id, status, next_attempt_at,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (chat.id, article_id, "sent", old, old, old),
+                    (7, article_id, "owed", old, old, old),
+                    (8, article_id, "failed", old, old, int(NOW.timestamp())),
+                ],
+            )
+        )
+        [job] = bot.app.job_queue.get_jobs_by_name("prune")
+        await job.run(bot.app)
+    with sqlite3.connect(tmp_path / "news.db") as conn:
+        left = conn.execute("SELECT chat_id, status FROM deliveries ORDER BY chat_id").fetchall()
+    assert (chat.id, "sent") not in left
+    assert (7, "owed") in left  # owed rows are never pruned, however old
+    assert (8, "failed") in left  # recent enough to keep
