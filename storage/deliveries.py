@@ -154,6 +154,7 @@ class Deliveries:
             rows = conn.execute(
                 f"SELECT {_DUE_COLUMNS} FROM deliveries d JOIN chats c ON c.id = d.chat_id"
                 f" WHERE d.status = 'owed' AND d.next_attempt_at <= ? AND c.mode IN ({mode_marks})"
+                " AND c.active = 1"
                 " ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
