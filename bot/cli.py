@@ -9,8 +9,8 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -169,6 +169,16 @@ def run_bot(config: Config) -> int:
     return EXIT_OK
 
 
+@asynccontextmanager
+async def opened(config: Config) -> AsyncIterator[Store]:
+    """The store for one command, closed however the command ends."""
+    store = await open_store(config)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def _print_articles(articles: Sequence[Article], as_json: bool, out: TextIO) -> None:
     if as_json:
         for article in articles:
@@ -188,8 +198,7 @@ def _print_summary(summary: ImportSummary, out: TextIO) -> None:
 
 
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         importer = Importer(
             store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
         )
@@ -204,8 +213,6 @@ async def cmd_import(config: Config, args: argparse.Namespace) -> int:
                 config.fetch,
                 progress=progress.update if progress is not None else None,
             )
-    finally:
-        await store.close()
     _print_summary(summary, sys.stdout)
     return EXIT_OK if summary.ok else EXIT_FAILED
 
@@ -215,24 +222,18 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
 
     if not config.feeds:
         print("newsbot: no [[feeds]] in the config: nothing to fetch", file=sys.stderr)
-    store = await open_store(config)
     total = ImportSummary()
-    try:
+    async with opened(config) as store, make_client(config.fetch) as http:
         importer = Importer(
             store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
         )
-        async with make_client(config.fetch) as http:
-            for feed in await store.feeds.all():
-                summary = await importer.poll_feed(feed, http, config.fetch)
-                print(
-                    f"{feed.url}: new {summary.imported}, updated {summary.updated},"
-                    f" unchanged {summary.duplicate}, failed {summary.failed}"
-                )
-                for name in ("imported", "updated", "duplicate", "failed"):
-                    setattr(total, name, getattr(total, name) + getattr(summary, name))
-                total.failures += summary.failures
-    finally:
-        await store.close()
+        for feed in await store.feeds.all():
+            summary = await importer.poll_feed(feed, http, config.fetch)
+            print(
+                f"{feed.url}: new {summary.imported}, updated {summary.updated},"
+                f" unchanged {summary.duplicate}, failed {summary.failed}"
+            )
+            total.add(summary)
     _print_summary(total, sys.stdout)
     return EXIT_OK if total.ok else EXIT_FAILED
 
@@ -251,11 +252,8 @@ def _owe_to_readers(store: Store, config: Config) -> Callable[[list[int]], Await
 async def cmd_stats(config: Config, args: argparse.Namespace) -> int:
     from bot.stats import gather_store_stats, render_stats
 
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         report = await gather_store_stats(store, int(utc_now().timestamp()))
-    finally:
-        await store.close()
     print(html.unescape(re.sub(r"</?b>", "", render_stats(report))))
     return EXIT_OK
 
@@ -265,44 +263,32 @@ async def cmd_latest(config: Config, args: argparse.Namespace) -> int:
         known = ", ".join(t.slug for t in config.topics) or "none configured"
         print(f"newsbot: unknown topic {args.topic!r} (topics: {known})", file=sys.stderr)
         return EXIT_USAGE
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         articles = await store.articles.latest(topic=args.topic, limit=args.n)
-    finally:
-        await store.close()
     _print_articles(articles, args.json, sys.stdout)
     return EXIT_OK
 
 
 async def cmd_related(config: Config, args: argparse.Namespace) -> int:
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         if await store.articles.get(args.id) is None:
             print(f"newsbot: no article with id {args.id}", file=sys.stderr)
             return EXIT_FAILED
         articles = await store.search.related(args.id, limit=args.n)
-    finally:
-        await store.close()
     _print_articles(articles, args.json, sys.stdout)
     return EXIT_OK
 
 
 async def cmd_search(config: Config, args: argparse.Namespace) -> int:
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         articles = await store.search.search(" ".join(args.words), limit=args.n)
-    finally:
-        await store.close()
     _print_articles(articles, args.json, sys.stdout)
     return EXIT_OK
 
 
 async def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         article = await store.articles.get(args.id)
-    finally:
-        await store.close()
     if article is None:
         print(f"newsbot: no article with id {args.id}", file=sys.stderr)
         return EXIT_FAILED
@@ -314,12 +300,9 @@ async def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_topics(config: Config, args: argparse.Namespace) -> int:
-    store = await open_store(config)
-    try:
+    async with opened(config) as store:
         topics = await store.articles.topics()
         counts = await store.articles.topic_counts()
-    finally:
-        await store.close()
     if args.json:
         for topic in topics:
             configured = config.topic(topic.slug)

@@ -43,6 +43,16 @@ class ImportSummary:
     article_ids: list[int] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
 
+    def add(self, other: ImportSummary) -> None:
+        """Count another batch's outcomes into this one."""
+        self.imported += other.imported
+        self.updated += other.updated
+        self.duplicate += other.duplicate
+        self.failed += other.failed
+        self.failures += other.failures
+        self.article_ids += other.article_ids
+        self.new_ids += other.new_ids
+
     def fail(self, failure: ImportFailure) -> None:
         self.failed += 1
         self.failures.append(str(failure))

@@ -201,3 +201,43 @@ def test_run_with_a_token_telegram_rejects_is_one_clear_line(tmp_path: Path) -> 
     assert "newsbot: Telegram rejected the token" in done.stderr
     assert "Traceback" not in done.stderr
     assert "a-wrong-one" not in done.stderr
+
+
+async def test_fetch_polls_every_configured_feed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(body=(FEEDS / "rss20.xml").read_bytes(), content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_get("/rss", feed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/rss"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        CONFIG.format(db=tmp_path / "news.db")
+        + f'\n[[feeds]]\nurl = "{url}"\ntopics = ["economy"]\n'
+        + '\n[[feeds]]\nurl = "http://127.0.0.1:9/nothing-listens-here"\n',
+        encoding="utf-8",
+    )
+    try:
+        # The command runs its own event loop, so it runs in a thread beside the test's loop.
+        first = await asyncio.to_thread(main, ["--config", str(config), "fetch"])
+        out, _ = capsys.readouterr()
+        second = await asyncio.to_thread(main, ["--config", str(config), "fetch"])
+        again, _ = capsys.readouterr()
+    finally:
+        await runner.cleanup()
+    assert first == 1  # one feed failed
+    assert f"{url}: new " in out
+    assert int(out.split(f"{url}: new ")[1].split(",")[0]) > 0
+    assert "nothing-listens-here: new 0, updated 0, unchanged 0, failed 1" in out
+    assert second == 1
+    assert f"{url}: new 0," in again  # the same items again are not new
