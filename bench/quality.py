@@ -219,6 +219,9 @@ SWEEP: list[tuple[str, dict[str, object]]] = [
     ("title weight 3", {"title_weight": 3.0}),
     ("summary weight 2", {"summary_weight": 2.0}),
     ("fts weights 1,1,1", {"fts_weights": (1.0, 1.0, 1.0)}),
+    ("floor: 0.2 of the best score", {"min_share": 0.2}),
+    ("floor: 0.3 of the best score", {"min_share": 0.3}),
+    ("floor: 0.4 of the best score", {"min_share": 0.4}),
 ]
 
 

@@ -103,6 +103,10 @@ class RelatedTuning:
     topic_boost: float = 0.2
     # False keeps FTS5's bm25 order (the plain baseline), for benchmarks.
     rerank: bool = True
+    # Candidates scoring under this share of the best one are left out. Off: on the BBC set a
+    # floor of 0.2 cut P@5 from 0.929 to 0.836 (0.3: 0.779), because the weaker tail is still
+    # mostly on topic; only a store of a few dozen articles lists truly unrelated ones.
+    min_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +311,11 @@ def _related(
         if seen.admit(doc):
             chosen.append(doc.id)
     if len(chosen) < limit:
-        for doc, _ in _content_ranked(conn, source, tuning, stats):
+        best: float | None = None
+        for doc, score in _content_ranked(conn, source, tuning, stats):
+            best = score if best is None else best
+            if tuning.rerank and score < tuning.min_share * best:
+                break  # ranked best first: everything after is weaker still
             if seen.admit(doc):
                 chosen.append(doc.id)
                 if len(chosen) >= limit:
