@@ -132,6 +132,8 @@ class DeliveryService:
             pending = pending[len(page) :]
             messages += 1
         await self.store.deliveries.record(outcomes, self.now())
+        for outcome in outcomes:  # counted like the dispatcher's own sends (figures, metrics)
+            self.dispatcher.count(outcome)
         return messages
 
     async def _send(self, chat_id: int, rendered: RenderedMessage) -> int:
