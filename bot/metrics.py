@@ -13,7 +13,7 @@ What is counted, and from where:
 
 - messages sent, and send attempts that did not deliver by ``outcome`` (retry, failed,
   cancelled) and a short ``reason`` class; counted when the dispatcher counts an outcome, i.e.
-  once it is in the ledger. Digests are sent outside the dispatcher and are not counted.
+  once it is in the ledger (digests too: the digest job counts through the dispatcher).
 - deliveries owed and due, read from the store at each scrape.
 - 429 answers, from the rate limiter's own counter.
 - feed polls and failed polls, counted when the poll's result is recorded in the store.
