@@ -6,6 +6,7 @@ the store the bot opened, and ``bot.say(...)`` injects a message and waits for t
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -96,6 +97,13 @@ class RunningBot:
         await self.store.chats.seen(chat.id, "private", None, user.username, now)
         await self.store.subscriptions.subscribe(chat.id, topics, now)
         return chat
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for servers that must be told one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def make_article(n: int, **changes: Any) -> NewArticle:

@@ -4,14 +4,17 @@ the ledger's record of what was sent."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.config import DeliveryConfig
+from bot.delivery.dispatcher import DispatcherStats
 from storage import NewArticle
-from tests.harness import FakeClock, make_article, running_bot
+from tests.harness import FakeClock, RunningBot, make_article, running_bot
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPIC_CATEGORY = {
@@ -29,6 +32,14 @@ def fresh(n: int, topic: str = "economy", **changes: object) -> NewArticle:
     }
     fields.update(changes)
     return make_article(n, **fields)
+
+
+async def counted(
+    bot: RunningBot, condition: Callable[[DispatcherStats], bool], limit: float = 10
+) -> None:
+    """Wait until the dispatcher's figures, which move once outcomes are stored, say so."""
+    async with asyncio.timeout(limit):
+        await bot.delivery.dispatcher.wait_until(condition)
 
 
 def ledger(tmp_path: Path) -> list[tuple[int, int, str, int | None, str | None]]:
@@ -77,9 +88,7 @@ async def test_500_subscribers_20_articles_each_owed_message_exactly_once_and_no
                 if chosen & set(stored.topics):
                     expected.add((chat_id, article_id))
         await bot.tg.wait_for_messages(len(expected), timeout=60)
-        await bot.tg.wait_for(
-            lambda: bot.delivery.dispatcher.stats.sent >= len(expected), timeout=10
-        )
+        await counted(bot, lambda stats: stats.sent >= len(expected))
         await bot.delivery.dispatcher.stop()
         arrived = Counter(
             (m.chat_id, int(m.text.split("Headline number ")[1].split()[0]))
@@ -153,9 +162,7 @@ async def test_server_errors_timeouts_and_dropped_connections_are_retried(tmp_pa
         bot.tg.drop_connection("sendMessage", chat_id=b.id)
         bot.tg.inject_timeout("sendMessage", 30, executed=False, chat_id=c.id)
         await bot.publish([fresh(1)])
-        await bot.tg.wait_for(
-            lambda: bot.delivery.dispatcher.stats.retried == 3, timeout=20, what="3 retries"
-        )
+        await counted(bot, lambda stats: stats.retried == 3, limit=20)
         assert bot.tg.sent() == []
         owed = [r for r in ledger(tmp_path) if r[2] == "owed"]
         clock.advance(seconds=5)  # past the first back-off
@@ -182,7 +189,7 @@ async def test_blocked_and_kicked_chats_become_inactive_with_owed_rows_cancelled
         bot.tg.kick_bot(group, notify=False)
         await bot.publish([fresh(1), fresh(2)])
         await bot.tg.wait_for_messages(2, chat_id=fine.id, timeout=10)
-        await bot.tg.wait_for(lambda: bot.delivery.dispatcher.stats.cancelled >= 2, timeout=10)
+        await counted(bot, lambda stats: stats.cancelled >= 2)
         blocked_chat = await bot.store.chats.get(blocked.id)
         group_chat = await bot.store.chats.get(group.id)
     assert blocked_chat is not None
@@ -232,7 +239,7 @@ async def test_a_message_that_fails_twice_is_failed_with_the_reason(tmp_path: Pa
             "sendMessage", chat_id=chat.id, description="Bad Request: message is too long", count=2
         )
         await bot.publish([fresh(1)])
-        await bot.tg.wait_for(lambda: bot.delivery.dispatcher.stats.failed == 1, timeout=10)
+        await counted(bot, lambda stats: stats.failed == 1)
     [row] = ledger(tmp_path)
     assert row[2] == "failed"
     assert row[4] == "Message is too long"
@@ -271,7 +278,7 @@ async def test_quiet_hours_hold_articles_until_the_window_ends(tmp_path: Path) -
         chat = await bot.add_reader("a", ["economy"])
         await bot.store.chats.update_settings(chat.id, 0, quiet_start="23:00", quiet_end="07:00")
         await bot.publish([fresh(1, published_at=clock.now)])
-        await bot.tg.wait_for(lambda: bot.delivery.dispatcher.stats.deferred >= 1, timeout=10)
+        await counted(bot, lambda stats: stats.deferred >= 1)
         held = bot.tg.sent(chat.id)
         [row] = ledger(tmp_path)
         clock.now = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)

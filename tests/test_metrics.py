@@ -4,9 +4,8 @@ a 429, commands and feed polls; /healthz as the store and the dispatcher come an
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import FeedConfig
+from bot.delivery.dispatcher import DispatcherStats
 from bot.metrics import (
     HealthCheck,
     Metrics,
@@ -82,19 +82,17 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-async def eventually(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    """Figures follow the ledger write after a send, or the last handler after a reply: a
-    moment after what the double sees. Wait for them, briefly."""
-    deadline = time.monotonic() + 10
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+async def counted(bot: RunningBot, condition: Callable[[DispatcherStats], bool]) -> None:
+    """Figures move once an outcome is in the ledger, a moment after the double sees the send:
+    wait for the dispatcher to say so."""
+    async with asyncio.timeout(10):
+        await bot.delivery.dispatcher.wait_until(condition)
+
+
+async def handled(bot: RunningBot) -> None:
+    """Every update the bot has taken is through all its handlers, the timing one included."""
+    async with asyncio.timeout(10):
+        await bot.app.update_queue.join()
 
 
 async def test_sent_and_failed_counters_follow_real_deliveries(tmp_path: Path) -> None:
@@ -108,8 +106,7 @@ async def test_sent_and_failed_counters_follow_real_deliveries(tmp_path: Path) -
         )
         await bot.publish([fresh(1)])
         await bot.tg.wait_for_messages(1, chat_id=fine.id, timeout=10)
-        stats = bot.delivery.dispatcher.stats
-        await eventually(lambda: stats.cancelled == 1 and stats.failed == 1, "two outcomes")
+        await counted(bot, lambda stats: stats.cancelled == 1 and stats.failed == 1)
         samples = await scrape(server)
     assert value(samples, "newsbot_messages_sent_total") == 1
     assert value(samples, "newsbot_messages_failed_total", outcome="cancelled", reason="blocked")
@@ -131,7 +128,7 @@ async def test_a_429_is_counted(tmp_path: Path) -> None:
         )
         await bot.publish([fresh(1)])
         await bot.tg.wait_for_messages(1, timeout=10)
-        await eventually(lambda: bot.delivery.dispatcher.stats.sent == 1, "the send counted")
+        await counted(bot, lambda stats: stats.sent == 1)
         after = await scrape(server)
     assert value(before, "newsbot_telegram_429_total") == 0
     assert value(after, "newsbot_telegram_429_total") == 1
@@ -153,17 +150,10 @@ async def test_owed_deliveries_are_read_from_the_store_at_scrape(tmp_path: Path)
 
 async def test_handler_latency_is_observed_per_update(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot, ops_for(bot) as server:
-
-        async def handled() -> float:
-            return value(await scrape(server), "newsbot_update_seconds_count", kind="message")
-
-        async def timed_both() -> bool:
-            return await handled() == before + 2
-
-        before = await handled()
+        before = value(await scrape(server), "newsbot_update_seconds_count", kind="message")
         await bot.say("/help")
         await bot.say("/latest")
-        await eventually(timed_both, "two updates timed")
+        await handled(bot)
         samples = await scrape(server)
     assert value(samples, "newsbot_update_seconds_count", kind="message") == before + 2
     assert value(samples, "newsbot_update_seconds_sum", kind="message") > 0
@@ -246,14 +236,12 @@ async def test_each_bot_has_its_own_registry(tmp_path: Path) -> None:
         ops_for(first) as one,
         ops_for(second) as two,
     ):
-
-        async def first_timed() -> bool:
-            return value(await scrape(one), "newsbot_update_seconds_count", kind="message") == 1
-
         await first.say("/help")
-        await eventually(first_timed, "the first bot's update timed")
+        await handled(first)
+        samples_one = await scrape(one)
         samples_two = await scrape(two)
     assert one.metrics.registry is not two.metrics.registry
+    assert value(samples_one, "newsbot_update_seconds_count", kind="message") == 1
     assert value(samples_two, "newsbot_update_seconds_count", kind="message") == 0
     assert second.tg.sent() == []
 

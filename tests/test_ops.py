@@ -83,10 +83,13 @@ async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
             await store.articles.upsert_many([make_article(n)])
             n += 1
             written += 1
+            if written == 3:
+                writing.set()
 
+    writing = asyncio.Event()
     writer = asyncio.create_task(keep_writing())
     try:
-        await asyncio.sleep(0.05)
+        await writing.wait()  # the backup starts while rows are being written
         result = await backup(str(tmp_path / "news.db"), str(tmp_path / "copy.db"))
     finally:
         stop.set()

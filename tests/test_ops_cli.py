@@ -20,17 +20,11 @@ from bot.metrics import MetricsConfig
 from bot.webhook import WebhookConfig
 from botapi_double import BotApiDouble
 from storage import Store
-from tests.harness import make_article
+from tests.harness import free_port, make_article
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
 SECRET = "hook_secret-42"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def load(tmp_path: Path, text: str, **environ: str) -> object:

@@ -24,16 +24,10 @@ from bot.app import build_application
 from bot.webhook import WebhookConfig, start_webhook
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, User
-from tests.harness import bot_config
+from tests.harness import bot_config, free_port
 
 SECRET = "s3cret_Token-for-tests"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def hook_config(port: int) -> WebhookConfig:

@@ -79,6 +79,7 @@ class Dispatcher:
         self._queues: OrderedDict[int, deque[Due]] = OrderedDict()
         self._busy_chats: set[int] = set()
         self._queued = 0  # rows in the per-chat queues
+        self._counted = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -236,6 +237,13 @@ class Dispatcher:
             self.stats.retried += 1
         else:
             self.stats.deferred += 1
+        self._counted.set()
+
+    async def wait_until(self, condition: Callable[[DispatcherStats], bool]) -> None:
+        """Wait until the figures satisfy ``condition`` (they move once outcomes are stored)."""
+        while not condition(self.stats):
+            self._counted.clear()
+            await self._counted.wait()
 
     async def attempt(self, due: Due) -> Outcome:
         article = self._articles.get(due.article_id)
