@@ -12,7 +12,6 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.bootstrap import open_store
-from bot.config import Config, ConfigError
 from bot.context import BotData, Services, utc_now
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.service import DeliveryService
@@ -21,6 +20,7 @@ from bot.jobs import schedule_jobs
 from bot.metrics import start_ops_server
 from bot.ratelimit import Limits, TelegramRateLimiter
 from bot.transport import AiohttpRequest, NewsbotBot
+from core.settings import Config, ConfigError
 from ingest.fetch import make_client
 from ingest.topics import TopicTagger
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.config import Config
+from core.settings import Config
 from storage import Store, Topic
 
 

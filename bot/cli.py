@@ -16,11 +16,12 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from bot.bootstrap import open_store
-from bot.config import Config, ConfigError, load_config
+from bot.config import load_config
 from bot.demo import add_demo_arguments
 from bot.logs import setup_logging
 from bot.ops import cmd_backup, cmd_check_config
 from bot.render.table import article_sheet, article_table, topic_table
+from core.settings import Config, ConfigError
 from ingest.jsonio import article_to_dict
 from ingest.pipeline import Importer, ImportSummary, utc_now
 from ingest.topics import TopicTagger

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.config import TopicConfig
+from core.settings import TopicConfig
 
 # Each command with its one-line description: /help and setMyCommands read this one list.
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (

@@ -9,16 +9,29 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.metrics import MetricsConfig
-from bot.webhook import SECRET_TOKEN, WebhookConfig
+from core.settings import (
+    DEFAULT_API_BASE_URL,
+    ChannelConfig,
+    Config,
+    ConfigError,
+    DeliveryConfig,
+    FeedConfig,
+    FetchConfig,
+    LoggingConfig,
+    MetricsConfig,
+    QuietHours,
+    StorageConfig,
+    TelegramConfig,
+    TopicConfig,
+    WebhookConfig,
+)
 
-DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_CONFIG_PATH = "config.toml"
 TOKEN_ENV = "NEWSBOT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 CONFIG_ENV = "NEWSBOT_CONFIG"
@@ -28,95 +41,10 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# Telegram's rule for setWebhook's secret_token.
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # The ports Telegram's own servers deliver webhooks to (a local Bot API server takes any).
 _WEBHOOK_PORTS = (443, 80, 88, 8443)
-
-
-class ConfigError(ValueError):
-    """A config problem the user can fix; the message is the one line to show."""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicConfig:
-    slug: str
-    name: str
-    categories: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FeedConfig:
-    url: str
-    topics: tuple[str, ...] = ()
-    every_seconds: int = 600
-
-
-@dataclass(frozen=True, slots=True)
-class QuietHours:
-    start: time
-    end: time
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelConfig:
-    chat: str | int
-    topics: tuple[str, ...]
-    mode: str = "instant"  # "instant" or "every"
-    every_seconds: int | None = None
-    max_per_hour: int | None = None
-    quiet_hours: QuietHours | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramConfig:
-    token: str | None = None
-    api_base_url: str = DEFAULT_API_BASE_URL
-    admins: tuple[int, ...] = ()
-    webhook: WebhookConfig | None = None  # [telegram.webhook]; None: long polling
-
-
-@dataclass(frozen=True, slots=True)
-class StorageConfig:
-    path: str = "newsbot.db"
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryConfig:
-    messages_per_second: float = 30.0
-    private_chat_per_second: float = 1.0
-    group_per_minute: float = 20.0
-    new_subscriber_backlog: int = 0
-    keep_days: int = 30
-    max_age_seconds: int = 3 * 86400
-
-
-@dataclass(frozen=True, slots=True)
-class FetchConfig:
-    timeout_seconds: float = 20.0
-    max_bytes: int = 10 * 1024 * 1024
-    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)"
-
-
-@dataclass(frozen=True, slots=True)
-class LoggingConfig:
-    level: str = "INFO"
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    path: str | None = None
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    topics: tuple[TopicConfig, ...] = ()
-    feeds: tuple[FeedConfig, ...] = ()
-    channels: tuple[ChannelConfig, ...] = ()
-    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
-    fetch: FetchConfig = field(default_factory=FetchConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-
-    def topic(self, slug: str) -> TopicConfig | None:
-        return next((t for t in self.topics if t.slug == slug), None)
 
 
 def parse_duration(text: str) -> int:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from telegram.ext import CallbackContext, ExtBot
 
-from bot.config import Config
+from core.settings import Config
 from ingest.topics import TopicTagger
 from storage import Chat, Store
 

@@ -41,11 +41,12 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from core.settings import MetricsConfig
 from storage import Feeds, Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 
-# bot.config imports MetricsConfig from here, and everything that reads the config (the CLI,
-# ingest) must not pay for PTB and aiohttp's server: those are imported where they are used.
+# PTB and aiohttp's server are imported where they are used, so importing this module stays
+# cheap for the CLI.
 if TYPE_CHECKING:
     from aiohttp import web
     from telegram.ext import Application
@@ -79,15 +80,6 @@ _REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("flood", ("too many requests",)),
     ("article_gone", ("article no longer stored",)),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
-    """``[metrics]``: the optional listener for ``/metrics`` and ``/healthz``."""
-
-    enabled: bool = False
-    listen: str = "127.0.0.1"
-    port: int = 9464
 
 
 class MetricsError(RuntimeError):
@@ -385,7 +377,6 @@ async def start_ops_server(
 __all__ = [
     "HealthCheck",
     "Metrics",
-    "MetricsConfig",
     "MetricsError",
     "OpsServer",
     "reason_class",

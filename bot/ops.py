@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import ChannelConfig, Config, QuietHours
+from core.settings import ChannelConfig, Config, QuietHours
 
 # The same exit statuses as bot.cli (which imports this module, so cannot be imported here).
 EXIT_OK, EXIT_FAILED = 0, 1

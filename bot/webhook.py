@@ -13,27 +13,13 @@ That check is relied on here, not repeated (``tests/test_webhook.py`` proves it)
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-# bot.config imports WebhookConfig from here; reading the config must not import PTB.
+from core.settings import WebhookConfig
+
+# PTB is imported where it is used, so importing this module stays cheap.
 if TYPE_CHECKING:
     from telegram.ext import Application
-
-# Telegram's rule for setWebhook's secret_token.
-SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    """``[telegram.webhook]``: where Telegram calls, and where the bot listens behind the proxy."""
-
-    url: str  # the public https:// URL given to Telegram
-    secret_token: str
-    listen: str = "127.0.0.1"
-    port: int = 8443
-    path: str = "/telegram"
 
 
 class WebhookError(RuntimeError):

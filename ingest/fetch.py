@@ -14,7 +14,7 @@ from email.utils import formatdate
 
 import httpx
 
-from bot.config import FetchConfig
+from core.settings import FetchConfig
 from ingest.errors import ImportFailure
 
 __all__ = ["ACCEPT", "MAX_REDIRECTS", "FetchResult", "fetch_feed", "make_client"]

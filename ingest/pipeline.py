@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.config import FetchConfig
+from core.settings import FetchConfig
 from ingest.agency import looks_like_agency, parse_agency
 from ingest.errors import ImportFailure
 from ingest.feeds import parse_feed

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from bot.config import TopicConfig
+from core.settings import TopicConfig
 from storage.models import NewArticle
 
 __all__ = ["TopicTagger", "with_topics"]

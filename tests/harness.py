@@ -17,10 +17,10 @@ from typing import Any
 from telegram import Update
 
 from bot.app import build_application
-from bot.config import Config, StorageConfig, TelegramConfig, TopicConfig
 from bot.delivery.service import DeliveryService
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
+from core.settings import Config, StorageConfig, TelegramConfig, TopicConfig
 from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import ChannelConfig, QuietHours
+from core.settings import ChannelConfig, QuietHours
 from tests.harness import ADMIN_ID, FakeClock, make_article, running_bot
 
 START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
-    DEFAULT_API_BASE_URL,
-    ConfigError,
-    load_config,
-    parse_clock_range,
-    parse_duration,
-)
+from bot.config import load_config, parse_clock_range, parse_duration
+from core.settings import DEFAULT_API_BASE_URL, ConfigError
 
 GOOD = """
 [telegram]

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import DeliveryConfig
 from bot.delivery.dispatcher import DispatcherStats
+from core.settings import DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.config import FetchConfig
+from core.settings import FetchConfig
 from ingest.errors import ImportFailure
 from ingest.feeds import parse_feed
 from ingest.fetch import ACCEPT, FetchResult, fetch_feed, make_client

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.config import FeedConfig
+from core.settings import FeedConfig
 from tests.harness import FakeClock, make_article, running_bot
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

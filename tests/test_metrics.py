@@ -15,16 +15,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import FeedConfig
 from bot.delivery.dispatcher import DispatcherStats
-from bot.metrics import (
-    HealthCheck,
-    Metrics,
-    MetricsConfig,
-    OpsServer,
-    reason_class,
-    start_ops_server,
-)
+from bot.metrics import HealthCheck, Metrics, OpsServer, reason_class, start_ops_server
+from core.settings import FeedConfig, MetricsConfig
 from ingest.fetch import make_client
 from ingest.pipeline import Importer
 from storage import NewArticle, Store

@@ -18,22 +18,22 @@ from pathlib import Path
 import pytest
 
 from bot import ops
-from bot.config import (
+from bot.config import parse_config
+from bot.logs import setup_logging
+from bot.ops import BackupError, backup, check_config, format_duration, mask_token
+from botapi_double import BotApiDouble
+from core.settings import (
     ChannelConfig,
     Config,
     DeliveryConfig,
     FeedConfig,
+    MetricsConfig,
     QuietHours,
     StorageConfig,
     TelegramConfig,
     TopicConfig,
-    parse_config,
+    WebhookConfig,
 )
-from bot.logs import setup_logging
-from bot.metrics import MetricsConfig
-from bot.ops import BackupError, backup, check_config, format_duration, mask_token
-from bot.webhook import WebhookConfig
-from botapi_double import BotApiDouble
 from storage import Store
 from tests.harness import make_article
 

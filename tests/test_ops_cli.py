@@ -15,10 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import ConfigError, load_config
-from bot.metrics import MetricsConfig
-from bot.webhook import WebhookConfig
+from bot.config import load_config
 from botapi_double import BotApiDouble
+from core.settings import ConfigError, MetricsConfig, WebhookConfig
 from storage import Store
 from tests.harness import free_port, make_article
 

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import InlineKeyboardMarkup
 
-from bot.config import TopicConfig
 from bot.render.messages import (
     NO_RELATED,
     RenderedMessage,
@@ -28,6 +27,7 @@ from bot.render.messages import (
     suggest_topics,
 )
 from bot.render.text import utf16_len, visible_len, visible_text
+from core.settings import TopicConfig
 from storage.models import Article, RelatedEntry
 
 BAKU = timezone(timedelta(hours=4))

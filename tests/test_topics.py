@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import TopicConfig
+from core.settings import TopicConfig
 from ingest.topics import TopicTagger, with_topics
 from storage.models import NewArticle, RelatedEntry
 

@@ -21,9 +21,10 @@ from typing import Any
 import aiohttp
 
 from bot.app import build_application
-from bot.webhook import WebhookConfig, start_webhook
+from bot.webhook import start_webhook
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, User
+from core.settings import WebhookConfig
 from tests.harness import bot_config, free_port
 
 SECRET = "s3cret_Token-for-tests"
@@ -130,9 +131,10 @@ SCRIPT = """
 import sys
 
 from bot.app import build_application
-from bot.config import Config, StorageConfig, TelegramConfig
+from core.settings import Config, StorageConfig, TelegramConfig
 from bot.logs import setup_logging
-from bot.webhook import WebhookConfig, WebhookError, run_webhook
+from bot.webhook import WebhookError, run_webhook
+from core.settings import WebhookConfig
 
 token, base_url, store, port, secret = sys.argv[1:]
 # As `newsbot run` sets logging up: every secret of the config redacted, at the chattiest level.

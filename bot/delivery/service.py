@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from telegram.error import TelegramError
 
-from bot.config import ChannelConfig, Config, QuietHours
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.policy import Action, classify, digest_moment, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
+from core.settings import ChannelConfig, Config, QuietHours
 from storage import Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 

@@ -34,11 +34,11 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.config import Config, DeliveryConfig, StorageConfig, TelegramConfig, TopicConfig
 from bot.context import Services, utc_now
 from bot.demo import ARRIVAL_SECONDS, terminal
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
+from core.settings import Config, DeliveryConfig, StorageConfig, TelegramConfig, TopicConfig
 from ingest.agency import parse_agency
 from ingest.pipeline import Importer, ImportSummary
 from storage import NewArticle

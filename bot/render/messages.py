@@ -15,7 +15,6 @@ from datetime import UTC, datetime, tzinfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.config import TopicConfig
 from bot.render.dates import format_box_time, format_dateline
 from bot.render.text import (
     MESSAGE_LIMIT,
@@ -35,6 +34,7 @@ from bot.render.text import (
     truncate,
     utf16_len,
 )
+from core.settings import TopicConfig
 from storage.models import Article, RelatedEntry, Topic
 
 CALLBACK_LIMIT = 64  # bytes of UTF-8: Telegram refuses longer callback_data

@@ -1,0 +1,120 @@
+"""Every setting newsbot reads, as frozen dataclasses: the bottom layer, standard library only.
+
+``bot/config.py`` reads and validates the TOML file into these; everything else (ingest, the
+bot, the CLI) takes them as arguments. Nothing here imports a third-party package or another
+newsbot package, so the pure parts (the topic tagger, the feed parser) can be used alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A config problem the user can fix; the message is the one line to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    slug: str
+    name: str
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    topics: tuple[str, ...] = ()
+    every_seconds: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: time
+    end: time
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    chat: str | int
+    topics: tuple[str, ...]
+    mode: str = "instant"  # "instant" or "every"
+    every_seconds: int | None = None
+    max_per_hour: int | None = None
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """``[telegram.webhook]``: where Telegram calls, and where the bot listens behind the proxy."""
+
+    url: str  # the public https:// URL given to Telegram
+    secret_token: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "/telegram"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``[metrics]``: the optional listener for ``/metrics`` and ``/healthz``."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: str | None = None
+    api_base_url: str = DEFAULT_API_BASE_URL
+    admins: tuple[int, ...] = ()
+    webhook: WebhookConfig | None = None  # [telegram.webhook]; None: long polling
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: str = "newsbot.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    messages_per_second: float = 30.0
+    private_chat_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    new_subscriber_backlog: int = 0
+    keep_days: int = 30
+    max_age_seconds: int = 3 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    timeout_seconds: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str | None = None
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    topics: tuple[TopicConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    def topic(self, slug: str) -> TopicConfig | None:
+        return next((t for t in self.topics if t.slug == slug), None)
