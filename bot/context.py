@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from telegram.ext import CallbackContext, ExtBot
@@ -17,10 +17,15 @@ from storage import Chat, Store
 
 if TYPE_CHECKING:
     from bot.delivery.service import DeliveryService
-    from bot.metrics import OpsServer
 
 
 RECENT_CHATS = 10_000
+
+
+class Stoppable(Protocol):
+    """The /metrics listener as the services see it (bot.metrics imports this module)."""
+
+    async def stop(self) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -39,7 +44,7 @@ class Services:
     recent_chats: OrderedDict[int, tuple[tuple[object, ...], Chat]] = field(
         default_factory=OrderedDict
     )
-    ops: OpsServer | None = None  # the /metrics and /healthz listener, when enabled
+    ops: Stoppable | None = None  # the /metrics and /healthz listener, when enabled
 
     def now(self) -> int:
         return int(self.clock().timestamp())
