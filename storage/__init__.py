@@ -6,7 +6,7 @@ from pathlib import Path
 
 from storage.articles import Articles
 from storage.chats import Chat, Chats, Subscriptions
-from storage.db import Database
+from storage.db import Database, StoreBusy, StoreError
 from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
@@ -25,6 +25,8 @@ __all__ = [
     "RelatedEntry",
     "SearchEngine",
     "Store",
+    "StoreBusy",
+    "StoreError",
     "Subscriptions",
     "Topic",
     "UpsertOutcome",

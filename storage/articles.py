@@ -53,7 +53,7 @@ class Articles:
             rows = conn.execute("SELECT slug, name FROM topics ORDER BY slug").fetchall()
             return [Topic(slug, name) for slug, name in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def upsert_many(
         self, articles: Sequence[NewArticle], *, now: datetime | None = None
@@ -69,7 +69,7 @@ class Articles:
     async def get_many(self, ids: Sequence[int], *, with_related: bool = False) -> list[Article]:
         """The articles with these ids, in the order given; missing ids are skipped."""
         wanted = list(ids)
-        return await self._db.run(lambda conn: load_articles(conn, wanted, with_related))
+        return await self._db.read(lambda conn: load_articles(conn, wanted, with_related))
 
     async def latest(
         self, *, topic: str | None = None, limit: int = 5, offset: int = 0
@@ -88,20 +88,20 @@ class Articles:
                 ).fetchall()
             return load_articles(conn, [r[0] for r in rows], with_related=False)
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def topic_counts(self) -> dict[str, int]:
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT topic, count(*) FROM article_topics GROUP BY topic")
             return dict(rows)
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def count(self) -> int:
         def work(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
 
 def _upsert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> UpsertOutcome:

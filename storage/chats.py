@@ -67,6 +67,15 @@ class Chats:
         self, chat_id: int, chat_type: str, title: str | None, username: str | None, now: int
     ) -> Chat:
         """Record a chat the bot heard from, keeping its settings and active flag."""
+        # A chat already stored as it is needs no write: reading is never held up by another
+        # process's write lock, so a known chat's /latest answers even then.
+        known = await self._db.read(lambda conn: _select_chat(conn, chat_id))
+        if known is not None and (known.type, known.title, known.username) == (
+            chat_type,
+            title,
+            username,
+        ):
+            return known
 
         def work(conn: sqlite3.Connection) -> Chat:
             conn.execute(
@@ -85,7 +94,7 @@ class Chats:
         return await self._db.write(work)
 
     async def get(self, chat_id: int) -> Chat | None:
-        return await self._db.run(lambda conn: _select_chat(conn, chat_id))
+        return await self._db.read(lambda conn: _select_chat(conn, chat_id))
 
     async def set_active(self, chat_id: int, active: bool, reason: str | None, now: int) -> None:
         """Mark a chat live or not; a chat that went away has what it was owed cancelled."""
@@ -173,7 +182,7 @@ class Chats:
             )
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def digest_sent(self, chat_id: int, when: int) -> None:
         await self._db.write(
@@ -189,7 +198,7 @@ class Chats:
             rows = conn.execute("SELECT type, active, count(*) FROM chats GROUP BY type, active")
             return {(t, bool(a)): n for t, a, n in rows}
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def inactive(self, limit: int = 20) -> list[Chat]:
         def work(conn: sqlite3.Connection) -> list[Chat]:
@@ -200,7 +209,7 @@ class Chats:
             )
             return [_chat(r) for r in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
 
 class Subscriptions:
@@ -214,7 +223,7 @@ class Subscriptions:
             )
             return [r[0] for r in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def subscribe(self, chat_id: int, topics: Sequence[str], now: int) -> list[str]:
         """Add topics; returns the ones that were not subscribed before."""
@@ -257,4 +266,4 @@ class Subscriptions:
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             return dict(conn.execute("SELECT topic, count(*) FROM subscriptions GROUP BY topic"))
 
-        return await self._db.run(work)
+        return await self._db.read(work)

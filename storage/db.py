@@ -1,8 +1,14 @@
-"""The SQLite connection: pragmas, migrations and units of work.
+"""The SQLite connections: pragmas, migrations, units of work, and store faults in words.
 
-Everything that only SQLite has (pragmas, the aiosqlite thread, FTS5 syntax in ``fts.py``) lives
+Everything that only SQLite has (pragmas, the aiosqlite threads, FTS5 syntax in ``fts.py``) lives
 in this package's ``db.py`` and ``fts.py`` so that another backend replaces two modules, not the
 whole store.
+
+One writer connection and separate read connections (datasette's pattern): under WAL a reader
+never waits for a writer, so a write lock held by another process (a backup, an import, a second
+bot) does not hold up ``/latest``. A write that finds the store locked waits with SQLite's own
+back-off for at most ``write_patience`` seconds and then raises ``StoreBusy``: the caller tells
+the user to try again; nothing is ever reported as stored that was not.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -22,20 +30,72 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+BUSY_TIMEOUT_MS = 5000
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     # NORMAL under WAL loses at most the last commits on power loss, never corrupts; the
     # ledger's guarantee is stated against process death (kill -9), which NORMAL survives.
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 5000",
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -65536",
 )
+READER_PRAGMAS = (
+    "PRAGMA query_only = ON",
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -16384",
+)
 
 
-class MigrationError(RuntimeError):
+# Written into a new store, and checked on every open: a file whose application_id is another
+# application's is refused before anything in it is changed. The bytes spell "NEWS".
+APPLICATION_ID = 0x4E455753
+# How long a write waits for another connection's write lock before giving up (StoreBusy).
+WRITE_PATIENCE = 10.0
+READERS = 2
+
+
+class StoreError(sqlite3.Error):
+    """The store cannot be used; the message is one line naming the store and the problem."""
+
+
+class StoreBusy(StoreError, sqlite3.OperationalError):
+    """A write waited its whole patience for another connection's lock; nothing was written."""
+
+
+class MigrationError(StoreError):
     pass
+
+
+def describe(path: str, exc: BaseException) -> str:
+    """One line saying what is wrong with the store at ``path``, from an SQLite error."""
+    if isinstance(exc, MigrationError) and isinstance(exc.__cause__, sqlite3.Error):
+        return f"{describe(path, exc.__cause__)} ({exc})"
+    if isinstance(exc, StoreError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{path}: cannot open or create the store: {exc.strerror or exc}"
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return f"{path}: the store is locked by another process; try again when it is done"
+    if primary == sqlite3.SQLITE_FULL:
+        return f"{path}: the disk is full; nothing was written and the store is as it was"
+    if primary == sqlite3.SQLITE_NOTADB:
+        return f"{path}: not an SQLite database, so not a newsbot store (see [storage].path)"
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return f"{path}: the store is damaged ({exc}); restore it from a backup"
+    if primary == sqlite3.SQLITE_READONLY:
+        return f"{path}: the store or its folder is read-only; commands that write cannot run"
+    if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        if Path(path).is_dir():
+            return f"{path}: a folder, not a store file (see [storage].path)"
+        return f"{path}: cannot open the store ({exc}); check the file and its folder"
+    if primary == sqlite3.SQLITE_IOERR:
+        return f"{path}: the disk failed a read or write ({exc})"
+    return f"{path}: store error: {exc}"
 
 
 def _migration_files() -> list[tuple[str, str]]:
@@ -77,58 +137,243 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 class Database:
-    """One aiosqlite connection; units of work run whole in its thread.
+    """One writer connection and a few read connections, each with its own aiosqlite thread.
 
-    Each awaited aiosqlite call is a round trip to the connection's thread (~0.1-0.3 ms), so a
-    unit of work is a plain function over ``sqlite3.Connection`` run there in one hop.
+    Each awaited aiosqlite call is a round trip to a connection's thread (~0.1-0.3 ms), so a
+    unit of work is a plain function over ``sqlite3.Connection`` run there in one hop:
+    ``read(fn)`` on a read connection (one snapshot, no writes), ``write(fn)`` in one IMMEDIATE
+    transaction on the writer. ``:memory:`` has no second connection to read from, and a store
+    opened ``readonly`` has no writer, so there one connection does both.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        path: str,
+        readers: Sequence[aiosqlite.Connection] = (),
+        *,
+        readonly: bool = False,
+    ) -> None:
         self._conn = conn
         self.path = path
+        self.readonly = readonly
+        self.write_patience = WRITE_PATIENCE
+        self.busy_waits = 0  # writes that found the store locked and had to wait
         self._write_lock = asyncio.Lock()
+        self._all_readers = list(readers)
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
+    async def open(
+        cls, path: str | Path, *, readonly: bool = False, readers: int = READERS
+    ) -> Database:
+        """Open (creating and migrating, unless ``readonly``) the store at ``path``.
+
+        Raises ``StoreError`` with one line naming the store and the problem; a file that is
+        not a newsbot store is refused before anything in it changes.
+        """
         path = str(path)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        db = cls(conn, path)
+        memory = path == ":memory:"
+        if not memory:
+            _check_path(path, readonly)
+            if not readonly:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        opened: list[aiosqlite.Connection] = []
         try:
-            await db.run(_set_up)
-        except BaseException:
-            await conn.close()
+            if readonly:
+                conn = await _connect_readonly(path)
+                opened.append(conn)
+                await _call(conn, partial(_check_readonly, path=path))
+                return cls(conn, path, readonly=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            opened.append(conn)
+            await _call(conn, partial(_set_up, path=path))
+            for _ in range(0 if memory else readers):
+                reader = await aiosqlite.connect(
+                    f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None
+                )
+                opened.append(reader)
+                await _call(reader, _set_up_reader)
+            return cls(conn, path, opened[1:])
+        except BaseException as exc:
+            for each in opened:
+                await each.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise StoreError(describe(path, exc)) from exc
             raise
-        return db
 
     async def close(self) -> None:
+        for reader in self._all_readers:
+            await reader.close()
         await self._conn.close()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the connection's thread (reads, or writes that manage themselves)."""
-        # aiosqlite has no public "run this callable in your thread"; _execute is the one seam
-        # every public method uses, and this is the only place we touch it.
-        return await self._conn._execute(fn, self._conn._conn)  # type: ignore[no-untyped-call,no-any-return]
+        """Run ``fn`` in the writer's thread (writes that manage their own transaction)."""
+        return await _call(self._conn, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a read connection, in one snapshot; it never waits for a writer."""
+        if not self._all_readers:
+            return await self.run(lambda conn: _in_snapshot(conn, fn))
+        reader = await self._readers.get()
+        try:
+            return await _call(reader, lambda conn: _in_snapshot(conn, fn))
+        finally:
+            self._readers.put_nowait(reader)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none."""
-        async with self._write_lock:
-            return await self.run(lambda conn: _in_transaction(conn, fn))
+        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none.
+
+        A store locked by another connection is waited for (SQLite's busy handler backs off
+        between tries) until ``write_patience`` seconds after the call; then ``StoreBusy``.
+        """
+        deadline = time.monotonic() + self.write_patience
+        try:
+            async with asyncio.timeout(self.write_patience):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise StoreBusy(self._busy_message()) from None
+        try:
+            return await self.run(lambda conn: self._in_transaction(conn, fn, deadline))
+        finally:
+            self._write_lock.release()
+
+    def _busy_message(self) -> str:
+        return (
+            f"{self.path}: the store is locked by another process"
+            f" (waited {self.write_patience:g} s); try again when it is done"
+        )
+
+    def _in_transaction(
+        self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], deadline: float
+    ) -> T:
+        _begin_immediate(conn, self, deadline)
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    # aiosqlite has no public "run this callable in your thread"; _execute is the one seam
+    # every public method uses, and this is the only place we touch it.
+    return await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _begin_immediate(conn: sqlite3.Connection, db: Database, deadline: float) -> None:
+    """BEGIN IMMEDIATE, waiting for another connection's write lock until ``deadline``."""
     try:
-        result = fn(conn)
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.busy_waits += 1
+    remaining = deadline - time.monotonic()
+    log.warning("%s is locked by another connection; waiting up to %.1f s", db.path, remaining)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(remaining * 1000), 1)}")
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise StoreBusy(db._busy_message()) from exc
         raise
-    conn.execute("COMMIT")
-    return result
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
-def _set_up(conn: sqlite3.Connection) -> None:
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _in_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    # Deferred BEGIN: every statement of ``fn`` sees the same committed state.
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _check_path(path: str, readonly: bool) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise StoreError(f"{path}: a folder, not a store file (see [storage].path)")
+    if readonly and not target.exists():
+        raise StoreError(
+            f"{path}: no store here (see [storage].path); `newsbot import` or `newsbot run`"
+            " creates it"
+        )
+
+
+async def _connect_readonly(path: str) -> aiosqlite.Connection:
+    """A read-only connection; a store in a read-only folder (no -shm possible) still opens."""
+    uri = f"file:{quote(path)}?mode=ro"
+    conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    try:
+        await conn.execute("SELECT count(*) FROM sqlite_master")
+        return conn
+    except sqlite3.OperationalError as exc:
+        await conn.close()
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_CANTOPEN:
+            raise
+    # Nobody can write where we cannot create the -shm file beside the store, so reading it
+    # as an immutable file is safe.
+    return await aiosqlite.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+
+
+def _recognise(conn: sqlite3.Connection, path: str) -> bool:
+    """True for a newsbot store (or an empty file); raise for any other database.
+
+    Returns whether the store still needs its application_id stamped. Reads only.
+    """
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return False
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if app_id == 0 and (not tables or {"schema_migrations", "articles"} <= tables):
+        return True  # a new file, or a store made before newsbot stamped its id
+    raise StoreError(
+        f"{path}: another application's database, not a newsbot store; left untouched"
+        " (see [storage].path)"
+    )
+
+
+def _set_up(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    stamp = _recognise(conn, path)
     for pragma in PRAGMAS:
         conn.execute(pragma)
     apply_migrations(conn)
+    if stamp:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def _set_up_reader(conn: sqlite3.Connection) -> None:
+    for pragma in READER_PRAGMAS:
+        conn.execute(pragma)
+
+
+def _check_readonly(conn: sqlite3.Connection, path: str) -> None:
+    """A store opened read-only must be a newsbot store with every migration applied."""
+    for pragma in READER_PRAGMAS:
+        conn.execute(pragma)
+    if _recognise(conn, path):
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            raise StoreError(f"{path}: an empty file, not a newsbot store (see [storage].path)")
+    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    if any(name not in done for name, _ in _migration_files()):
+        raise StoreError(
+            f"{path}: made by an older newsbot; run a command that writes (`newsbot fetch`)"
+            " once to upgrade it"
+        )

@@ -194,7 +194,7 @@ class Deliveries:
             ).fetchone()
             return None if row[0] is None else int(row[0])
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def record(
         self, outcomes: Sequence[Outcome], now: int, *, sending: Sequence[int] = ()
@@ -234,7 +234,7 @@ class Deliveries:
             ).fetchone()
             return None if row is None else int(row[0])
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def sent_since(self, chat_id: int, since: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -245,7 +245,7 @@ class Deliveries:
             ).fetchone()
             return int(row[0])
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def prune(self, before: int) -> int:
         """Forget finished rows older than ``before``; owed rows are never pruned."""
@@ -293,13 +293,13 @@ class Deliveries:
                 cancelled_last_day=by_reason(CANCELLED, day),
             )
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def counts_by_status(self) -> dict[str, int]:
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             return dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
 
 def _mark(conn: sqlite3.Connection, status: str, ids: list[int], now: int) -> None:

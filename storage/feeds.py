@@ -111,7 +111,7 @@ class Feeds:
             rows = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()
             return [_feed(r) for r in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def due(self, now: int) -> list[Feed]:
         def work(conn: sqlite3.Connection) -> list[Feed]:
@@ -121,7 +121,7 @@ class Feeds:
             ).fetchall()
             return [_feed(r) for r in rows]
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def record_success(
         self, feed: Feed, *, etag: str | None, last_modified: str | None, now: int

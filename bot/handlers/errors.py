@@ -8,22 +8,28 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.context import Context
+from storage.db import StoreBusy
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+BUSY = "The news store is busy right now. Please try again in a minute."
 
 
 async def on_error(update: object, context: Context) -> None:
     """Log every error with its traceback; one bad update never stops the bot."""
     error = context.error
-    log.error("error while handling an update", exc_info=error)
+    if isinstance(error, StoreBusy):  # expected under load: no traceback, a plain answer
+        log.warning("could not handle an update: %s", error)
+    else:
+        log.error("error while handling an update", exc_info=error)
+    answer = BUSY if isinstance(error, StoreBusy) else SORRY
     if not isinstance(update, Update) or isinstance(error, Forbidden | NetworkError):
         return  # nobody to tell, or telling would fail the same way
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(SORRY)
+            await update.callback_query.answer(answer)
         elif update.effective_message is not None and update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, SORRY)
+            await context.bot.send_message(update.effective_chat.id, answer)
     except TelegramError:
         log.warning("could not tell the user about the error", exc_info=True)

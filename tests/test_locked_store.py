@@ -1,0 +1,110 @@
+"""Another process holds the store's write lock: reads still answer, writes are never lost.
+
+The lock is real: a second process opens the same store file and sits in ``BEGIN IMMEDIATE``
+until the test tells it to let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.handlers.errors import BUSY
+from tests.harness import make_article, running_bot
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+@asynccontextmanager
+async def write_lock_held(store: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Another process holding the write lock on ``store`` until the block ends."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLD_LOCK,
+        str(store),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        assert await holder.stdout.readline() == b"locked\n"
+        yield holder
+    finally:
+        holder.stdin.write(b"go\n")
+        await holder.stdin.drain()
+        assert await holder.wait() == 0
+
+
+class Waiting(logging.Handler):
+    """Sets an event when the store logs that a write is waiting for the lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "is locked by another connection" in record.getMessage():
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+async def test_latest_answers_and_subscribes_are_stored_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    waiting = Waiting()
+    logging.getLogger("storage.db").addHandler(waiting)
+    try:
+        async with running_bot(tmp_path) as bot:
+            await bot.store_articles([make_article(1)])
+            await bot.say("/start")  # this chat is known before the lock
+            readers = [bot.tg.add_private_chat(bot.tg.add_user(f"R{n}")) for n in range(5)]
+            async with write_lock_held(tmp_path / "news.db") as holder:
+                for chat in readers:
+                    bot.tg.send_text(chat, chat.user, "/subscribe economy")
+                await asyncio.wait_for(waiting.event.wait(), 5)
+                # A write is waiting for the lock now; the read answers all the same.
+                [latest] = await bot.say("/latest")
+                assert holder.returncode is None  # the lock is still held
+                assert all(bot.tg.sent(chat.id) == [] for chat in readers)
+            answers = [
+                (await bot.tg.wait_for_messages(1, chat.id, timeout=15))[0] for chat in readers
+            ]
+            stored = [await bot.store.subscriptions.of_chat(chat.id) for chat in readers]
+    finally:
+        logging.getLogger("storage.db").removeHandler(waiting)
+    assert "Headline number 1" in latest.text
+    assert [a.text for a in answers] == ["Subscribed to Economy."] * 5
+    assert stored == [["economy"]] * 5
+
+
+async def test_a_write_that_cannot_wait_longer_asks_to_try_again_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        readers = [bot.tg.add_private_chat(bot.tg.add_user(f"R{n}")) for n in range(5)]
+        for chat in readers:  # known chats: only the subscription itself is written
+            await bot.store.chats.seen(chat.id, "private", None, None, 0)
+        bot.store.db.write_patience = 0.5
+        async with write_lock_held(tmp_path / "news.db") as holder:
+            for chat in readers:
+                bot.tg.send_text(chat, chat.user, "/subscribe economy")
+            answers = [(await bot.tg.wait_for_messages(1, chat.id))[0] for chat in readers]
+            assert holder.returncode is None
+        stored = [await bot.store.subscriptions.of_chat(chat.id) for chat in readers]
+        [again] = await bot.say("/subscribe economy", chat=readers[0], user=readers[0].user)
+    assert [a.text for a in answers] == [BUSY] * 5
+    assert stored == [[]] * 5
+    assert again.text == "Subscribed to Economy."
