@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.render.text import strip_invisible
 from core.settings import TopicConfig
 
 # Each command with its one-line description: /help and setMyCommands read this one list.
@@ -31,6 +32,12 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 MAX_ARGUMENT = 64  # an argument echoed back is cut to this many characters
+SQLITE_MAX_INTEGER = 2**63 - 1  # an id beyond it cannot be bound as an SQLite parameter
+MAX_OFFSET = 1_000_000  # deepest "More ›" page offset: far past any real paging
+RELATED_USAGE = "Usage: /related ID (the number shown as #ID), or reply to an article"
+# ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads
+# differently; 19 digits hold every int64.
+_NUMBER = re.compile(r"[0-9]{1,19}")
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -39,8 +46,9 @@ class UsageError(ValueError):
 
 
 def clip(text: str, limit: int = MAX_ARGUMENT) -> str:
-    """User text to echo back: one line, at most ``limit`` characters."""
-    one_line = " ".join(text.split())
+    """User text to echo back: one line without bidi or zero-width tricks, at most ``limit``
+    characters."""
+    one_line = " ".join(strip_invisible(text).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
@@ -51,6 +59,31 @@ def find_topic(word: str, topics: Sequence[TopicConfig]) -> TopicConfig | None:
         if wanted in (topic.slug.casefold(), topic.name.casefold()):
             return topic
     return None
+
+
+def parse_number(text: str, *, low: int = 0, high: int = SQLITE_MAX_INTEGER) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, or None.
+
+    The one reader of numbers users send (command arguments, callback data): ASCII digits only,
+    no sign or spaces, never beyond SQLite's int64.
+    """
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= min(high, SQLITE_MAX_INTEGER) else None
+
+
+def parse_id(text: str, usage: str) -> int:
+    """An id as users write it (``42`` or ``#42``); UsageError(``usage``) for anything else."""
+    found = parse_number(text.strip().removeprefix("#"), low=1)
+    if found is None:
+        raise UsageError(usage)
+    return found
+
+
+def looks_numeric(text: str) -> bool:
+    """Meant as a number, even if not one we take (``²``, ``-3``, 30 digits)."""
+    return text.lstrip("+-").isdigit()
 
 
 def resolve_topics(
@@ -81,12 +114,13 @@ def parse_latest(args: Sequence[str], topics: Sequence[TopicConfig]) -> LatestAr
     if len(args) > 2:
         raise UsageError("Usage: /latest [topic] [n]")
     for arg in args:
-        if arg.isdigit():
-            count = int(arg)
-            if not 1 <= count <= LATEST_MAX:
+        if looks_numeric(arg):
+            number = parse_number(arg, low=1, high=LATEST_MAX)
+            if number is None:
                 raise UsageError(
                     f"n must be between 1 and {LATEST_MAX}. Usage: /latest [topic] [n]"
                 )
+            count = number
             continue
         found = find_topic(arg, topics)
         if found is None or topic is not None:
@@ -102,10 +136,7 @@ class UnknownTopic(UsageError):
 
 
 def parse_article_id(text: str) -> int:
-    cleaned = text.strip().lstrip("#")
-    if not cleaned.isdigit() or len(cleaned) > 18 or int(cleaned) < 1:
-        raise UsageError("Usage: /related ID (the number shown as #ID), or reply to an article")
-    return int(cleaned)
+    return parse_id(text, RELATED_USAGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from bot.render.text import (
     fit_plain,
     http_url,
     plain,
+    strip_invisible,
     truncate,
     utf16_len,
     visible_len,
@@ -264,3 +265,32 @@ def test_fit_plain_has_no_markup() -> None:
 def test_an_empty_message_is_refused() -> None:
     with pytest.raises(ValueError, match="visible"):
         fit_html([bold("  "), plain("\n")])
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    [
+        *"\u202a\u202b\u202c\u202d\u202e",  # embeddings and overrides
+        *"\u2066\u2067\u2068\u2069",  # isolates
+        *"\u200e\u200f\u061c",  # direction marks
+        *"\u200b\u200c\u200d\u2060\ufeff",  # zero-width space, joiners, word joiner, BOM
+    ],
+)
+def test_strip_invisible_removes_bidi_controls_and_zero_width_characters(invisible: str) -> None:
+    assert strip_invisible(f"pay{invisible}pal exe{invisible}") == "paypal exe"
+    assert clean_line(f"{invisible}Title{invisible}") == "Title"
+    assert clean_block(f"one{invisible}\n\ntwo") == "one\n\ntwo"
+
+
+def test_strip_invisible_keeps_the_writing_that_needs_joiners() -> None:
+    persian = "می\u200cخواهم"  # ZWNJ inside a Persian word
+    skin_family = "👩🏽\u200d💻"
+    heart = "❤\ufe0f\u200d🔥"
+    for text in (FAMILY, persian, skin_family, heart, "plain text", ""):
+        assert strip_invisible(text) == text
+    assert strip_invisible("a\u200db\u200cc") == "abc"  # joiners between Latin letters
+
+
+def test_strip_invisible_of_a_spoofed_title() -> None:
+    spoof = "Invoice \u202egpj.exe\u202c from the \u2066central\u2069 bank\u200b"
+    assert strip_invisible(spoof) == "Invoice gpj.exe from the central bank"

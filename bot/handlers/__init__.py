@@ -39,8 +39,11 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "removefeed": admin.removefeed,
     }
     assert set(command_handlers) == {name for name, _ in PUBLIC_COMMANDS + ADMIN_COMMANDS}
+    # New messages only: editing a message that held a command must not run it again
+    # (a second /subscribe, another /stats). CommandHandler alone also takes edits.
+    new_messages = filters.UpdateType.MESSAGE
     for name, callback in command_handlers.items():
-        app.add_handler(CommandHandler(name, callback))
+        app.add_handler(CommandHandler(name, callback, filters=new_messages))
 
     app.add_handler(CallbackQueryHandler(articles.on_article_button, pattern=r"^(art|rel|more):"))
     app.add_handler(CallbackQueryHandler(subscriptions.on_topic_button, pattern=r"^(tog|sub):"))
@@ -51,7 +54,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migration))
     # Last in the group: within a group only the first matching handler runs, so the hint
     # answers just the commands no CommandHandler above took.
-    app.add_handler(MessageHandler(filters.COMMAND, start.unknown_command))
+    app.add_handler(MessageHandler(filters.COMMAND & new_messages, start.unknown_command))
     app.add_error_handler(on_error)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.commands import clip, resolve_topics
+from bot.commands import UsageError, clip, parse_id, resolve_topics
 from bot.context import Context
 from bot.handlers.common import args_of, remember_chat, reply_text
 from bot.stats import gather_stats, render_stats
@@ -19,6 +19,7 @@ REFUSAL = "Sorry, that command is only for this bot's admins."
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 DEFAULT_EVERY = 600
+REMOVEFEED_USAGE = "Usage: /removefeed ID (the #ID from /feeds)"
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -99,10 +100,13 @@ async def removefeed(update: Update, context: Context) -> None:
     """Remove a feed by its id (/removefeed ID)."""
     services = context.bot_data.services
     args = args_of(context)
-    if len(args) != 1 or not args[0].lstrip("#").isdigit() or len(args[0]) > 18:
-        await reply_text(update, "Usage: /removefeed ID (the #ID from /feeds)")
+    try:
+        if len(args) != 1:
+            raise UsageError(REMOVEFEED_USAGE)
+        feed_id = parse_id(args[0], REMOVEFEED_USAGE)
+    except UsageError as exc:
+        await reply_text(update, html.escape(str(exc)))
         return
-    feed_id = int(args[0].lstrip("#"))
     if await services.store.feeds.remove(feed_id):
         await reply_text(update, f"Removed feed #{feed_id}.")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
 
 from telegram import (
     InlineQueryResultArticle,
@@ -16,11 +17,14 @@ from telegram.error import BadRequest
 
 from bot.commands import (
     LATEST_MAX,
+    MAX_OFFSET,
+    RELATED_USAGE,
     UnknownTopic,
     UsageError,
     clip,
     parse_article_id,
     parse_latest,
+    parse_number,
 )
 from bot.context import Context
 from bot.handlers.common import (
@@ -119,8 +123,9 @@ def article_id_from_reply(message: Message | None) -> int | None:
                 action, args = parse_callback(button.callback_data)  # type: ignore[arg-type]
             except ValueError:
                 continue
-            if action == "rel":
-                return int(args[0])
+            found = parse_number(args[0], low=1) if action == "rel" else None
+            if found is not None:
+                return found
     return None
 
 
@@ -146,10 +151,7 @@ async def related(update: Update, context: Context) -> None:
                 replied.chat.id, replied.message_id
             )
     if article_id is None:
-        await reply_text(
-            update,
-            "Usage: /related ID (the number shown as #ID), or reply to an article with /related",
-        )
+        await reply_text(update, f"{RELATED_USAGE} with /related")
         return
     await send_related(update, context, article_id)
 
@@ -191,23 +193,20 @@ async def on_article_button(update: Update, context: Context) -> None:
     services = context.bot_data.services
     try:
         action, args = parse_callback(query.data)
-        if action == "more":
-            topic = None if args[0] == "-" else args[0]
-            offset, count = int(args[1]), int(args[2])
-            if not (offset >= 0 and 1 <= count <= LATEST_MAX):
-                raise ValueError("page out of range")
-            if topic is not None and topic not in services.topic_names:
-                raise ValueError("topic gone")
-        article_id = int(args[0]) if action in ("art", "rel") else 0
-    except (ValueError, IndexError):
-        await query.answer(EXPIRED)
-        return
+    except ValueError:
+        action, args = "", []
     if action == "more":
+        page = _page(args, services.topic_names)
         message = query.message if isinstance(query.message, Message) else None
-        shown = message is not None and await send_latest_page(
-            update, context, topic, offset, count, edit=message
-        )
+        if page is None or message is None:
+            await query.answer(EXPIRED)
+            return
+        shown = await send_latest_page(update, context, *page, edit=message)
         await query.answer(None if shown else "No more articles.")
+        return
+    article_id = parse_number(args[0], low=1) if action in ("art", "rel") and args else None
+    if article_id is None:
+        await query.answer(EXPIRED)
         return
     article = await services.store.articles.get(article_id)
     if article is None:
@@ -219,6 +218,18 @@ async def on_article_button(update: Update, context: Context) -> None:
     else:
         tz = await chat_zone(services, update.effective_chat)
         await reply(update, context, render_article(article, topics=services.topic_names, tz=tz))
+
+
+def _page(args: list[str], topic_names: Mapping[str, str]) -> tuple[str | None, int, int] | None:
+    """Topic, offset and count of a "More ›" button, or None if it could not be ours."""
+    if len(args) != 3:
+        return None
+    topic = None if args[0] == "-" else args[0]
+    offset = parse_number(args[1], high=MAX_OFFSET)
+    count = parse_number(args[2], low=1, high=LATEST_MAX)
+    if offset is None or count is None or (topic is not None and topic not in topic_names):
+        return None
+    return topic, offset, count
 
 
 async def inline_query(update: Update, context: Context) -> None:

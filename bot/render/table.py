@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.render.dates import format_box_time, format_dateline
+from bot.render.text import strip_invisible
 from storage.models import Article, Topic
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(strip_invisible(text).split())
     if len(text) <= width:
         return text
     return text[: max(width - 1, 0)] + "…"
@@ -63,7 +64,7 @@ def article_sheet(article: Article) -> str:
             lines.append(f"  {entry.title}")
             if tail:
                 lines.append(f"    {tail}")
-    return "\n".join(lines)
+    return strip_invisible("\n".join(lines))
 
 
 def topic_table(topics: Sequence[Topic], counts: dict[str, int]) -> str:

@@ -28,6 +28,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Removed outright; the whitespace-like controls (\t \n \v \f \r \x1c-\x1f \x85) are left to
 # str.split / str.splitlines, which treat them as separators.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]")
+# Bidi controls (embeddings, overrides, isolates, marks) reorder what follows them, so a title
+# can make a reader see text the publisher did not visibly write; zero-width characters disguise
+# words. Both are removed from everything shown (strip_invisible).
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_ZERO_WIDTH = "\u200b-\u200d\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{_BIDI_CONTROLS}{_ZERO_WIDTH}]")
+_ZWNJ, _ZWJ, _VS16 = "\u200c", "\u200d", "\ufe0f"
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(?=\s)")
 _TRAILING_JUNK = ",;:-–—/([{«“‘"  # and any whitespace
 # A grapheme this long that does not fit is abuse (zalgo text); cut it between code points.
@@ -91,11 +98,54 @@ def _code_points(text: str) -> str:
     return text
 
 
+def _is_emoji(ch: str) -> bool:
+    return ord(ch) >= 0x1F000 or (ord(ch) >= 0x2000 and unicodedata.category(ch) == "So")
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    cp = ord(ch)
+    return ch.isalpha() and (
+        0x0600 <= cp <= 0x08FF or 0xFB50 <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFC
+    )
+
+
+def _keeps_joiner(text: str, i: int) -> bool:
+    """Whether the ZWJ/ZWNJ at ``i`` is part of the writing, not a disguise.
+
+    A ZWJ between two emoji makes one emoji (man, ZWJ, woman: a family); a ZWNJ between two
+    Arabic-script letters is Persian spelling (it stops the letters joining).
+    """
+    if i == 0 or i + 1 >= len(text):
+        return False
+    before, after = text[i - 1], text[i + 1]
+    if text[i] == _ZWJ:
+        if before == _VS16 and i >= 2:
+            before = text[i - 2]
+        return _is_emoji(before) and _is_emoji(after)
+    return text[i] == _ZWNJ and _is_arabic_letter(before) and _is_arabic_letter(after)
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without bidi controls (U+202E and kin) and zero-width characters.
+
+    Those let a publisher reorder or disguise what a reader sees. A ZWJ inside an emoji
+    sequence and a ZWNJ inside a Persian word stay: there they are the writing itself.
+    """
+    if not _INVISIBLE.search(text):
+        return text
+    return "".join(
+        ch
+        for i, ch in enumerate(text)
+        if not _INVISIBLE.fullmatch(ch) or (ch in (_ZWJ, _ZWNJ) and _keeps_joiner(text, i))
+    )
+
+
 def clean_line(text: str | None) -> str:
-    """Publisher text for one line: control characters dropped, whitespace collapsed."""
+    """Publisher text for one line: control and invisible characters dropped, whitespace
+    collapsed."""
     if not text:
         return ""
-    return " ".join(_CONTROL.sub("", _code_points(text)).split())
+    return " ".join(_CONTROL.sub("", strip_invisible(_code_points(text))).split())
 
 
 def clean_block(text: str | None) -> str:
@@ -103,7 +153,7 @@ def clean_block(text: str | None) -> str:
     if not text:
         return ""
     lines: list[str] = []
-    for raw in _CONTROL.sub("", _code_points(text)).splitlines():
+    for raw in _CONTROL.sub("", strip_invisible(_code_points(text))).splitlines():
         line = " ".join(raw.split())
         if line or (lines and lines[-1]):
             lines.append(line)
