@@ -1,11 +1,17 @@
 """/latest and /related answered by a real ``newsbot run`` over a big store, timed at the double.
 
     python bench/bot_latency.py STORE [--asks N]
+    python bench/bot_latency.py STORE --related-newest 50 [--asks 60]
 
 STORE is a store such as ``python bench/synthetic.py /tmp/1m.db 1000000`` makes (the bot
 opens it as its own store). The Bot API double runs in its own process; each ask injects a
 message into a long poll the bot is waiting in and measures until the bot's reply arrives,
 both at the double. Asks go 20 a second, spread over 200 readers, inside Telegram's limits.
+
+``--related-newest K`` times only ``/related`` for the newest K articles (round robin), on a
+copy of STORE: first the first start of a bot on it (as right after ``newsbot import``, e.g.
+a store made by ``python bench/store.py build``), then a restart on the same copy. STORE
+itself is left as it was, so the first start can be measured again.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import sqlite3
 import statistics
 import tempfile
@@ -25,14 +32,16 @@ from synthetic import SECTIONS  # type: ignore[import-not-found]
 READERS = 200
 
 
-def write_config(folder: Path, store: Path, base_url: str, token: str) -> Path:
+def write_config(
+    folder: Path, store: Path, base_url: str, token: str, level: str = "WARNING"
+) -> Path:
     topics = "".join(
         f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n\n' for s in SECTIONS
     )
     path = folder / "config.toml"
     path.write_text(
         f'[telegram]\ntoken = "{token}"\napi_base_url = "{base_url}"\n\n'
-        f'[storage]\npath = "{store}"\n\n{topics}[logging]\nlevel = "WARNING"\n',
+        f'[storage]\npath = "{store}"\n\n{topics}[logging]\nlevel = "{level}"\n',
         encoding="utf-8",
     )
     return path
@@ -78,13 +87,76 @@ async def run(store: Path, asks: int) -> None:
     print(f"  429s from the double: {stats['too_many_requests']}")
 
 
+async def ask_related(store: Path, folder: Path, newest: int, asks: int) -> list[float]:
+    """One ``newsbot run`` on ``store``: /related for the newest articles, reply times in ms."""
+    with sqlite3.connect(store) as conn:
+        ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM articles ORDER BY id DESC LIMIT ?", (newest,))
+        ]
+    procs = Processes()
+    times: list[float] = []
+    try:
+        double = await procs.double(READERS, rate_limits=True)
+        config = write_config(folder, store, double["base_url"], double["token"], "INFO")
+        started = time.perf_counter()
+        await procs.bot(config, folder / "bot.log")
+        await asyncio.sleep(5)  # start-up: open the store, set commands, start polling
+        for n in range(asks):
+            answer = await asyncio.to_thread(
+                http_json,
+                f"{double['control']}/ask",
+                {"chat_id": FIRST_ID + n % READERS, "text": f"/related {ids[n % len(ids)]}"},
+            )
+            times.append(answer["ms"])
+            await asyncio.sleep(0.05)
+        print(f"    ({time.perf_counter() - started:.0f} s from start to the last reply)")
+    finally:
+        await procs.stop()
+    return times
+
+
+def related_figures(name: str, values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (
+        f"  {name:<14} p50 {statistics.median(ordered):7.1f} ms   p95 {p95:7.1f} ms"
+        f"   max {ordered[-1]:7.1f} ms   first {values[0]:7.1f} ms   (n={len(values)})"
+    )
+
+
+async def run_related(store: Path, newest: int, asks: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "news.db"
+        shutil.copy(store, copy)
+        with sqlite3.connect(copy) as conn:
+            total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            copied = conn.execute("SELECT count(*) FROM search_term_stats_info").fetchone()[0]
+        print(
+            f"/related for the newest {newest} of {total:,} articles"
+            f" (term statistics {'present' if copied else 'absent'} at first start):"
+        )
+        first = await ask_related(copy, Path(folder), newest, asks)
+        print(related_figures("first start", first))
+        again = await ask_related(copy, Path(folder), newest, asks)
+        print(related_figures("restart", again))
+        log = (Path(folder) / "bot.log").read_text(encoding="utf-8", errors="replace")
+        for line in log.splitlines():
+            if "term statistics" in line or "search statistics" in line:
+                print(f"  log: {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", type=Path)
     parser.add_argument("--asks", type=int, default=600)
+    parser.add_argument("--related-newest", type=int, metavar="K")
     args = parser.parse_args()
     started = time.perf_counter()
-    asyncio.run(run(args.store, args.asks))
+    if args.related_newest:
+        asyncio.run(run_related(args.store, args.related_newest, args.asks))
+    else:
+        asyncio.run(run(args.store, args.asks))
     print(f"  ({time.perf_counter() - started:.0f} s)")
 
 

@@ -2,11 +2,15 @@
 
     python bench/store.py import [--base STORE]       # import 20,000 into a store of 100,000
     python bench/store.py latency STORE [--queries N] # p50/p95 through the storage API
+    python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
 
 ``import`` runs the real ``newsbot import`` command on a JSON Lines file of 20,000 synthetic
 articles (tagged against eight configured topics) into a copy of ``--base`` or, without it, a
 store it first fills with 100,000. ``latency`` expects a big store, e.g. one made by
-``python bench/synthetic.py /tmp/1m.db 1000000``.
+``python bench/synthetic.py /tmp/1m.db 1000000``. ``build`` writes N synthetic articles
+(default 200,000) to a JSON Lines file and imports it into a fresh store with the real
+``newsbot import``, as an operator's first big import does (bench/bot_latency.py then times
+the bot on it).
 """
 
 from __future__ import annotations
@@ -53,6 +57,39 @@ async def build_base(path: Path, n: int) -> None:
         await store.close()
 
 
+def write_jsonl(path: Path, count: int, seed: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for article in articles(count, seed=seed):
+            out.write(json.dumps(article_to_dict(article, full=True)) + "\n")
+
+
+def import_config(folder: Path, db: Path) -> Path:
+    config = folder / "config.toml"
+    topics = "".join(
+        f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n'
+        f'keywords = ["{s} market", "minister of {s}"]\n\n'
+        for s in SECTIONS
+    )
+    config.write_text(f'[storage]\npath = "{db}"\n\n{topics}', encoding="utf-8")
+    return config
+
+
+def build(db: Path, count: int) -> None:
+    if db.exists():
+        raise SystemExit(f"{db} exists: build makes a fresh store")
+    with tempfile.TemporaryDirectory() as folder:
+        feed = Path(folder) / "articles.jsonl"
+        started = time.perf_counter()
+        write_jsonl(feed, count, seed=0)
+        print(f"wrote {count:,} articles as JSON Lines in {time.perf_counter() - started:.0f} s")
+        config = import_config(Path(folder), db)
+        started = time.perf_counter()
+        code = newsbot(["--config", str(config), "import", "--quiet", str(feed)])
+        elapsed = time.perf_counter() - started
+    assert code == 0, "import failed"
+    print(f"newsbot import: {count:,} articles into a fresh {db} in {elapsed:.0f} s")
+
+
 def bench_import(base: Path | None, count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "news.db"
@@ -63,16 +100,8 @@ def bench_import(base: Path | None, count: int) -> None:
             asyncio.run(build_base(db, 100_000))
         existing = asyncio.run(count_articles(db))
         feed = Path(folder) / "new.jsonl"
-        with feed.open("w", encoding="utf-8") as out:
-            for article in articles(count, seed=7):
-                out.write(json.dumps(article_to_dict(article, full=True)) + "\n")
-        config = Path(folder) / "config.toml"
-        topics = "".join(
-            f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n'
-            f'keywords = ["{s} market", "minister of {s}"]\n\n'
-            for s in SECTIONS
-        )
-        config.write_text(f'[storage]\npath = "{db}"\n\n{topics}', encoding="utf-8")
+        write_jsonl(feed, count, seed=7)
+        config = import_config(Path(folder), db)
         started = time.perf_counter()
         code = newsbot(["--config", str(config), "import", "--quiet", str(feed)])
         elapsed = time.perf_counter() - started
@@ -155,8 +184,13 @@ def main() -> None:
     p = sub.add_parser("latency")
     p.add_argument("store", type=Path)
     p.add_argument("--queries", type=int, default=300)
+    p = sub.add_parser("build")
+    p.add_argument("store", type=Path)
+    p.add_argument("--count", type=int, default=200_000)
     args = parser.parse_args()
-    if args.what == "import":
+    if args.what == "build":
+        build(args.store, args.count)
+    elif args.what == "import":
         bench_import(args.base, args.count)
     else:
         asyncio.run(bench_latency(args.store, args.queries))

@@ -214,6 +214,8 @@ async def cmd_import(config: Config, args: argparse.Namespace) -> int:
                 config.fetch,
                 progress=progress.update if progress is not None else None,
             )
+        # Here, where no reader waits, rather than at the bot's first /related after it.
+        await store.search.refresh_term_stats_if_stale()
     _print_summary(summary, sys.stdout)
     return EXIT_OK if summary.ok else EXIT_FAILED
 

@@ -206,6 +206,19 @@ class SearchEngine:
         self._stats.clear()
         return count
 
+    async def refresh_term_stats_if_stale(self) -> int | None:
+        """Rebuild the word statistics if related() would; return how many terms, or None.
+
+        ``newsbot import`` calls this at its end: a big import into a store without a current
+        copy otherwise leaves the rebuild to the bot's first /related, which then looks every
+        word up live in the index (seconds at 200k articles) while the rebuild runs beside it.
+        """
+        if not await self._db.run(self._stats.stale):
+            return None
+        count = await self.refresh_term_stats()
+        log.info("term statistics rebuilt: %d terms", count)
+        return count
+
     async def refreshed(self) -> None:
         """Wait for a background rebuild of the word statistics, if one is running."""
         if self._refreshing is not None:

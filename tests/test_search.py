@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main as newsbot
+from ingest.jsonio import article_to_dict
 from storage import NewArticle, RelatedEntry, Store, Topic, fts, search
 from storage.search import SearchEngine, normalise_title
 
@@ -391,3 +395,49 @@ async def test_a_big_store_without_term_stats_gets_them(
     assert [a.id for a in await engine.related(volcano, limit=1)] == [volcano_2]
     await engine.refreshed()  # the rebuild runs in the background, off the reader's path
     assert await store.db.run(copied) == 1
+
+
+def test_newsbot_import_leaves_current_term_stats_so_related_has_no_rebuild_to_wait_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 8 §2.4: after a big `newsbot import` into a fresh store the copy was missing, so the
+    # bot's first /related asks looked every word up live while a rebuild ran beside them.
+    monkeypatch.setattr(search._TermStats, "AUTO_COPY_AT", 3)  # "big", at test scale
+    feed = tmp_path / "articles.jsonl"
+    texts = {"v": VOLCANO, "v2": VOLCANO_2, "f": FOOTBALL, "b": BUDGET}
+    feed.write_text(
+        "".join(
+            json.dumps(article_to_dict(article(key, text, when=T0 + timedelta(hours=n)), full=True))
+            + "\n"
+            for n, (key, text) in enumerate(texts.items())
+        ),
+        encoding="utf-8",
+    )
+    db = tmp_path / "news.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\npath = "{db}"\n', encoding="utf-8")
+
+    assert newsbot(["--config", str(config), "import", "--quiet", str(feed)]) == 0
+
+    def copy(conn: sqlite3.Connection) -> tuple[int, int] | None:
+        row = conn.execute("SELECT documents, built_at FROM search_term_stats_info").fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    with sqlite3.connect(db) as conn:
+        built = copy(conn)
+    assert built is not None
+    assert built[0] == 4  # counted over every imported article
+
+    async def ask_related() -> list[str]:
+        store = await Store.open(db)
+        try:
+            found = await store.search.related(2, limit=1)  # the second volcano story
+            await store.search.refreshed()
+            assert await store.db.run(copy) == built  # nothing for the bot to rebuild
+            return [a.title for a in found]
+        finally:
+            await store.close()
+
+    caplog.clear()
+    assert asyncio.run(ask_related()) == [VOLCANO[0]]
+    assert "term statistics rebuilt" not in caplog.text
