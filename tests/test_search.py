@@ -13,7 +13,7 @@ import pytest
 
 from bot.cli import main as newsbot
 from ingest.jsonio import article_to_dict
-from storage import NewArticle, RelatedEntry, Store, Topic, fts, search
+from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
 from storage.search import SearchEngine, normalise_title
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -382,7 +382,7 @@ async def test_term_stats_copy_gives_the_same_related_list(store: Store) -> None
 async def test_a_big_store_without_term_stats_gets_them(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search._TermStats, "AUTO_COPY_AT", 3)
+    monkeypatch.setattr(term_stats.TermCounts, "AUTO_COPY_AT", 3)
     volcano, volcano_2, *_ = await add(
         store, article("v", VOLCANO), article("v2", VOLCANO_2), article("f", FOOTBALL)
     )
@@ -402,7 +402,7 @@ def test_newsbot_import_leaves_current_term_stats_so_related_has_no_rebuild_to_w
 ) -> None:
     # Issue 8 §2.4: after a big `newsbot import` into a fresh store the copy was missing, so the
     # bot's first /related asks looked every word up live while a rebuild ran beside them.
-    monkeypatch.setattr(search._TermStats, "AUTO_COPY_AT", 3)  # "big", at test scale
+    monkeypatch.setattr(term_stats.TermCounts, "AUTO_COPY_AT", 3)  # "big", at test scale
     feed = tmp_path / "articles.jsonl"
     texts = {"v": VOLCANO, "v2": VOLCANO_2, "f": FOOTBALL, "b": BUDGET}
     feed.write_text(
