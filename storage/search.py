@@ -4,7 +4,8 @@ Search: the user's words must all match (any of them, if no article has all); am
 the good ones (scoring at least half as well as the best) come newest first, the weaker after.
 Related news is ranked in ``related.py``, with the word counts of ``term_stats.py``.
 
-All SQL for a call runs in one hop to a connection's thread. FTS5 syntax lives in ``fts.py``.
+All SQL for a call runs in one hop to a read connection's thread, in one snapshot. FTS5
+syntax lives in ``fts.py``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SearchEngine:
         limit = min(limit, tuning.max_limit, tuning.max_results - offset)
         if limit <= 0:
             return []
-        return await self._db.run(lambda conn: _search(conn, text, limit, offset, tuning))
+        return await self._db.read(lambda conn: _search(conn, text, limit, offset, tuning))
 
     async def related(self, article_id: int, *, limit: int = 5) -> list[Article]:
         """The publisher's related articles that we hold, then the most similar by content."""
@@ -71,7 +72,7 @@ class SearchEngine:
             return []
         tuning, counts = self.related_tuning, self.term_stats.counts
         await self.term_stats.check()
-        return await self._db.run(lambda conn: related(conn, article_id, limit, tuning, counts))
+        return await self._db.read(lambda conn: related(conn, article_id, limit, tuning, counts))
 
     async def similarity_scores(
         self, article_id: int, candidate_ids: Sequence[int]
@@ -83,7 +84,9 @@ class SearchEngine:
         """
         tuning, counts = self.related_tuning, self.term_stats.counts
         wanted = list(candidate_ids)
-        return await self._db.run(lambda conn: similarity(conn, article_id, wanted, tuning, counts))
+        return await self._db.read(
+            lambda conn: similarity(conn, article_id, wanted, tuning, counts)
+        )
 
     async def refresh_term_stats(self, *, min_doc: int | None = None) -> int:
         """Rebuild the store's copy of term counts now; return how many terms it holds."""

@@ -5,7 +5,7 @@ fts5vocab counts a term's documents by reading its whole doclist (~8 ms for a wo
 terms' counts are copied into ``search_term_stats`` (``TermStats.refresh``) and scaled to the
 store's size when read; rare terms, left out of the copy, are cheap to ask the index live.
 ``TermCounts`` caches the counts in memory for the thread that ranks; ``TermStats`` keeps the
-copy current through the store's ``Database``.
+copy current through the store's ``Database`` (its read connections and its writer).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 
@@ -42,7 +43,9 @@ class TermStats:
         if time.monotonic() < self._next_stale_check:
             return
         self._next_stale_check = time.monotonic() + STALE_CHECK_SECONDS
-        if self._refreshing is None and await self._db.run(self.counts.stale):
+        if self._db.readonly or self._refreshing is not None:
+            return
+        if await self._db.read(self.counts.stale):
             # In the background: the caller uses the counts there are (live lookups for what
             # the copy lacks), and no reader waits for the rebuild.
             self._refreshing = asyncio.create_task(self._refresh_in_background())
@@ -54,16 +57,11 @@ class TermStats:
         when a store of 20,000+ articles has no copy or has doubled since the last one; a
         scheduled job calling this after big imports keeps that wait off a user's request.
         """
-        if self._db.path == ":memory:":
-            count = await self._db.write(
-                lambda conn: store_term_stats(conn, *read_term_stats(conn, min_doc))
-            )
-        else:
-            # Reading the whole vocabulary takes seconds on a big store: it runs on a
-            # connection of its own, so the bot's connection keeps answering meanwhile; only
-            # the short write of the result goes through the shared writer.
-            rows = await asyncio.to_thread(_read_on_own_connection, self._db.path, min_doc)
-            count = await self._db.write(lambda conn: store_term_stats(conn, *rows))
+        # Reading the whole vocabulary takes seconds on a big store: it runs on a read
+        # connection, so the others keep answering meanwhile; only the short write of the
+        # result goes through the writer.
+        rows = await self._db.read(lambda conn: read_term_stats(conn, min_doc))
+        count = await self._db.write(lambda conn: store_term_stats(conn, *rows))
         self.counts.clear()
         return count
 
@@ -74,7 +72,7 @@ class TermStats:
         copy otherwise leaves the rebuild to the bot's first /related, which then looks every
         word up live in the index (seconds at 200k articles) while the rebuild runs beside it.
         """
-        if not await self._db.run(self.counts.stale):
+        if not await self._db.read(self.counts.stale):
             return None
         count = await self.refresh()
         log.info("term statistics rebuilt: %d terms", count)
@@ -86,7 +84,7 @@ class TermStats:
             await asyncio.shield(self._refreshing)
 
     async def close(self) -> None:
-        """Stop a background rebuild (its read-only connection finishes on its own thread)."""
+        """Stop a background rebuild (a read under way finishes on its connection's thread)."""
         if self._refreshing is not None:
             self._refreshing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -105,7 +103,9 @@ class TermStats:
 class TermCounts:
     """Document counts of terms: from memory, else the term-stats table, else the index.
 
-    Only ever used from the connection's thread, one call at a time.
+    Used from the read connections' threads: one lookup at a time holds the lock. ``clear``
+    only marks the memory stale (it is called on the event loop, which must never wait for a
+    lookup); the next lookup empties it.
     """
 
     # A store this big without a term-stats copy gets one (see TermStats.check).
@@ -115,10 +115,12 @@ class TermCounts:
     def __init__(self) -> None:
         self._df: dict[str, int] = {}
         self._basis = 0
+        self._cleared = False
+        self._lock = threading.Lock()
 
     def clear(self) -> None:
-        self._df.clear()
-        self._basis = 0
+        """Forget the counts held in memory (the store's copy was rebuilt)."""
+        self._cleared = True
 
     def stale(self, conn: sqlite3.Connection) -> bool:
         """Whether the store is big and its term-stats copy missing or half its size."""
@@ -136,11 +138,22 @@ class TermCounts:
         With ``exact`` False a term the copy left out is given half the copy's threshold
         instead of being looked up in the index.
         """
+        with self._lock:
+            return self._lookup(conn, terms, exact=exact)
+
+    def _lookup(
+        self, conn: sqlite3.Connection, terms: Iterable[str], *, exact: bool
+    ) -> tuple[int, dict[str, int]]:
         documents = count_documents(conn)
         # Counts drift as the store grows; start again once it is a tenth bigger or smaller.
-        if abs(documents - self._basis) * 10 > self._basis or len(self._df) > self.MAX_CACHED:
-            self.clear()
+        if (
+            self._cleared
+            or abs(documents - self._basis) * 10 > self._basis
+            or len(self._df) > self.MAX_CACHED
+        ):
+            self._df.clear()
             self._basis = documents
+            self._cleared = False
         found: dict[str, int] = {}
         missing = []
         for term in terms:
@@ -196,16 +209,6 @@ def read_term_stats(
         "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?", (threshold,)
     ).fetchall()
     return rows, count, threshold
-
-
-def _read_on_own_connection(
-    path: str, min_doc: int | None
-) -> tuple[list[tuple[str, int]], int, int]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return read_term_stats(conn, min_doc)
-    finally:
-        conn.close()
 
 
 def store_term_stats(
