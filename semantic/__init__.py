@@ -1,0 +1,44 @@
+"""Meaning for newsbot: article embeddings from a packaged model, and same-story decisions.
+
+The bottom layer: it imports nothing from ``bot``, ``ingest`` or ``storage``.
+"""
+
+from semantic.model import (
+    DIM,
+    TEXT_WORDS,
+    Embedder,
+    ModelError,
+    Vectors,
+    article_text,
+    from_bytes,
+    packaged_files,
+    to_bytes,
+)
+from semantic.stories import (
+    RULE,
+    WINDOW,
+    StoryItem,
+    StoryRule,
+    same_story,
+    story_items,
+    story_score,
+)
+
+__all__ = [
+    "DIM",
+    "RULE",
+    "TEXT_WORDS",
+    "WINDOW",
+    "Embedder",
+    "ModelError",
+    "StoryItem",
+    "StoryRule",
+    "Vectors",
+    "article_text",
+    "from_bytes",
+    "packaged_files",
+    "same_story",
+    "story_items",
+    "story_score",
+    "to_bytes",
+]
