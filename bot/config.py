@@ -390,6 +390,7 @@ def _fetch(r: _Reader) -> FetchConfig:
         timeout_seconds=_positive(r, "timeout_seconds", d.timeout_seconds),
         max_bytes=int(_positive(r, "max_bytes", d.max_bytes)),
         user_agent=r.get("user_agent", str, d.user_agent),
+        allow_private=r.get("allow_private", bool, d.allow_private),
     )
     r.done()
     return result

@@ -96,6 +96,9 @@ class FetchConfig:
     timeout_seconds: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)"
+    # Loopback, private, link-local and other non-public addresses are refused unless this is
+    # set (a feed server on the same machine or network); see ingest/guard.py.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

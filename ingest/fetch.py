@@ -12,10 +12,19 @@ import urllib.request
 from dataclasses import dataclass
 from email.utils import formatdate
 
+import httpcore
 import httpx
 
 from core.settings import FetchConfig
 from ingest.errors import ImportFailure
+from ingest.guard import (
+    REFUSED,
+    AddressPolicy,
+    AddressRefused,
+    GuardedTransport,
+    allow_any,
+    is_public,
+)
 
 __all__ = ["ACCEPT", "MAX_REDIRECTS", "FetchResult", "fetch_feed", "make_client"]
 
@@ -40,9 +49,20 @@ class FetchResult:
     last_modified: str | None
 
 
-def make_client(config: FetchConfig) -> httpx.AsyncClient:
-    """An HTTP client for feed fetching; the caller closes it (``async with``)."""
+def make_client(
+    config: FetchConfig,
+    *,
+    allowed: AddressPolicy | None = None,
+    network: httpcore.AsyncNetworkBackend | None = None,
+) -> httpx.AsyncClient:
+    """An HTTP client for feed fetching; the caller closes it (``async with``).
+
+    It connects only to public addresses unless ``config.allow_private``; ``allowed`` replaces
+    that policy and ``network`` the sockets underneath (both for tests).
+    """
+    policy = allowed or (allow_any if config.allow_private else is_public)
     return httpx.AsyncClient(
+        transport=GuardedTransport(policy, network),
         headers={"User-Agent": config.user_agent, "Accept": ACCEPT},
         timeout=httpx.Timeout(config.timeout_seconds),
         # fetch_feed follows redirects itself, so that it counts them and never reads the
@@ -81,6 +101,8 @@ async def fetch_feed(
         # byte every few seconds would otherwise hold a poller slot for ever.
         async with asyncio.timeout(config.timeout_seconds):
             return await _get(client, url, headers, etag, last_modified, config)
+    except AddressRefused:
+        raise ImportFailure(url, REFUSED) from None
     except (TimeoutError, httpx.TimeoutException):
         raise ImportFailure(url, timed_out) from None
     except httpx.ConnectError as exc:

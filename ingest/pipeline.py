@@ -19,7 +19,7 @@ from core.settings import FetchConfig
 from ingest.agency import looks_like_agency, parse_agency
 from ingest.errors import ImportFailure
 from ingest.feeds import parse_feed
-from ingest.fetch import fetch_feed, make_client
+from ingest.fetch import FetchResult, fetch_feed, make_client
 from ingest.jsonio import parse_json_documents
 from ingest.topics import TopicTagger
 from storage import NewArticle, Store
@@ -233,13 +233,18 @@ class Importer:
         return None
 
     async def poll_feed(
-        self, feed: Feed, http: httpx.AsyncClient, fetch_config: FetchConfig
+        self,
+        feed: Feed,
+        http: httpx.AsyncClient,
+        fetch_config: FetchConfig,
+        fetched: FetchResult | None = None,
     ) -> ImportSummary:
-        """Fetch one feed with its validators, store what is new, and record the outcome."""
+        """Fetch one feed with its validators (unless ``fetched`` already holds the answer),
+        store what is new, and record the outcome."""
         summary = ImportSummary()
         now = int(self.now().timestamp())
         try:
-            fetched = await fetch_feed(
+            fetched = fetched or await fetch_feed(
                 http,
                 feed.url,
                 etag=feed.etag,

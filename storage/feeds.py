@@ -100,6 +100,15 @@ class Feeds:
 
         return await self._db.write(work)
 
+    async def find(self, url: str) -> Feed | None:
+        """The feed registered at ``url``, if any."""
+
+        def work(conn: sqlite3.Connection) -> Feed | None:
+            row = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone()
+            return None if row is None else _feed(row)
+
+        return await self._db.run(work)
+
     async def remove(self, feed_id: int) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             return conn.execute("DELETE FROM feeds WHERE id = ?", (feed_id,)).rowcount > 0

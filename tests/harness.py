@@ -20,7 +20,7 @@ from bot.app import build_application
 from bot.delivery.service import DeliveryService
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
-from core.settings import Config, StorageConfig, TelegramConfig, TopicConfig
+from core.settings import Config, FetchConfig, StorageConfig, TelegramConfig, TopicConfig
 from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
@@ -167,6 +167,7 @@ def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
         telegram=TelegramConfig(tg.token, tg.base_url, (ADMIN_ID,)),
         storage=StorageConfig(str(tmp_path / "news.db")),
         topics=TOPICS,
+        fetch=FetchConfig(allow_private=True),  # the tests' feed servers are on loopback
     )
     return replace(config, **changes)
 

@@ -224,7 +224,8 @@ async def test_fetch_polls_every_configured_feed_once(
     config.write_text(
         CONFIG.format(db=tmp_path / "news.db")
         + f'\n[[feeds]]\nurl = "{url}"\ntopics = ["economy"]\n'
-        + '\n[[feeds]]\nurl = "http://127.0.0.1:9/nothing-listens-here"\n',
+        + '\n[[feeds]]\nurl = "http://127.0.0.1:9/nothing-listens-here"\n'
+        + "\n[fetch]\nallow_private = true\n",  # the feed server is on loopback
         encoding="utf-8",
     )
     try:

@@ -24,7 +24,10 @@ ETAG = '"feed-v1"'
 LAST_MODIFIED = "Sat, 09 Jun 2018 08:34:00 GMT"
 ENDLESS_LIMIT = 50 * 1024 * 1024
 CAP = 1024 * 1024
-CONFIG = FetchConfig(timeout_seconds=10.0, max_bytes=CAP, user_agent="newsbot-test/1.0")
+# The server is on loopback, which feeds may not use by default (test_fetch_guard.py).
+CONFIG = FetchConfig(
+    timeout_seconds=10.0, max_bytes=CAP, user_agent="newsbot-test/1.0", allow_private=True
+)
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -296,7 +299,7 @@ async def test_redirect_loop(server: FeedServer) -> None:
 
 
 async def test_server_that_never_answers_times_out(server: FeedServer) -> None:
-    config = FetchConfig(timeout_seconds=0.3, max_bytes=CAP, user_agent="t")
+    config = FetchConfig(timeout_seconds=0.3, max_bytes=CAP, user_agent="t", allow_private=True)
     started = time.monotonic()
     failure = await fetch_failure(f"{server.base}/silent.xml", config=config)
     assert failure.reason == "timed out after 0.3 s"
@@ -304,7 +307,7 @@ async def test_server_that_never_answers_times_out(server: FeedServer) -> None:
 
 
 async def test_dripping_server_hits_the_overall_deadline(server: FeedServer) -> None:
-    config = FetchConfig(timeout_seconds=0.5, max_bytes=CAP, user_agent="t")
+    config = FetchConfig(timeout_seconds=0.5, max_bytes=CAP, user_agent="t", allow_private=True)
     started = time.monotonic()
     failure = await fetch_failure(f"{server.base}/drip.xml", config=config)
     assert failure.reason == "timed out after 0.5 s"

@@ -13,6 +13,8 @@ from bot.commands import UsageError, clip, parse_id, resolve_topics
 from bot.context import Context
 from bot.handlers.common import args_of, remember_chat, reply_text
 from bot.stats import gather_stats, render_stats
+from ingest.errors import ImportFailure
+from ingest.fetch import fetch_feed
 from ingest.pipeline import Importer
 
 REFUSAL = "Sorry, that command is only for this bot's admins."
@@ -69,7 +71,7 @@ async def feeds(update: Update, context: Context) -> None:
 
 @admin_only
 async def addfeed(update: Update, context: Context) -> None:
-    """Add a feed (/addfeed URL [topics]) and poll it once so the admin sees it work."""
+    """Add a feed (/addfeed URL [topics]) once a first fetch shows it works."""
     services = context.bot_data.services
     args = args_of(context)
     if not args or not FEED_URL.fullmatch(args[0]) or len(args[0]) > 2000:
@@ -81,13 +83,28 @@ async def addfeed(update: Update, context: Context) -> None:
             update, f"Unknown topic “{html.escape(clip(unknown[0]))}”. /topics lists them."
         )
         return
-    feed = await services.store.feeds.add(args[0], slugs, DEFAULT_EVERY, services.now())
+    url = args[0]
+    # Fetched before it is registered: an address that never answered with a feed (or that
+    # the fetch policy refuses) must not stay in the store to be polled for ever.
+    try:
+        fetched = await fetch_feed(
+            services.http, url, etag=None, last_modified=None, config=services.config.fetch
+        )
+    except ImportFailure as failure:
+        await reply_text(update, f"Not added: {html.escape(clip(failure.reason, 200))}")
+        return
+    known = await services.store.feeds.find(url)
+    feed = await services.store.feeds.add(url, slugs, DEFAULT_EVERY, services.now())
     on_new = services.delivery.articles_stored if services.delivery else None
     importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
-    summary = await importer.poll_feed(feed, services.http, services.config.fetch)
+    summary = await importer.poll_feed(feed, services.http, services.config.fetch, fetched)
     if summary.failed:
         detail = html.escape(clip(summary.failures[0], 200))
-        await reply_text(update, f"Added feed #{feed.id}, but polling it failed: {detail}")
+        if known is None:
+            await services.store.feeds.remove(feed.id)  # never worked: not registered
+            await reply_text(update, f"Not added: {detail}")
+        else:
+            await reply_text(update, f"Feed #{feed.id} is known, but reading it failed: {detail}")
     else:
         await reply_text(
             update,
