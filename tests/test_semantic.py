@@ -80,6 +80,32 @@ def test_batching_and_order_do_not_change_a_vector(embedder: Embedder) -> None:
     np.testing.assert_allclose(embedder.embed(texts, batch_size=2), alone, atol=1e-5)
 
 
+def test_vectors_match_wordllamas_own_embed(embedder: Embedder) -> None:
+    # Embedder tokenizes word by word (cached); WordLlamaInference tokenizes whole texts.
+    from semantic.model import _inference_class, _read_tokenizer, _read_weights
+
+    weights, tokenizer = packaged_files()
+    reference = _inference_class()(_read_weights(weights), _read_tokenizer(tokenizer))
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    texts = [article_text(p["a"]["title"], p["a"]["summary"]) for p in pairs[::5]]
+    texts += [
+        "Kyiv — «drone» attack: 3 killed (AP) 🚀",
+        "ünïcödé 日本の経済 Землетрясение",
+        "US$1.2bn... deal; 4.75% rate/2026",
+    ]
+    expected = reference.embed(texts, norm=True)
+    np.testing.assert_allclose(embedder.embed(texts, batch_size=7), expected, atol=1e-5)
+
+
+def test_the_word_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("semantic.model.CACHED_WORDS", 50)
+    fresh = Embedder()
+    first = fresh.embed([" ".join(f"word{i}" for i in range(40))])
+    fresh.embed([" ".join(f"other{i}" for i in range(40))])
+    assert len(fresh._word_ids) <= 50
+    np.testing.assert_allclose(fresh.embed([" ".join(f"word{i}" for i in range(40))]), first)
+
+
 def test_an_article_with_only_a_title_gets_a_vector(embedder: Embedder) -> None:
     text = article_text("Kyiv hit by massive overnight drone attack")
     assert text == "Kyiv hit by massive overnight drone attack"
