@@ -38,7 +38,7 @@ RELATED_USAGE = "Usage: /related ID (the number shown as #ID), or reply to an ar
 # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads
 # differently; 19 digits hold every int64.
 _NUMBER = re.compile(r"[0-9]{1,19}")
-_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")  # ASCII digits, as parse_number
 
 
 class UsageError(ValueError):

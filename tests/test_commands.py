@@ -12,6 +12,7 @@ from bot.commands import (
     parse_article_id,
     parse_latest,
     parse_number,
+    parse_settings,
 )
 from tests.harness import TOPICS
 
@@ -68,3 +69,9 @@ def test_parse_latest_count_out_of_range_is_usage(arg: str) -> None:
 
 def test_clip_drops_bidi_controls_from_names() -> None:
     assert clip("Evil\u202e group\u200b name") == "Evil group name"
+
+
+@pytest.mark.parametrize("clock", ["8:0٠", "٨:00", "0²:00"])
+def test_a_clock_takes_only_ascii_digits(clock: str) -> None:
+    with pytest.raises(UsageError, match="is not a time like 08:00"):
+        parse_settings(["digest", clock])
