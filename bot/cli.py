@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -65,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import articles from files, folders or URLs")
     p.add_argument("sources", nargs="+", metavar="PATH|URL")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser(
+        "export", help="every article with every field as JSON Lines, for backup or a move"
+    )
+    p.add_argument(
+        "target", nargs="?", metavar="PATH", help="file to write (default: standard output)"
+    )
 
     sub.add_parser("fetch", help="poll every configured feed once")
 
@@ -192,6 +200,8 @@ def _print_articles(articles: Sequence[Article], as_json: bool, out: TextIO) -> 
 def _print_summary(summary: ImportSummary, out: TextIO) -> None:
     for failure in summary.failures:
         print(f"failed: {failure}", file=sys.stderr)
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     out.write(
         f"imported {summary.imported}, updated {summary.updated},"
         f" duplicate {summary.duplicate}, failed {summary.failed}\n"
@@ -218,6 +228,33 @@ async def cmd_import(config: Config, args: argparse.Namespace) -> int:
         await store.search.refresh_term_stats_if_stale()
     _print_summary(summary, sys.stdout)
     return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+async def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    """Write every article as one JSON line each, in id order; ``import`` reads it back."""
+    out: TextIO
+    async with opened(config) as store:
+        if args.target is None:
+            out, close = sys.stdout, False
+        else:
+            try:
+                out = await asyncio.to_thread(
+                    Path(args.target).open, "w", encoding="utf-8", newline="\n"
+                )
+                close = True
+            except OSError as exc:
+                print(f"newsbot: cannot write {args.target}: {exc.strerror}", file=sys.stderr)
+                return EXIT_FAILED
+        try:
+            async for page in store.articles.all_pages():
+                out.writelines(
+                    json.dumps(article_to_dict(a, full=True), ensure_ascii=False) + "\n"
+                    for a in page
+                )
+        finally:
+            if close:
+                out.close()
+    return EXIT_OK
 
 
 async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
@@ -328,6 +365,7 @@ async def cmd_topics(config: Config, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "import": cmd_import,
+    "export": cmd_export,
     "fetch": cmd_fetch,
     "latest": cmd_latest,
     "related": cmd_related,

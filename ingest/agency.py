@@ -12,6 +12,9 @@ The layout (as saved from agency sites such as Azernews)::
     <Category> <HH:MM | D Month HH:MM>
     ...
 
+Digits are matched as ASCII ``[0-9]``, never with the regex digit class or ``str.isdigit()``:
+those also accept superscripts ("²") and other scripts' digits, which ``int()`` then refuses.
+
 Every regex here runs on one line at a time and has no nested quantifiers over overlapping
 character classes, so a 50,000-character paragraph costs linear time.
 """
@@ -50,19 +53,21 @@ _MONTHS = {
     for name in names
 }
 
-_DATE_PREFIX = re.compile(r"date\s+(\d{4}-\d{2}-\d{2})(?:\s+(.*))?", re.IGNORECASE)
+_DATE_PREFIX = re.compile(r"date\s+([0-9]{4}-[0-9]{2}-[0-9]{2})(?:\s+(.*))?", re.IGNORECASE)
 _DATELINE = re.compile(
-    r"(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>\d{4}),?\s+"
-    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})"
+    r"(?P<day>[0-9]{1,2})\s+(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>[0-9]{4}),?\s+"
+    r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})"
     r"(?:\s*\((?P<zone>[^()]*)\)|\s+(?P<bare>(?:UTC|GMT)\S*))?",
     re.IGNORECASE,
 )
 _ZONE = re.compile(
-    r"(?:UTC|GMT)(?:\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?",
+    r"(?:UTC|GMT)(?:\s*(?P<sign>[+\-−])\s*(?P<hours>[0-9]{1,2})(?::?(?P<minutes>[0-9]{2}))?)?",
     re.IGNORECASE,
 )
 _RELATED_HEADER = re.compile(r"related\s+news:?", re.IGNORECASE)
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_YEAR = re.compile(r"[0-9]{4}")
+_DAY = re.compile(r"[0-9]{1,2}")
 # Furniture is only ever a short line; a long paragraph that happens to start "Follow ..." is text.
 _FURNITURE_MAX = 200
 _FOLLOW = re.compile(
@@ -304,9 +309,9 @@ def _related_meta(line: str, published_at: datetime) -> tuple[str, datetime] | N
     words.pop()
     day: date | None = published_at.date()
     year: int | None = None
-    if len(words) >= 3 and words[-1].isdigit() and len(words[-1]) == 4:
+    if len(words) >= 3 and _YEAR.fullmatch(words[-1]):
         year = int(words.pop())
-    if len(words) >= 3 and words[-1].lower() in _MONTHS and words[-2].isdigit():
+    if len(words) >= 3 and words[-1].lower() in _MONTHS and _DAY.fullmatch(words[-2]):
         month = _MONTHS[words.pop().lower()]
         day = _related_day(int(words.pop()), month, year, published_at)
     elif year is not None:
@@ -332,7 +337,8 @@ def _related_day(day: int, month: int, year: int | None, published_at: datetime)
         years = [year]
     else:
         years = [published_at.year + 1, published_at.year, published_at.year - 1]
-    latest = published_at.date() + _YEAR_SLACK
+    # Near year 9999 the slack runs off the calendar: then nothing is "well after" the article.
+    latest = published_at.date() + min(_YEAR_SLACK, date.max - published_at.date())
     for candidate_year in years:
         try:
             candidate = date(candidate_year, month, day)

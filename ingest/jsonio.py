@@ -5,9 +5,14 @@ optional ``published_at`` (ISO 8601 with an offset; ``Z`` and a bare ``YYYY-MM-D
 midnight UTC, are accepted; a time without an offset is refused), ``category``, ``summary``,
 ``body``, ``publisher``, ``attribution``, ``language``, ``image_url``, ``related`` (a list of
 ``{title, category, published_at}``) and ``topics`` (slugs, kept as hints for the tagger).
-The reader is tolerant: keys it does not know, including the ``id``, ``created_at``,
-``updated_at`` and ``updated`` of newsbot's own output, are ignored, so ``show --json`` output
-imports back unchanged.
+The reader is tolerant: keys it does not know, including the ``id`` and ``updated`` of
+newsbot's own output, are ignored, so ``show --json`` output imports back unchanged.
+``created_at`` and ``updated_at`` (from ``newsbot export``) are kept for an article new to the
+store, so an export imported into a fresh store exports back byte for byte.
+
+A key the record does not have leaves the stored article's field as it is (``latest --json``
+has no ``body``: importing it back keeps the bodies); a key that is there, even empty or null,
+sets the field.
 """
 
 from __future__ import annotations
@@ -24,7 +29,26 @@ from storage.models import Article, NewArticle, RelatedEntry
 
 __all__ = ["article_from_dict", "article_to_dict", "parse_json_documents"]
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: \d also matches other scripts' digits, which int() and fromisoformat refuse.
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The keys of a record that are NewArticle fields of the same name.
+_ARTICLE_KEYS = frozenset(
+    (
+        "title",
+        "url",
+        "guid",
+        "summary",
+        "body",
+        "published_at",
+        "publisher",
+        "attribution",
+        "category",
+        "language",
+        "image_url",
+        "related",
+        "topics",
+    )
+)
 _BOM = b"\xef\xbb\xbf"
 _NON_SPACE = re.compile(rb"\S")
 _JSON_TYPES = {
@@ -74,6 +98,7 @@ def article_from_dict(obj: Any, *, source: str) -> NewArticle:
     if not isinstance(obj, Mapping):
         raise ImportFailure(source, f"expected a JSON object, got {_json_type(obj)}")
     fields = _Fields(obj, source)
+    given = _ARTICLE_KEYS.intersection(obj)
     title = fields.title("title")
     url = fields.text("url") or None
     guid = fields.text("guid") or None
@@ -93,6 +118,10 @@ def article_from_dict(obj: Any, *, source: str) -> NewArticle:
         image_url=fields.text("image_url"),
         related=fields.related("related"),
         topics=fields.topics("topics"),
+        created_at=fields.when("created_at"),
+        updated_at=fields.when("updated_at"),
+        # A record with every key is a whole article, the same as a feed entry.
+        given=None if given == _ARTICLE_KEYS else frozenset(given),
     )
 
 

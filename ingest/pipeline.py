@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,10 +25,15 @@ from ingest.topics import TopicTagger
 from storage import NewArticle, Store
 from storage.articles import DUPLICATE, INSERTED, UPDATED
 from storage.feeds import Feed
+from storage.timeutil import storable
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# A dateline later than this after the import is a typo or a hostile feed, not news: it would
+# sit on top of /latest for years. A day covers clock skew and a publisher's local time
+# mislabelled as UTC (at most 14 hours off).
+FUTURE_TOLERANCE = timedelta(days=1)
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
 
@@ -40,6 +45,8 @@ class ImportSummary:
     duplicate: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    # One line per source that had something replaced on the way in (impossible dates).
+    warnings: list[str] = field(default_factory=list)
     article_ids: list[int] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
 
@@ -50,6 +57,7 @@ class ImportSummary:
         self.duplicate += other.duplicate
         self.failed += other.failed
         self.failures += other.failures
+        self.warnings += other.warnings
         self.article_ids += other.article_ids
         self.new_ids += other.new_ids
 
@@ -66,7 +74,11 @@ Progress = Callable[[int], None]
 
 
 def expand_paths(sources: Iterable[str]) -> Iterator[str]:
-    """Folders become the files inside them (sorted, hidden files skipped); URLs pass through."""
+    """Folders become the files inside them (sorted, hidden files skipped); URLs pass through.
+
+    Hidden means hidden below the folder given: ``../arts`` and ``.cache/feeds`` are folders
+    the user named, and their files are imported.
+    """
     for source in sources:
         if is_url(source):
             yield source
@@ -74,7 +86,8 @@ def expand_paths(sources: Iterable[str]) -> Iterator[str]:
         path = Path(source)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(p.startswith(".") for p in child.parts):
+                inside = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith(".") for p in inside):
                     yield str(child)
         else:
             yield source
@@ -95,7 +108,27 @@ def read_file(source: str, max_bytes: int) -> bytes:
 def parse_bytes(
     data: bytes, *, source: str, default_topics: Sequence[str] = ()
 ) -> Iterator[NewArticle | ImportFailure]:
-    """Pick the importer by file name, then by content, and yield articles or failures."""
+    """Pick the importer by file name, then by content, and yield articles or failures.
+
+    Raises nothing: whatever an importer trips over in hostile input ends that source with one
+    failure line, and the command goes on with the next source.
+    """
+    items = _parse_bytes(data, source=source, default_topics=default_topics)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except Exception as exc:
+            log.debug("importer crashed on %s", source, exc_info=True)
+            yield ImportFailure(source, f"cannot import: {type(exc).__name__}: {exc}")
+            return
+        yield item
+
+
+def _parse_bytes(
+    data: bytes, *, source: str, default_topics: Sequence[str] = ()
+) -> Iterator[NewArticle | ImportFailure]:
     suffix = Path(source.split("?", 1)[0]).suffix.lower()
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if suffix in JSON_SUFFIXES or (suffix not in FEED_SUFFIXES and head in (b"{", b"[")):
@@ -150,14 +183,19 @@ class Importer:
         *,
         extra_topics: Sequence[str] = (),
         progress: Progress | None = None,
+        source: str = "import",
     ) -> None:
         batch: list[NewArticle] = []
         writing: asyncio.Task[None] | None = None
+        now = self.now()
+        replaced = 0
         for item in items:
             if isinstance(item, ImportFailure):
                 summary.fail(item)
                 log.warning("import failed: %s", item)
                 continue
+            item, bad_dates = checked_dates(item, now)
+            replaced += bad_dates
             topics = self.tagger.tag(item, extra_topics)
             batch.append(replace(item, topics=topics))
             if len(batch) >= BATCH_SIZE:
@@ -172,6 +210,12 @@ class Importer:
             await writing
         if batch:
             await self._flush(batch, summary, progress)
+        if replaced:
+            summary.warnings.append(
+                f"{source}: {replaced} date(s) impossible or more than"
+                f" {FUTURE_TOLERANCE.days} day(s) ahead: stored the import time"
+                " (related headlines: no time) instead"
+            )
 
     async def _flush(
         self, batch: list[NewArticle], summary: ImportSummary, progress: Progress | None
@@ -206,7 +250,10 @@ class Importer:
                 data = await self._read(source, http, fetch_config, summary)
                 if data is not None:
                     await self.store_articles(
-                        parse_bytes(data, source=source), summary, progress=progress
+                        parse_bytes(data, source=source),
+                        summary,
+                        progress=progress,
+                        source=source,
                     )
         return summary
 
@@ -254,8 +301,13 @@ class Importer:
             if fetched.content is not None:
                 result = parse_feed(fetched.content, source=feed.url, default_topics=feed.topics)
                 await self.store_articles(
-                    [*result.failures, *result.articles], summary, extra_topics=feed.topics
+                    [*result.failures, *result.articles],
+                    summary,
+                    extra_topics=feed.topics,
+                    source=feed.url,
                 )
+                for warning in summary.warnings:
+                    log.warning("feed %s", warning)
         except ImportFailure as failure:
             summary.fail(failure)
             await self.store.feeds.record_failure(feed, failure.reason, now=now)
@@ -265,6 +317,36 @@ class Importer:
             feed, etag=fetched.etag, last_modified=fetched.last_modified, now=now
         )
         return summary
+
+
+def checked_dates(article: NewArticle, now: datetime) -> tuple[NewArticle, int]:
+    """The article with impossible dates replaced, and how many there were.
+
+    A date the store cannot hold (outside years 1..9999 in UTC or in its own zone) or later than
+    FUTURE_TOLERANCE after ``now`` becomes ``now`` for the article's own dateline and "no time"
+    for a related headline, so one hostile entry can never poison later reads.
+    """
+    latest = now + FUTURE_TOLERANCE
+
+    def fits(value: datetime | None) -> bool:
+        return value is None or (storable(value) and value <= latest)
+
+    own = (article.published_at, article.created_at, article.updated_at)
+    bad = sum(not fits(value) for value in own)
+    bad += sum(not fits(entry.published_at) for entry in article.related)
+    if not bad:
+        return article, 0
+    published_at, created_at, updated_at = (value if fits(value) else None for value in own)
+    fixed = replace(
+        article,
+        published_at=published_at or (now if article.published_at else None),
+        created_at=created_at,
+        updated_at=updated_at,
+        related=tuple(
+            e if fits(e.published_at) else replace(e, published_at=None) for e in article.related
+        ),
+    )
+    return fixed, bad
 
 
 @asynccontextmanager

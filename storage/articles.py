@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from storage.db import Database
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
-from storage.timeutil import from_row, to_row, utc_from_seconds
+from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
+
+log = logging.getLogger(__name__)
 
 ARTICLE_COLUMNS = (
     "id, title, url, guid, summary, body, published_at, utc_offset, publisher, attribution,"
@@ -20,9 +24,9 @@ ARTICLE_COLUMNS = (
 INSERTED, UPDATED, DUPLICATE = "inserted", "updated", "duplicate"
 
 
-def content_hash(article: NewArticle) -> str:
+def content_hash(title: str, summary: str, body: str) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    for part in (article.title, article.summary, article.body):
+    for part in (title, summary, body):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -60,7 +64,12 @@ class Articles:
     ) -> list[UpsertOutcome]:
         """Store a batch in one transaction: new ones inserted, changed ones updated in place."""
         stamp = int((now or datetime.now(UTC)).timestamp())
-        return await self._db.write(lambda conn: [_upsert(conn, a, stamp) for a in articles])
+
+        def work(conn: sqlite3.Connection) -> list[UpsertOutcome]:
+            known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
+            return [_upsert(conn, a, stamp, known) for a in articles]
+
+        return await self._db.write(work)
 
     async def get(self, article_id: int) -> Article | None:
         found = await self.get_many([article_id], with_related=True)
@@ -90,6 +99,27 @@ class Articles:
 
         return await self._db.read(work)
 
+    async def all_pages(self, page_size: int = 500) -> AsyncIterator[list[Article]]:
+        """Every article with its related box, in id order, a page at a time (for export)."""
+        last = 0
+        while True:
+
+            def work(conn: sqlite3.Connection, after: int = last) -> tuple[int, list[Article]]:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                        (after, page_size),
+                    )
+                ]
+                # The last id, not the last article: an unreadable row is skipped, not a stop.
+                return (ids[-1] if ids else 0), load_articles(conn, ids, with_related=True)
+
+            last, articles = await self._db.run(work)
+            if not last:
+                return
+            yield articles
+
     async def topic_counts(self) -> dict[str, int]:
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT topic, count(*) FROM article_topics GROUP BY topic")
@@ -104,87 +134,147 @@ class Articles:
         return await self._db.read(work)
 
 
-def _upsert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> UpsertOutcome:
-    key_guid = article.guid
-    key_url = article.url
-    if not key_guid and not key_url:
+# The article columns an import may change, in the order of _Stored's first fields.
+_TEXT_FIELDS = (
+    "title",
+    "summary",
+    "body",
+    "publisher",
+    "attribution",
+    "category",
+    "language",
+    "image_url",
+)
+_RelatedRow = tuple[str, str | None, int | None, int | None]
+
+
+def _upsert(
+    conn: sqlite3.Connection, article: NewArticle, stamp: int, known_topics: frozenset[str]
+) -> UpsertOutcome:
+    """Insert a new article, or change the given fields of a stored one when any differs."""
+    if not article.guid and not article.url:
         raise ValueError(f"article {article.title!r} has neither url nor guid")
-    row = None
-    if key_guid:
-        row = conn.execute(
-            "SELECT id, content_hash FROM articles WHERE guid = ?", (key_guid,)
-        ).fetchone()
-    if row is None and key_url:
-        row = conn.execute(
-            "SELECT id, content_hash FROM articles WHERE url = ?", (key_url,)
-        ).fetchone()
-    digest = content_hash(article)
-    published = article.published_at or utc_from_seconds(stamp)
-    published_s, offset = to_row(published)
-    values = (
-        article.title,
-        article.summary,
-        article.body,
-        published_s,
-        offset,
-        article.publisher,
-        article.attribution,
-        article.category,
-        article.language,
-        article.image_url,
-        digest,
+    found = _find(conn, article)
+    if found is None:
+        return UpsertOutcome(_insert(conn, article, stamp), INSERTED)
+    article_id, *stored = found
+    stored_texts = tuple(stored[:8])
+    stored_when = (int(stored[8]), int(stored[9]))
+    texts = tuple(
+        getattr(article, name) if article.has(name) else old
+        for name, old in zip(_TEXT_FIELDS, stored_texts, strict=True)
     )
-    if row is None:
-        cursor = conn.execute(
-            "INSERT INTO articles (title, summary, body, published_at, utc_offset, publisher,"
-            " attribution, category, language, image_url, content_hash, guid, url, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*values, key_guid, key_url, stamp),
+    when = stored_when
+    if article.published_at is not None and article.has("published_at"):
+        when = to_row(article.published_at)
+    stored_topics = {
+        r[0]
+        for r in conn.execute(
+            "SELECT topic FROM article_topics WHERE article_id = ?", (article_id,)
         )
-        article_id = int(cursor.lastrowid or 0)
-        _insert_children(conn, article_id, article)
-        return UpsertOutcome(article_id, INSERTED)
-    article_id, old_digest = int(row[0]), row[1]
-    if old_digest == digest:
+    }
+    topics = stored_topics
+    if article.has("topics"):
+        topics = {t for t in article.topics if t in known_topics}
+    stored_related = [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT title, category, published_at, utc_offset FROM related_entries"
+            " WHERE article_id = ? ORDER BY position",
+            (article_id,),
+        )
+    ]
+    related = _related_rows(article) if article.has("related") else stored_related
+    if (texts, when, topics, related) == (stored_texts, stored_when, stored_topics, stored_related):
         return UpsertOutcome(article_id, DUPLICATE)
+    title, summary, body = texts[:3]
     conn.execute(
-        "UPDATE articles SET title = ?, summary = ?, body = ?, published_at = ?, utc_offset = ?,"
-        " publisher = ?, attribution = ?, category = ?, language = ?, image_url = ?,"
+        "UPDATE articles SET title = ?, summary = ?, body = ?, publisher = ?, attribution = ?,"
+        " category = ?, language = ?, image_url = ?, published_at = ?, utc_offset = ?,"
         " content_hash = ?, updated_at = ? WHERE id = ?",
-        (*values, stamp, article_id),
+        (*texts, *when, content_hash(title, summary, body), stamp, article_id),
     )
-    _replace_children(conn, article_id, article)
+    if related != stored_related:
+        conn.execute("DELETE FROM related_entries WHERE article_id = ?", (article_id,))
+        _insert_related(conn, article_id, related)
+    # Rewritten even when the set is the same: each row carries the article's published_at.
+    conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+    _insert_topics(conn, article_id, topics)
     return UpsertOutcome(article_id, UPDATED)
 
 
-def _replace_children(conn: sqlite3.Connection, article_id: int, article: NewArticle) -> None:
-    conn.execute("DELETE FROM related_entries WHERE article_id = ?", (article_id,))
-    conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
-    _insert_children(conn, article_id, article)
+def _find(conn: sqlite3.Connection, article: NewArticle) -> tuple[Any, ...] | None:
+    columns = f"id, {', '.join(_TEXT_FIELDS)}, published_at, utc_offset"
+    row = None
+    if article.guid:
+        row = conn.execute(
+            f"SELECT {columns} FROM articles WHERE guid = ?", (article.guid,)
+        ).fetchone()
+    if row is None and article.url:
+        row = conn.execute(
+            f"SELECT {columns} FROM articles WHERE url = ?", (article.url,)
+        ).fetchone()
+    return tuple(row) if row is not None else None
 
 
-def _insert_children(conn: sqlite3.Connection, article_id: int, article: NewArticle) -> None:
-    rows = []
-    for position, entry in enumerate(article.related):
+def _insert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> int:
+    published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
+    created = int(article.created_at.timestamp()) if article.created_at else stamp
+    updated = int(article.updated_at.timestamp()) if article.updated_at else None
+    cursor = conn.execute(
+        "INSERT INTO articles (title, summary, body, publisher, attribution, category, language,"
+        " image_url, published_at, utc_offset, content_hash, guid, url, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            *(getattr(article, name) for name in _TEXT_FIELDS),
+            published_s,
+            offset,
+            content_hash(article.title, article.summary, article.body),
+            article.guid,
+            article.url,
+            created,
+            updated,
+        ),
+    )
+    article_id = int(cursor.lastrowid or 0)
+    _insert_related(conn, article_id, _related_rows(article))
+    _insert_topics(conn, article_id, article.topics)
+    return article_id
+
+
+def _related_rows(article: NewArticle) -> list[_RelatedRow]:
+    rows: list[_RelatedRow] = []
+    for entry in article.related:
         when, offset = to_row(entry.published_at) if entry.published_at else (None, None)
-        rows.append((article_id, position, entry.title, entry.category, when, offset))
+        rows.append((entry.title, entry.category, when, offset))
+    return rows
+
+
+def _insert_related(conn: sqlite3.Connection, article_id: int, rows: Sequence[_RelatedRow]) -> None:
     conn.executemany(
         "INSERT INTO related_entries (article_id, position, title, category, published_at,"
         " utc_offset) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
+        [(article_id, position, *row) for position, row in enumerate(rows)],
     )
+
+
+def _insert_topics(conn: sqlite3.Connection, article_id: int, topics: Iterable[str]) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO article_topics (article_id, topic, published_at)"
         " SELECT a.id, t.slug, a.published_at FROM topics t, articles a"
         " WHERE t.slug = ? AND a.id = ?",
-        [(topic, article_id) for topic in dict.fromkeys(article.topics)],
+        [(topic, article_id) for topic in dict.fromkeys(topics)],
     )
 
 
 def load_articles(
     conn: sqlite3.Connection, ids: Sequence[int], with_related: bool
 ) -> list[Article]:
-    """Load whole articles (with topics, optionally the related box), keeping the order of ids."""
+    """Load whole articles (with topics, optionally the related box), keeping the order of ids.
+
+    A row whose times cannot be read (written by an older version without checks) is reported
+    once and left out: one bad row must not stop a listing or the dispatcher.
+    """
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
@@ -207,11 +297,18 @@ def load_articles(
             list(ids),
         ):
             related.setdefault(article_id, []).append(
-                RelatedEntry(title, category, from_row(when, offset) if when is not None else None)
+                RelatedEntry(title, category, _related_time(article_id, when, offset))
             )
     by_id = {}
     for row in rows:
         article_id = row[0]
+        try:
+            published_at = from_row(row[6], row[7])
+            created_at = utc_from_seconds(row[13])
+            updated_at = utc_from_seconds(row[14]) if row[14] is not None else None
+        except DECODE_ERRORS as exc:
+            _report_unreadable(article_id, exc)
+            continue
         by_id[article_id] = Article(
             id=article_id,
             title=row[1],
@@ -219,18 +316,45 @@ def load_articles(
             guid=row[3],
             summary=row[4],
             body=row[5],
-            published_at=from_row(row[6], row[7]),
+            published_at=published_at,
             publisher=row[8],
             attribution=row[9],
             category=row[10],
             language=row[11],
             image_url=row[12],
-            created_at=utc_from_seconds(row[13]),
-            updated_at=utc_from_seconds(row[14]) if row[14] is not None else None,
+            created_at=created_at,
+            updated_at=updated_at,
             topics=tuple(topics.get(article_id, ())),
             related=tuple(related.get(article_id, ())),
         )
     return [by_id[i] for i in ids if i in by_id]
+
+
+def _related_time(article_id: int, when: int | None, offset: int | None) -> datetime | None:
+    if when is None:
+        return None
+    try:
+        return from_row(when, offset)
+    except DECODE_ERRORS as exc:
+        _report_unreadable(article_id, exc, what="a related headline's time")
+        return None
+
+
+_reported: set[int] = set()
+
+
+def _report_unreadable(article_id: int, exc: Exception, what: str = "its times") -> None:
+    """Log an unreadable article once per process, not on every listing that meets it."""
+    if article_id in _reported:
+        return
+    _reported.add(article_id)
+    log.error(
+        "article %d: cannot read %s (%s); left out. Run newsbot once to apply the repair"
+        " migration, or re-import the article",
+        article_id,
+        what,
+        exc,
+    )
 
 
 def now_seconds() -> int:

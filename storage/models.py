@@ -22,7 +22,15 @@ class RelatedEntry:
 
 @dataclass(frozen=True, slots=True)
 class NewArticle:
-    """An article as an importer produced it, before the store gave it an id."""
+    """An article as an importer produced it, before the store gave it an id.
+
+    ``given`` names the fields the source actually held (``None``: all of them, as feeds and
+    agency files give everything they have). Storing over an existing article changes only the
+    given fields, so a JSON record without ``body`` leaves the stored body as it is, while
+    ``"body": ""`` empties it. A ``published_at`` of ``None`` always means "no date given".
+    ``created_at`` and ``updated_at`` come from newsbot's own exports and count only when the
+    article is new to the store.
+    """
 
     title: str
     url: str | None = None
@@ -37,6 +45,13 @@ class NewArticle:
     image_url: str | None = None
     related: tuple[RelatedEntry, ...] = ()
     topics: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    given: frozenset[str] | None = None
+
+    def has(self, name: str) -> bool:
+        """Whether the source gave the field ``name`` (present, possibly empty)."""
+        return self.given is None or name in self.given
 
     @property
     def key(self) -> str:

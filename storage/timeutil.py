@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+# What a read of a stored time raises when the row holds a time Python cannot represent (a
+# year outside 1..9999 in UTC or in the publisher's zone, or an offset of a day or more).
+DECODE_ERRORS = (ValueError, OverflowError, OSError)
+
 
 def to_row(value: datetime) -> tuple[int, int]:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -20,3 +24,12 @@ def from_row(seconds: int, offset_minutes: int | None) -> datetime:
 
 def utc_from_seconds(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def storable(value: datetime) -> bool:
+    """Whether ``value`` survives the store: written with to_row, read back with from_row."""
+    try:
+        from_row(*to_row(value))
+    except DECODE_ERRORS:
+        return False
+    return True

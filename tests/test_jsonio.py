@@ -98,10 +98,15 @@ class TestToDict:
         assert out["created_at"] == "2024-01-01T00:00:00+00:00"
         assert out["updated_at"] is None
         assert out["updated"] is False
-        # ... and newsbot's own output imports back, its extra keys ignored.
+        # ... and newsbot's own output imports back: id and "updated" ignored, the store
+        # times kept for a store that does not have the article yet.
         back = article_from_dict(json.loads(json.dumps(out)), source="show.json")
         assert back == NewArticle(
-            title="T", guid="g", body="B", published_at=datetime(2018, 6, 9, 8, 34, tzinfo=UTC)
+            title="T",
+            guid="g",
+            body="B",
+            published_at=datetime(2018, 6, 9, 8, 34, tzinfo=UTC),
+            created_at=datetime(2024, 1, 1, tzinfo=UTC),
         )
 
 
@@ -300,7 +305,13 @@ class TestFields:
             },
             source="x",
         )
-        assert article == NewArticle(title="T", url="u", topics=("economy", "oil"))
+        # A null is a given field, set to its default; a missing key is not given at all.
+        assert article == NewArticle(
+            title="T",
+            url="u",
+            topics=("economy", "oil"),
+            given=frozenset(("title", "url", "summary", "body", "related", "topics")),
+        )
 
 
 def test_utf8_error_offset_counts_the_bom() -> None:
