@@ -320,11 +320,18 @@ def _related_meta(line: str, published_at: datetime) -> tuple[str, datetime] | N
     # is a headline ("Flights to Baku resume on 12 May 06:00"), which keeps the pairs in step.
     if not 1 <= len(words) <= _CATEGORY_WORDS or day is None:
         return None
+    if any(_is_foreign_number(word) for word in words):
+        return None  # "Economy news ² June": a date we cannot read, not part of the category
     hour, minute = int(clock[1]), int(clock[2])
     if hour > 23 or minute > 59:
         return None
     when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=published_at.tzinfo)
     return " ".join(words), when
+
+
+def _is_foreign_number(word: str) -> bool:
+    """Whether ``word`` holds a number sign other than 0-9 (superscripts, other scripts)."""
+    return any(char.isnumeric() and not char.isascii() for char in word)
 
 
 def _related_day(day: int, month: int, year: int | None, published_at: datetime) -> date | None:

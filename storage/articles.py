@@ -297,7 +297,7 @@ def load_articles(
             list(ids),
         ):
             related.setdefault(article_id, []).append(
-                RelatedEntry(title, category, _related_time(article_id, when, offset))
+                RelatedEntry(title, category, _related_time(conn, article_id, when, offset))
             )
     by_id = {}
     for row in rows:
@@ -307,7 +307,7 @@ def load_articles(
             created_at = utc_from_seconds(row[13])
             updated_at = utc_from_seconds(row[14]) if row[14] is not None else None
         except DECODE_ERRORS as exc:
-            _report_unreadable(article_id, exc)
+            _report_unreadable(conn, article_id, exc)
             continue
         by_id[article_id] = Article(
             id=article_id,
@@ -330,24 +330,29 @@ def load_articles(
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _related_time(article_id: int, when: int | None, offset: int | None) -> datetime | None:
+def _related_time(
+    conn: sqlite3.Connection, article_id: int, when: int | None, offset: int | None
+) -> datetime | None:
     if when is None:
         return None
     try:
         return from_row(when, offset)
     except DECODE_ERRORS as exc:
-        _report_unreadable(article_id, exc, what="a related headline's time")
+        _report_unreadable(conn, article_id, exc, what="a related headline's time")
         return None
 
 
-_reported: set[int] = set()
+_reported: set[tuple[str, int]] = set()
 
 
-def _report_unreadable(article_id: int, exc: Exception, what: str = "its times") -> None:
-    """Log an unreadable article once per process, not on every listing that meets it."""
-    if article_id in _reported:
+def _report_unreadable(
+    conn: sqlite3.Connection, article_id: int, exc: Exception, what: str = "its times"
+) -> None:
+    """Log an unreadable article once per store and process, not on every listing."""
+    store = str(conn.execute("PRAGMA database_list").fetchone()[2])
+    if (store, article_id) in _reported:
         return
-    _reported.add(article_id)
+    _reported.add((store, article_id))
     log.error(
         "article %d: cannot read %s (%s); left out. Run newsbot once to apply the repair"
         " migration, or re-import the article",

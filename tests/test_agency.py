@@ -242,6 +242,26 @@ class TestRelatedTimes:
     def test_empty_box(self) -> None:
         assert self.box("2018-06-09", "9 June 2018 12:00 (UTC)") == ()
 
+    @pytest.mark.parametrize(
+        "line",
+        ["Economy news 8 June ²²²² 11:04", "Economy news ² June 11:04", "World ٣ June 10:00"],
+    )
+    def test_digits_other_than_0_to_9_are_no_date(self, line: str) -> None:
+        # They pass str.isdigit() but int() refuses superscripts: this raised ValueError.
+        related = self.box(
+            "2018-06-09", "9 June 2018 12:00 (UTC)", "Good one", "Russia 10:00", "Bad", line
+        )
+        assert related == (
+            RelatedEntry("Good one", "Russia", datetime(2018, 6, 9, 10, tzinfo=UTC)),
+        )
+
+    def test_a_dateline_at_the_end_of_year_9999_still_parses(self) -> None:
+        # Raised OverflowError resolving the box's days; the pipeline replaces the date itself.
+        related = self.box(
+            "2018-06-09", "31 December 9999 23:34 (UTC+04:00)", "A", "World 31 December 22:00"
+        )
+        assert related == (RelatedEntry("A", "World", datetime(9999, 12, 31, 22, tzinfo=PLUS4)),)
+
 
 class TestAttribution:
     @pytest.mark.parametrize(

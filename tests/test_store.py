@@ -124,3 +124,149 @@ async def test_a_failed_batch_stores_nothing(tmp_path: Path) -> None:
     count = await store.articles.count()
     await store.close()
     assert count == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "A new headline"),
+        ("summary", "A new summary."),
+        ("body", "A new body."),
+        ("category", "Economy news"),
+        ("topics", ("economy", "russia")),
+        ("related", (RelatedEntry("Another headline", "Russia", None),)),
+        ("image_url", "https://news.example/1.jpg"),
+        ("attribution", "TASS"),
+        ("publisher", "Azernews"),
+        ("language", "ru"),
+        ("published_at", datetime(2018, 6, 9, 13, 0, tzinfo=BAKU)),
+    ],
+)
+async def test_a_change_to_any_stored_field_is_an_update(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    store = await open_store(tmp_path)
+    first = article(1, topics=("economy",))
+    await store.articles.upsert_many([first])
+    changed = NewArticle(**{**_fields(first), field: value})  # type: ignore[arg-type]
+    [outcome] = await store.articles.upsert_many([changed])
+    [again] = await store.articles.upsert_many([changed])
+    stored = await store.articles.get(outcome.article_id)
+    await store.close()
+    assert (outcome.status, again.status) == ("updated", "duplicate")
+    assert stored is not None
+    assert getattr(stored, field) == value
+
+
+async def test_fields_a_record_does_not_give_keep_their_stored_values(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    full = article(
+        1,
+        summary="Summary.",
+        category="Russia",
+        topics=("russia",),
+        related=(RelatedEntry("Other", "Russia", datetime(2018, 6, 9, 11, 0, tzinfo=BAKU)),),
+        image_url="https://news.example/1.jpg",
+    )
+    [outcome] = await store.articles.upsert_many([full])
+    listing = NewArticle(
+        title=full.title,
+        url=full.url,
+        guid=full.guid,
+        summary=full.summary,
+        given=frozenset(("title", "url", "guid", "summary")),
+    )
+    [same] = await store.articles.upsert_many([listing])
+    retitled = NewArticle(
+        title="Retitled", guid=full.guid, body="", given=frozenset(("title", "guid", "body"))
+    )
+    [changed] = await store.articles.upsert_many([retitled])
+    stored = await store.articles.get(outcome.article_id)
+    await store.close()
+    assert same.status == "duplicate"
+    assert changed.status == "updated"
+    assert stored is not None
+    assert (stored.title, stored.body) == ("Retitled", "")  # given: changed, even to empty
+    assert stored.summary == "Summary."
+    assert stored.related == full.related
+    assert stored.topics == ("russia",)
+    assert stored.image_url == full.image_url
+    assert stored.published_at == full.published_at
+
+
+async def test_an_unreadable_row_is_left_out_of_every_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What versions without date checks stored for "Fri, 31 Dec 9999 23:59:59 -1400".
+    store = await open_store(tmp_path)
+    outcomes = await store.articles.upsert_many(
+        [article(n, topics=("economy",)) for n in range(1, 4)]
+    )
+    bad = outcomes[1].article_id
+    poison = int(
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=14))).timestamp()
+    )
+    await store.db.write(
+        lambda conn: conn.execute(
+            "UPDATE articles SET published_at = ?, utc_offset = -840 WHERE id = ?", (poison, bad)
+        )
+    )
+    latest = await store.articles.latest(limit=10)
+    by_topic = await store.articles.latest(topic="economy", limit=10)
+    got = await store.articles.get_many([o.article_id for o in outcomes])
+    exported = [a async for page in store.articles.all_pages(page_size=1) for a in page]
+    await store.articles.latest(limit=10)
+    await store.close()
+    good = [outcomes[2].article_id, outcomes[0].article_id]
+    assert [a.id for a in latest] == good
+    assert [a.id for a in by_topic] == good
+    assert [a.id for a in got] == sorted(good)
+    assert [a.id for a in exported] == sorted(good)
+    reports = [r for r in caplog.records if f"article {bad}:" in r.getMessage()]
+    assert len(reports) == 1  # said once, not on every read
+
+
+async def test_migration_0004_repairs_stored_impossible_times(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    related = (RelatedEntry("Other", "Russia", datetime(2018, 6, 9, 11, 0, tzinfo=BAKU)),)
+    outcomes = await store.articles.upsert_many(
+        [article(n, topics=("economy",), related=related) for n in range(1, 5)],
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    await store.close()
+    ids = [o.article_id for o in outcomes]
+    year_10000 = 253402300800
+    with sqlite3.connect(tmp_path / "news.db") as conn:
+        # As older versions stored Atom 9999-12-31T20:00:00-05:00, JSON
+        # 0001-01-01T00:00:00+14:00, and a dateline a thousand years ahead.
+        conn.execute(
+            "UPDATE articles SET published_at = ?, utc_offset = -300 WHERE id = ?",
+            (year_10000 + 3600, ids[0]),
+        )
+        conn.execute(
+            "UPDATE articles SET published_at = ?, utc_offset = 840 WHERE id = ?",
+            (-62135596800 - 14 * 3600, ids[1]),
+        )
+        conn.execute(
+            "UPDATE articles SET published_at = ? WHERE id = ?", (year_10000 - 10**9, ids[2])
+        )
+        conn.execute(
+            "UPDATE related_entries SET published_at = ? WHERE article_id = ?",
+            (year_10000, ids[3]),
+        )
+        conn.execute("DELETE FROM schema_migrations WHERE name LIKE '0004%'")
+    store = await open_store(tmp_path)
+    repaired = await store.articles.get_many(ids, with_related=True)
+    by_topic = await store.articles.latest(topic="economy", limit=10)
+    await store.close()
+    created = datetime(2026, 12, 1, tzinfo=UTC)
+    assert [a.id for a in repaired] == ids
+    assert [a.published_at for a in repaired[:3]] == [created] * 3
+    assert repaired[3].published_at == article(4).published_at
+    assert repaired[3].related == (RelatedEntry("Other", "Russia", None),)
+    # The topic listing's copy of the time was repaired too: the three now sort as 2026.
+    assert [a.id for a in by_topic] == [ids[2], ids[1], ids[0], ids[3]]
+
+
+def _fields(value: NewArticle) -> dict[str, object]:
+    return {name: getattr(value, name) for name in NewArticle.__dataclass_fields__}
