@@ -374,7 +374,7 @@ async def semantic_quality(embedder: Embedder) -> None:
             f"  hybrid {1 - share:.1f} x wordllama(full) + {share:.1f} x tf-idf:"
             f" {precision_at_5(hybrid, labels):.3f}"
         )
-    for words in (600, 400, TEXT_WORDS, 120):
+    for words in (600, TEXT_WORDS, 250, 120):
         vectors = embedder.embed(
             [article_text(a.title, a.summary or "", a.body or "", words=words) for a in articles]
         )
@@ -395,6 +395,7 @@ async def semantic_quality(embedder: Embedder) -> None:
         f" plain tf-idf {precision_at_5(t_short, labels):.3f},"
         f" wordllama {precision_at_5(e_short @ e_short.T, labels):.3f}"
     )
+    print(f"  the related engine of today on the same short items: {await short_engine():.3f}")
     for share in (0.2, 0.3, 0.4):
         hybrid = (1 - share) * (e_short @ e_short.T) + share * t_short
         print(
@@ -413,6 +414,26 @@ async def semantic_quality(embedder: Embedder) -> None:
     )
     stories(embedder)
     speed(articles)
+
+
+async def short_engine() -> float:
+    """P@5 of SearchEngine.related when every BBC article is only its title and first sentence."""
+    articles = [
+        dataclasses.replace(a, summary=first_sentence(a.summary or ""), body="")
+        for a in unique_bbc()
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "short.db")
+        try:
+            outcomes = await store.articles.upsert_many(articles)
+            categories = {
+                o.article_id: a.category or "" for o, a in zip(outcomes, articles, strict=True)
+            }
+            ids = sorted(categories)
+            p5, _ = await bbc(RelatedTuning(), store, ids, categories)
+        finally:
+            await store.close()
+    return p5
 
 
 async def engine_hybrid(embedder: Embedder, candidates: int = 40) -> None:
@@ -528,7 +549,7 @@ def speed(articles: Sequence[NewArticle]) -> None:
     A fresh Embedder knows no word yet (cold); the second pass finds every word known (warm),
     as an import does once its first thousands of articles have taught it the news vocabulary."""
     texts = [" ".join((a.title, a.summary or "", a.body or "")) for a in articles]
-    for words in (TEXT_WORDS, 400, 100_000):
+    for words in (TEXT_WORDS, 250, 100_000):
         cut = [article_text(t, words=words) for t in texts]
         embedder = Embedder()
         for batch, state in ((256, "cold"), (256, "warm"), (64, "warm"), (1024, "warm")):
