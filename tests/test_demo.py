@@ -14,16 +14,8 @@ from typing import Any
 import pytest
 
 from bot.demo import add_demo_arguments, run_demo
-from bot.demo.session import (
-    CATEGORIES,
-    DEMO_TOPICS,
-    SEED,
-    DemoSession,
-    Outcome,
-    article_texts,
-    load_samples,
-    restamp,
-)
+from bot.demo.samples import CATEGORIES, DEMO_TOPICS, SEED, article_texts, load_samples, restamp
+from bot.demo.session import DemoSession, Outcome
 from bot.demo.terminal import render_message, styled, toast
 from botapi_double.state import RecordedMessage
 from ingest.agency import parse_agency

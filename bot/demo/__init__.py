@@ -59,6 +59,6 @@ def run_demo(
 ) -> int:
     """Run the demo: interactive on ``inp``, or the inputs in ``script``; return the exit code."""
     # The engine loads python-telegram-bot, the store and the double: only when it runs.
-    from bot.demo.session import run_demo as run
+    from bot.demo.drivers import run_demo as run
 
     return run(script, out=out, inp=inp, arrival_seconds=arrival_seconds)
