@@ -36,13 +36,13 @@ async def test_related_by_id_lays_out_the_publishers_box(tmp_path: Path) -> None
         [answer] = await bot.say(f"/related {ids[0]}")
     lines = answer.text.splitlines()
     assert lines[0].startswith("Related news")
-    # The publisher's own related entry that we hold comes first, with the box's time format.
+    # The publisher's own related entry that we hold comes first.
     first = answer.text.index("Putin expects dialogue with Trump")
     second = answer.text.index("Tajikistan and Russia sign new security agreement")
     assert first < second
-    # Times as the publisher's box prints them: same day "09:34", otherwise "8 June 12:34".
-    assert "Russia 09:34" in answer.text
-    assert "Tajikistan 8 June 12:34" in answer.text
+    # Each with the dateline and zone it shows when opened, as /latest lists it.
+    assert "9 June 2018 09:34 (UTC+04:00) · Russia · #" in answer.text
+    assert "8 June 2018 12:34 (UTC+04:00) · Tajikistan · #" in answer.text
     assert "Oil prices" not in answer.text
     header, entries = answer.text.split("\n\n", 1)
     assert "Putin underlines" in header  # the box names its article ...

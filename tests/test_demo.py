@@ -154,6 +154,105 @@ def test_demo_arguments() -> None:
         parser.parse_args(["--arrive-every", "0"])
 
 
+# -- defects a newcomer met in the demo (issue 8, section 6), each with its exact input ---------
+
+ARRIVALS = [
+    FIRST_ARRIVAL,
+    "Hoshizora Robotics to open its first office in Europe",
+    "Port Kestrel rowers win the coastal regatta for a second year",
+    "Prairie Wind Cooperative adds battery storage to its new wind farm",
+]
+
+
+def test_arrive_never_publishes_an_article_twice(tmp_path: Path) -> None:
+    code, transcript = run_script(tmp_path, "!arrive\n" * 6 + "/latest 20\n/search Putin\n")
+
+    assert code == 0, transcript
+    assert "(4 in all)" in transcript.split("\n> ", 1)[0]  # the banner says how many will come
+    fifth = transcript.split("\n> !arrive\n")[5]
+    assert "no more news: the demo's 4 new articles have all arrived" in fifth
+    latest = section(transcript, "/latest 20")
+    for title in [*ARRIVALS, SEED_TITLE]:
+        assert latest.count(title) == 1, title
+    assert section(transcript, "/search Putin").count(SEED_TITLE) == 1
+
+
+def test_more_pages_count_on_and_go_back(tmp_path: Path) -> None:
+    code, transcript = run_script(tmp_path, "/latest 2\n3\n3\n")
+
+    assert code == 0, transcript
+    more = transcript.split("\n> 3\n")[1]
+    assert "Latest news (3–4)" in more
+    assert "\n  3. Port Kestrel council backs referendum" in more
+    assert "\n  4. Coromandel Cyclones win" in more
+    assert "\n  1. " not in more
+    assert "[1] 3  [2] 4\n  [3] ‹ Back  [4] More ›" in more
+    back = transcript.split("\n> 3\n")[2]
+    assert "Latest news\n" in back
+    assert f"1. {SEED_TITLE}" in back
+    assert "[3] More ›" in back
+    assert "Back" not in back  # the first page has nothing before it
+
+
+def test_a_search_without_hits_says_so(tmp_path: Path) -> None:
+    code, transcript = run_script(tmp_path, "/search zzzqqq\n")
+
+    assert code == 0, transcript
+    found = section(transcript, "/search zzzqqq")
+    assert "No articles match “zzzqqq”." in found
+    assert "Nothing here yet" not in found
+
+
+def test_related_times_carry_the_zone_the_article_shows(tmp_path: Path) -> None:
+    code, transcript = run_script(tmp_path, "/related 1\n1\n")
+
+    assert code == 0, transcript
+    listed = section(transcript, "/related 1")
+    assert "8 June 2018 11:00 (UTC+05:00) · Central Asia · #13" in listed
+    opened = section(transcript, "1")
+    assert "8 June 2018 11:00 (UTC+05:00) · Central Asia" in opened
+    for line in listed.splitlines():
+        if re.search(r"· #\d+$", line):
+            assert re.search(r"\(UTC[+-]\d\d:\d\d\)", line), line
+
+
+def test_another_bots_command_gets_no_reply_and_no_wait(tmp_path: Path) -> None:
+    code, transcript = run_script(tmp_path, "/latest@newsbot\n/latest@newsbot_demo_bot 1\n")
+
+    # Waiting for a reply would have ended in "no answer ... within 10 s" and exit 1.
+    assert code == 0, transcript
+    other = section(transcript, "/latest@newsbot")
+    assert "no answer" not in other
+    assert "Latest news" not in other
+    assert (
+        "no reply: that command is for @newsbot, and this bot is @newsbot_demo_bot;"
+        " send /latest or /latest@newsbot_demo_bot"
+    ) in other
+    own = section(transcript, "/latest@newsbot_demo_bot 1")
+    assert f"1. {SEED_TITLE}" in own
+
+
+async def test_timer_arrivals_stop_when_the_news_runs_out(tmp_path: Path) -> None:
+    session = DemoSession(tmp_path)
+    await session.start()
+    try:
+        seen: list[Outcome] = []
+        done = asyncio.Event()
+
+        def emit(outcome: Outcome) -> None:
+            seen.append(outcome)
+            if any("no more news" in note for note in outcome.notes):
+                done.set()
+
+        session.start_arrivals(0.01, emit)
+        await asyncio.wait_for(done.wait(), 30)
+        assert session.arrivals_left == 0
+    finally:
+        await session.stop()
+    assert len(seen) == 5  # four articles, then one last word
+    assert all(outcome.problem is None for outcome in seen)
+
+
 # -- the engine, driven directly -----------------------------------------------------------------
 
 

@@ -392,7 +392,7 @@ def test_related_box_like_the_publisher() -> None:
             8,
             "Azerbaijan adhering to UN Charter with policy of isolating Armenia: Farhad Mammadov",
             "Politics",
-            datetime(2018, 6, 8, 16, 45, tzinfo=UTC),  # shown in the article's zone
+            datetime(2018, 6, 8, 16, 45, tzinfo=UTC),  # shown in its own zone, as when opened
         ),
     ]
     message = render_related(make_article(), related)
@@ -400,10 +400,13 @@ def test_related_box_like_the_publisher() -> None:
         "<b>Related news</b>\n"
         "<i>Putin underlines strategic partnership between Russia, Tajikistan</i>\n\n"
         "1. <b>Rouhani urges Iran and Russia to step up dialogue after US pullout from nuclear "
-        "deal</b>\nRussia 13:29 · <code>#7</code>\n\n"
+        "deal</b>\n9 June 2018 13:29 (UTC+04:00) · Russia · <code>#7</code>\n\n"
         "2. <b>Azerbaijan adhering to UN Charter with policy of isolating Armenia: Farhad "
-        "Mammadov</b>\nPolitics 8 June 20:45 · <code>#8</code>"
+        "Mammadov</b>\n8 June 2018 16:45 (UTC+00:00) · Politics · <code>#8</code>"
     )
+    assert render_article(related[1], topics={}).text.count("8 June 2018 16:45 (UTC+00:00)") == 1
+    in_london = render_related(make_article(), related, tz=ZoneInfo("Europe/London"))
+    assert "8 June 2018 17:45 (UTC+01:00) · Politics" in in_london.text
     assert callbacks(message.reply_markup) == [["art:7", "art:8"]]
     assert labels(message.reply_markup) == [["1", "2"]]
     assert message.disable_preview is True
@@ -438,9 +441,12 @@ def test_related_from_the_publishers_box_has_no_buttons() -> None:
     )
     message = render_related(make_article(), box)
     shown = assert_sendable(message)
-    assert "1. Putin expects dialogue with Trump to be constructive\nRussia 09:43\n\n" in shown
+    assert (
+        "1. Putin expects dialogue with Trump to be constructive\n"
+        "9 June 2018 09:43 (UTC+04:00) · Russia\n\n"
+    ) in shown
     assert "2. Trump says Russia should be in G7 meeting\n\n3. " in shown
-    assert shown.endswith(f"3. {HOSTILE}\nUS 01:29")
+    assert shown.endswith(f"3. {HOSTILE}\n9 June 2018 01:29 (UTC+04:00) · US")
     assert message.reply_markup is None
 
 
@@ -476,6 +482,21 @@ def test_list_layout_and_buttons() -> None:
     assert_sendable(message)
 
 
+def test_a_later_page_counts_on_and_has_a_way_back() -> None:
+    articles = [related_article(i, f"Title {i}", "Russia", PUBLISHED) for i in (3, 4)]
+    message = render_list(
+        "Latest news (3–4)",
+        articles,
+        page_callback="more:-:4:2",
+        back_callback="more:-:0:2",
+        first=3,
+    )
+    assert "\n\n3. <b>Title 3</b>" in message.text
+    assert "\n\n4. <b>Title 4</b>" in message.text
+    assert labels(message.reply_markup) == [["3", "4"], ["‹ Back", "More ›"]]
+    assert callbacks(message.reply_markup) == [["art:3", "art:4"], ["more:-:0:2", "more:-:4:2"]]
+
+
 def test_list_in_the_readers_zone_without_more() -> None:
     message = render_list("Search: Putin", [make_article()], tz=ZoneInfo("Europe/London"))
     assert "9 June 2018 09:34 (UTC+01:00)" in message.text
@@ -508,6 +529,8 @@ def test_empty_list() -> None:
     message = render_list("Search: nothing", [], page_callback=None)
     assert assert_sendable(message) == "Search: nothing\n\nNothing here yet."
     assert message.reply_markup is None
+    said = render_list("Search: zzz", [], empty="No articles match “zzz”.")
+    assert assert_sendable(said) == "Search: zzz\n\nNo articles match “zzz”."
 
 
 def test_list_refuses_a_bad_page_callback() -> None:

@@ -37,11 +37,12 @@ def format_outcome(outcome: Outcome, *, color: bool) -> str:
     return "\n\n".join(parts)
 
 
-def banner(*, archive: int, arrival_seconds: float | None) -> str:
+def banner(*, archive: int, arriving: int, arrival_seconds: float | None) -> str:
     arrivals = (
-        f"A new article arrives every {arrival_seconds:g} s; you get it if you follow its topic."
+        f"A new article arrives every {arrival_seconds:g} s ({arriving} in all); you get it if"
+        " you follow its topic."
         if arrival_seconds is not None
-        else "A new article arrives on each !arrive."
+        else f"A new article arrives on each !arrive ({arriving} in all)."
     )
     return "\n".join(
         [

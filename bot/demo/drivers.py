@@ -66,6 +66,7 @@ def run_demo(
             console.block(
                 banner(
                     archive=len(samples.archive),
+                    arriving=len(samples.arriving),
                     arrival_seconds=None if lines is not None else arrival_seconds,
                 )
             )

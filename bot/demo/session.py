@@ -43,6 +43,7 @@ ANSWER_TIMEOUT = 10.0
 QUIET_SECONDS = 0.3
 ARRIVE = "!arrive"
 _BUTTON = re.compile(r"[0-9]{1,3}")
+_ADDRESSED = re.compile(r"/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 
 log = logging.getLogger(__name__)
 
@@ -194,13 +195,15 @@ class DemoSession:
             outcome = Outcome()
             changed = self._changed_since(self._activity())
             world.tg.send_text(world.chat, world.user, text)
-            if text.startswith("/"):
+            other_bot = self._other_bot(text)
+            if text.startswith("/") and other_bot is None:
                 if await self._until(changed, self.answer_timeout):
                     await self._settle()
                 else:
                     outcome.problem = f"no answer to {text!r} within {self.answer_timeout:g} s"
             else:
-                # Plain text has no handler; the bot only has to have fetched it.
+                # Plain text has no handler, and another bot's command is not for this one
+                # (Telegram shows it to every bot in a group): it only has to have been fetched.
                 answered = await self._until(
                     lambda: not world.tg.pending_updates, self.answer_timeout
                 )
@@ -211,9 +214,27 @@ class DemoSession:
                         f"the bot did not fetch {text!r} within {self.answer_timeout:g} s"
                     )
             await self._gather(outcome)
-            if not outcome.shown and outcome.problem is None:
+            if outcome.shown or outcome.problem is not None:
+                return outcome
+            if other_bot is not None:
+                me = world.app.bot.username
+                command = text.split("@", 1)[0]
+                outcome.notes.append(
+                    f"no reply: that command is for @{other_bot}, and this bot is @{me};"
+                    f" send {command} or {command}@{me}"
+                )
+            else:
                 outcome.notes.append("no reply: the bot answers commands and buttons; try /help")
             return outcome
+
+    def _other_bot(self, text: str) -> str | None:
+        """The username a ``/command@username`` is addressed to, when it is not this bot's."""
+        addressed = _ADDRESSED.match(text)
+        if addressed is None:
+            return None
+        username = addressed.group(1)
+        own = self.world.app.bot.username or ""
+        return None if username.casefold() == own.casefold() else username
 
     async def press(self, number: int) -> Outcome:
         """Press button ``number`` (counted across rows from 1) of the last message with any."""
@@ -260,6 +281,9 @@ class DemoSession:
             assert delivery is not None, "post_init starts delivery"
             outcome = Outcome()
             article = self._next_arrival()
+            if article is None:
+                outcome.notes.append(self._no_more_arrivals())
+                return outcome
             before = world.tg.state.sent_count(world.chat.id)
             owed = 0
 
@@ -301,7 +325,7 @@ class DemoSession:
         )
 
     async def _arrive_every(self, every: float, emit: Callable[[Outcome], None]) -> None:
-        while True:
+        while self.arrivals_left:
             # A timer, not synchronisation: news turns up at the pace the user asked for.
             await asyncio.sleep(every)
             try:
@@ -311,12 +335,28 @@ class DemoSession:
                 log.exception("publishing a demo article failed")
                 continue
             emit(outcome)
+        await asyncio.sleep(every)
+        emit(Outcome(notes=[self._no_more_arrivals()]))
 
-    def _next_arrival(self) -> NewArticle:
-        # The written arrivals first, then the archive again as if it were today's news.
-        pool = self.samples.arriving + self.samples.archive
+    @property
+    def arrivals_left(self) -> int:
+        """How many of the written arrivals are still to be published."""
+        return len(self.samples.arriving) - self._arrived
+
+    def _next_arrival(self) -> NewArticle | None:
+        """The next written arrival, stamped now; None once each has arrived.
+
+        The archive is never published again: it is listed already, and a fresh copy of an
+        article would be a second, identical entry in /latest and /search.
+        """
+        if not self.arrivals_left:
+            return None
         self._arrived += 1
-        return restamp(pool[(self._arrived - 1) % len(pool)], self.clock(), self._arrived)
+        return restamp(self.samples.arriving[self._arrived - 1], self.clock(), self._arrived)
+
+    def _no_more_arrivals(self) -> str:
+        count = len(self.samples.arriving)
+        return f"no more news: the demo's {count} new articles have all arrived"
 
     # -- watching the double -------------------------------------------------------------------
 

@@ -89,8 +89,14 @@ async def send_latest_page(
     if offset:
         title += f" ({offset + 1}–{offset + len(articles)})"
     page = callback("more", topic or "-", offset + count, count) if more else None
+    back = callback("more", topic or "-", max(offset - count, 0), count) if offset else None
     rendered = render_list(
-        title, articles, tz=await chat_zone(services, update.effective_chat), page_callback=page
+        title,
+        articles,
+        tz=await chat_zone(services, update.effective_chat),
+        page_callback=page,
+        back_callback=back,
+        first=offset + 1,
     )
     if edit is not None:
         await edit.edit_text(
@@ -164,7 +170,8 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
         return False
     found = await services.store.search.related(article_id, limit=RELATED_LIMIT)
     # When nothing in the store relates, the publisher's own box still says something.
-    rendered = render_related(article, found or article.related, limit=RELATED_LIMIT)
+    tz = await chat_zone(services, update.effective_chat)
+    rendered = render_related(article, found or article.related, limit=RELATED_LIMIT, tz=tz)
     await reply(update, context, rendered)
     return True
 
@@ -180,7 +187,10 @@ async def search(update: Update, context: Context) -> None:
     found = await services.store.search.search(text, limit=SEARCH_LIMIT)
     shown = truncate(clean_line(text), 40)
     rendered = render_list(
-        f"Search: {shown}", found, tz=await chat_zone(services, update.effective_chat)
+        f"Search: {shown}",
+        found,
+        tz=await chat_zone(services, update.effective_chat),
+        empty=f"No articles match “{shown}”.",
     )
     await reply(update, context, rendered)
 

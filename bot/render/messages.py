@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.render.dates import format_box_time, format_dateline
+from bot.render.dates import format_dateline
 from bot.render.text import (
     MESSAGE_LIMIT,
     Span,
@@ -169,8 +169,10 @@ def _button_name(name: str, fallback: str) -> str:
     return truncate(clean_line(name) or fallback, BUTTON_NAME_LIMIT)
 
 
-def _numbered_rows(datas: Sequence[str]) -> list[list[InlineKeyboardButton]]:
-    buttons = [InlineKeyboardButton(str(n), callback_data=data) for n, data in enumerate(datas, 1)]
+def _numbered_rows(datas: Sequence[str], start: int = 1) -> list[list[InlineKeyboardButton]]:
+    buttons = [
+        InlineKeyboardButton(str(n), callback_data=data) for n, data in enumerate(datas, start)
+    ]
     return [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
 
 
@@ -278,15 +280,15 @@ def render_article_plain(
 # -- related news ------------------------------------------------------------------------------
 
 
-def _related_entry(n: int, related: Article | RelatedEntry, reference: datetime) -> list[Span]:
-    title = _title(related.title, LIST_TITLE_LIMIT)
-    link = bold_link(title, related.url) if isinstance(related, Article) else bold(title)
-    when = format_box_time(related.published_at, reference) if related.published_at else ""
-    meta = " ".join(part for part in (_label(related.category), when) if part)
-    spans = [plain(f"\n\n{n}. "), link]
+def _related_entry(n: int, related: Article | RelatedEntry, tz: tzinfo | None) -> list[Span]:
+    # A stored article is listed as /latest lists it, with the dateline it shows when opened;
+    # an entry of the publisher's box keeps its time in the article's zone, and says which.
     if isinstance(related, Article):
-        spans += [plain(f"\n{meta} · " if meta else "\n"), code(f"#{related.id}")]
-    elif meta:
+        return _list_entry(n, related, tz)
+    parts = [_dateline(related.published_at, tz)] if related.published_at else []
+    meta = " · ".join([*parts, _label(related.category)] if related.category else parts)
+    spans = [plain(f"\n\n{n}. "), bold(_title(related.title, LIST_TITLE_LIMIT))]
+    if meta:
         spans.append(plain(f"\n{meta}"))
     return spans
 
@@ -296,17 +298,19 @@ def render_related(
     related: Sequence[Article | RelatedEntry],
     *,
     limit: int = RELATED_LIMIT,
+    tz: tzinfo | None = None,
 ) -> RenderedMessage:
-    """The "Related news" box: numbered headlines with ``category time`` under each.
+    """The "Related news" box: numbered headlines with their dateline and category.
 
     Stored articles get their ``#id`` and a number button opening them (``art:<id>``); entries
-    of the publisher's own box (``RelatedEntry``) have no id, so they are listed only.
+    of the publisher's own box (``RelatedEntry``) have no id, so they are listed only. ``tz``
+    shows the times in the reader's zone, as ``render_article`` does.
     """
     shown = list(related)[: max(limit, 0)]
     if not shown:
         return RenderedMessage(NO_RELATED, None, disable_preview=True)
     head = [bold("Related news"), plain("\n"), italic(_title(article.title, 120))]
-    entries = [_related_entry(n, rel, article.published_at) for n, rel in enumerate(shown, 1)]
+    entries = [_related_entry(n, rel, tz) for n, rel in enumerate(shown, 1)]
     spans, count = _pack(head, entries)
     buttons = [
         InlineKeyboardButton(str(n), callback_data=callback("art", rel.id))
@@ -339,22 +343,32 @@ def render_list(
     *,
     tz: tzinfo | None = None,
     page_callback: str | None = None,
+    back_callback: str | None = None,
+    first: int = 1,
+    empty: str = NOTHING_LISTED,
 ) -> RenderedMessage:
-    """A numbered list of articles with a button per entry and an optional "More ›".
+    """A numbered list of articles with a button per entry and optional "‹ Back" / "More ›".
 
-    ``page_callback`` is put on the "More ›" button as is; it must be valid callback data.
-    Entries that do not fit in one message are dropped from the end (so are their buttons).
+    ``page_callback`` and ``back_callback`` are put on those buttons as they are; they must be
+    valid callback data. ``first`` is the number of the first entry (a later page goes on
+    counting); ``empty`` is said when there is nothing to list. Entries that do not fit in one
+    message are dropped from the end (so are their buttons).
     """
     head = [bold(truncate(clean_line(title) or "Articles", HEADER_LIMIT))]
     shown = list(articles)[:MAX_LIST]
     if shown:
-        spans, count = _pack(head, [_list_entry(n, a, tz) for n, a in enumerate(shown, 1)])
+        entries = [_list_entry(n, a, tz) for n, a in enumerate(shown, first)]
+        spans, count = _pack(head, entries)
     else:
-        spans, count = [*head, plain(f"\n\n{NOTHING_LISTED}")], 0
-    rows = _numbered_rows([callback("art", a.id) for a in shown[:count]])
-    if page_callback is not None:
-        parse_callback(page_callback)
-        rows.append([InlineKeyboardButton("More ›", callback_data=page_callback)])
+        spans, count = [*head, plain(f"\n\n{truncate(clean_line(empty), HEADER_LIMIT)}")], 0
+    rows = _numbered_rows([callback("art", a.id) for a in shown[:count]], first)
+    pages = []
+    for label, data in (("‹ Back", back_callback), ("More ›", page_callback)):
+        if data is not None:
+            parse_callback(data)
+            pages.append(InlineKeyboardButton(label, callback_data=data))
+    if pages:
+        rows.append(pages)
     markup = InlineKeyboardMarkup(rows) if rows else None
     return RenderedMessage(fit_html(spans), markup, disable_preview=True)
 
