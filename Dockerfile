@@ -8,7 +8,9 @@
 #
 # The store lives on the /data volume (the working directory, so the default
 # [storage] path = "newsbot.db" lands there); the config is a mounted file; the token comes
-# from the environment and is never part of the image. See docs/deployment.md.
+# from the environment and is never part of the image. The image runs as uid:gid 10001:10001,
+# which must own /data when it is a bind mount. The sample articles and the commented config
+# are in /usr/local/share/newsbot. See docs/deployment.md.
 #
 # No HEALTHCHECK: /healthz exists only when [metrics] is enabled, which it is not by default,
 # and a check that fails on a default config would mark a working bot unhealthy (and make
@@ -20,12 +22,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# .dockerignore lets in only what `pip install .` needs: no store, no local config, no .git.
+# .dockerignore lets in only what `pip install .` needs, the samples and the example config:
+# no store, no local config, no .git.
 WORKDIR /src
 COPY . .
+# The group gets the same fixed id as the user, so that `chown 10001:10001` on the host means
+# this user and its group (a --user-group of a system user would get whatever id is free).
 RUN pip install . \
+    && install -d /usr/local/share/newsbot \
+    && cp -r samples config.example.toml /usr/local/share/newsbot/ \
     && rm -rf /src \
-    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+    && groupadd --system --gid 10001 newsbot \
+    && useradd --system --uid 10001 --gid newsbot --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin newsbot \
     && mkdir -p /data /config \
     && chown newsbot:newsbot /data

@@ -100,6 +100,24 @@ def test_script_tour_shows_what_a_reader_sees(tmp_path: Path) -> None:
     assert "I don't know that command" in section(transcript, "/frobnicate")
 
 
+def test_the_readmes_transcript_is_what_the_demo_prints(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("> /start\n")
+    shown = readme[start : readme.index("```", start)].rstrip("\n")
+    inputs = [line[2:] for line in shown.splitlines() if line.startswith("> ")]
+    assert inputs == ["/start", "/subscribe economy", "/latest 3", "1", "/related 1", "!arrive"]
+
+    code, transcript = run_script(tmp_path, "\n".join(inputs) + "\n")
+
+    assert code == 0, transcript
+    printed = transcript[transcript.index("> /start\n") :].rstrip("\n")
+    # The arrival is stamped with the time it arrives: the one date that may differ.
+    arrival = re.compile(r"\d{1,2} \w+ \d{4} \d\d:\d\d \(UTC\+04:00\) · Economy news$", re.M)
+    tail = printed.index("> !arrive")
+    assert arrival.sub("<date>", printed[tail:]) == arrival.sub("<date>", shown[tail:])
+    assert printed[:tail] == shown[:tail]
+
+
 def test_a_missing_button_fails_the_script_and_says_which(tmp_path: Path) -> None:
     code, transcript = run_script(tmp_path, "7\n/latest\n9\nhello\n")
 
