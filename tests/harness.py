@@ -195,9 +195,11 @@ async def running_bot(
             poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
         )
         reader = tg.add_user("Reader", username="reader")
-        admin = tg.add_user("Admin", username="admin", user_id=ADMIN_ID)
+        admin = tg.state.users.get(ADMIN_ID)  # a restart on the same double keeps its people
+        if admin is None:
+            admin = tg.add_user("Admin", username="admin", user_id=ADMIN_ID)
+            tg.add_private_chat(admin)
         private = tg.add_private_chat(reader)
-        tg.add_private_chat(admin)
         try:
             yield RunningBot(tg, app, app.bot_data.services.store, config, reader, private, admin)
         finally:

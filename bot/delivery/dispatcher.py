@@ -7,6 +7,9 @@ limiter at bulk priority, so replies to commands always go first and no window i
 
 Every outcome is written to the ledger before the send counts as done (writes are grouped
 into one transaction per batch), so a crash can repeat only the sends in flight at that moment.
+A write that fails (the store locked by another process past its busy timeout) loses nothing:
+the changes stay in memory and are written again until they are stored, and a clean stop waits
+for them (bounded by ``stop_timeout``) and names any it could not write.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -40,6 +43,12 @@ ARTICLE_CACHE = 2048
 PER_CHAT_QUEUE = 8
 SPILL_DELAY = 1
 RENDER_CACHE = 4096
+# A clean stop waits this long for sends in flight and unwritten ledger changes; within the
+# 30 s that the service files give a stop, and longer than a send may take (send_timeout).
+STOP_TIMEOUT = 25.0
+# Waits between attempts at a ledger write that failed: short at first, then at most this.
+WRITE_RETRY_FIRST = 0.05
+WRITE_RETRY_MAX = 1.0
 
 
 @dataclass
@@ -50,6 +59,17 @@ class DispatcherStats:
     cancelled: int = 0
     deferred: int = 0
     last_progress: float = field(default=0.0)
+    unrecorded: int = 0  # outcomes known here and not yet in the ledger
+    ledger_write_failures: int = 0
+
+
+@dataclass
+class _Change:
+    """One ledger change waiting for a grouped write; ``done`` says whether it was stored."""
+
+    outcome: Outcome | None
+    sending: int | None
+    done: asyncio.Future[bool] | None
 
 
 class Dispatcher:
@@ -65,6 +85,7 @@ class Dispatcher:
         claim_batch: int = 512,
         idle_poll: float = 0.5,
         hourly_caps: dict[int, int] | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -75,6 +96,7 @@ class Dispatcher:
         self.claim_batch = claim_batch
         self.idle_poll = idle_poll
         self.hourly_caps = hourly_caps or {}
+        self.stop_timeout = stop_timeout
         self.stats = DispatcherStats()
         self._queues: OrderedDict[int, deque[Due]] = OrderedDict()
         self._busy_chats: set[int] = set()
@@ -86,7 +108,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._articles: OrderedDict[int, Article | None] = OrderedDict()
         self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
-        self._pending: list[tuple[Outcome | None, int | None, asyncio.Future[None]]] = []
+        self._pending: list[_Change] = []
+        self._write_failing_since: float | None = None
         self._writer: asyncio.Task[None] | None = None
         self._ledger_empty_at: float | None = None
 
@@ -114,22 +137,58 @@ class Dispatcher:
         return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
-        """Finish and record the sends in flight; put everything not yet sent back as owed."""
+        """Finish and record the sends in flight; put everything not yet sent back as owed.
+
+        Waits at most ``stop_timeout`` for the sends and the ledger (a locked store is tried
+        again meanwhile); what could still not be written is named in the log, since those
+        rows are owed again at the next start and a send among them may repeat.
+        """
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
         unsent = [due for queue in self._queues.values() for due in queue]
         self._queues.clear()
         self._queued = 0
         if unsent:
-            await self.store.deliveries.record(
-                [Outcome(d.id, OWED, attempted=False, retry_at=self.now()) for d in unsent],
-                self.now(),
+            now = self.now()
+            self._enqueue([Outcome(d.id, OWED, attempted=False, retry_at=now) for d in unsent])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_timeout
+        while (waiting := self._unfinished()) and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if self._unfinished() or self._pending:
+            await self._abandon()
+
+    def _unfinished(self) -> set[asyncio.Task[None]]:
+        tasks = set(self._in_flight)
+        if self._writer is not None and not self._writer.done():
+            tasks.add(self._writer)
+        return tasks
+
+    async def _abandon(self) -> None:
+        """Give up on what the stop could not finish in time, and say exactly what it was."""
+        unfinished = self._unfinished()
+        for task in unfinished:
+            task.cancel()  # a send still on the wire keeps its row 'sending'
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        lost = [c.outcome for c in self._pending if c.outcome is not None]
+        if lost:
+            shown = ", ".join(_describe(o) for o in lost[:20])
+            more = f" and {len(lost) - 20} more" if len(lost) > 20 else ""
+            log.error(
+                "stopping without recording %d delivery outcomes (the store refused writes for"
+                " %.0f s): %s%s; they are owed again at the next start, and sent ones may repeat",
+                len(lost),
+                self.stop_timeout,
+                shown,
+                more,
             )
-        await self._flush()
+        for change in self._pending:
+            if change.done is not None and not change.done.done():
+                change.done.set_result(False)
+        self._pending = []
+        self.stats.unrecorded = 0
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -175,9 +234,7 @@ class Dispatcher:
             # A chat with a long backlog sends at its own flood rate anyway; its extra rows go
             # back a moment later so that other chats' rows come up in the next claim.
             later = self.now() + SPILL_DELAY
-            await self.store.deliveries.record(
-                [Outcome(d.id, OWED, attempted=False, retry_at=later) for d in spill], self.now()
-            )
+            self._enqueue([Outcome(d.id, OWED, attempted=False, retry_at=later) for d in spill])
 
     async def _launch_ready(self) -> int:
         """Start sends for chats in turn, one in flight per chat, up to the concurrency."""
@@ -208,22 +265,44 @@ class Dispatcher:
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._wake.set()
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("a delivery task failed", exc_info=exc)  # retrieved, never left dangling
 
     # -- one delivery ----------------------------------------------------------------------
 
     async def _deliver(self, due: Due) -> None:
         try:
             # On the wire only once the ledger says so: a crash can then repeat only rows
-            # marked sending. The mark rides in the next grouped write.
-            await self._write(sending=due.id)
-            outcome = await self.attempt(due)
-        except Exception as exc:  # a bug of ours: keep the row owed, log it, carry on
-            log.exception("delivery %d to chat %d failed unexpectedly", due.id, due.chat_id)
-            outcome = self._retry(due, f"{type(exc).__name__}: {exc}")
+            # marked sending. The mark rides in the next grouped write; a stop that could not
+            # write it sends nothing.
+            if not await self._write(sending=due.id):
+                return
+            outcome = await self.attempt_safely(due)
         finally:
             self._busy_chats.discard(due.chat_id)
-        await self._record(outcome)
-        self.count(outcome)
+        await self.settle([outcome])
+
+    async def attempt_safely(self, due: Due) -> Outcome:
+        """``attempt``, with a failure of ours (a store error, a bug) kept owed and logged."""
+        try:
+            return await self.attempt(due)
+        except Exception as exc:
+            log.exception("delivery %d to chat %d failed unexpectedly", due.id, due.chat_id)
+            return self._retry(due, f"{type(exc).__name__}: {exc}")
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> bool:
+        """Record these outcomes, trying again until the ledger takes them, then count them.
+
+        False only when a stop gave up on them (and named them in the log).
+        """
+        if not outcomes:
+            return True
+        done = self._enqueue(outcomes)
+        if not await done:
+            return False
+        for outcome in outcomes:
+            self.count(outcome)
+        return True
 
     def count(self, outcome: Outcome) -> None:
         """Counted once the outcome is in the ledger, so the figures never run ahead of it."""
@@ -348,30 +427,69 @@ class Dispatcher:
 
     # -- the ledger, written in groups -------------------------------------------------------
 
-    async def _record(self, outcome: Outcome) -> None:
-        await self._write(outcome=outcome)
+    def _enqueue(self, outcomes: Sequence[Outcome]) -> asyncio.Future[bool]:
+        """Queue outcomes for the next grouped write; the future says when they are stored."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        for outcome in outcomes[:-1]:
+            self._pending.append(_Change(outcome, None, None))
+        self._pending.append(_Change(outcomes[-1], None, done))
+        self.stats.unrecorded += len(outcomes)
+        self._start_writer()
+        return done
 
-    async def _write(self, *, outcome: Outcome | None = None, sending: int | None = None) -> None:
-        """Queue one ledger change and wait until a grouped transaction has stored it."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, sending, done))
+    async def _write(self, *, sending: int) -> bool:
+        """Queue a 'sending' mark and wait until a grouped transaction has stored it."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Change(None, sending, done))
+        self._start_writer()
+        return await done
+
+    def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._flush())
-        await done
+            self._writer = asyncio.create_task(self._flush(), name="newsbot-ledger-writer")
 
     async def _flush(self) -> None:
+        """Write the pending changes in groups until none is left; a failed write is kept
+        and tried again (outcomes of sends that happened must reach the ledger)."""
+        loop = asyncio.get_running_loop()
+        pause = WRITE_RETRY_FIRST
         while self._pending:
-            batch, self._pending = self._pending, []
-            outcomes = [o for o, _, _ in batch if o is not None]
-            marks = [m for _, m, _ in batch if m is not None]
+            batch = self._pending
+            self._pending = []
+            outcomes = [c.outcome for c in batch if c.outcome is not None]
+            marks = [c.sending for c in batch if c.sending is not None]
             try:
                 await self.store.deliveries.record(outcomes, self.now(), sending=marks)
-            except Exception as exc:
-                log.exception("could not write %d ledger changes", len(batch))
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+            except asyncio.CancelledError:
+                self._pending[:0] = batch  # a stop gave up: still listed as not written
+                raise
+            except Exception:
+                self._pending[:0] = batch  # first in, first written, once the store lets us
+                self.stats.ledger_write_failures += 1
+                self._counted.set()
+                if self._write_failing_since is None:
+                    self._write_failing_since = loop.time()
+                    log.warning(
+                        "could not write %d ledger changes; keeping them and trying again",
+                        len(batch),
+                        exc_info=True,
+                    )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, WRITE_RETRY_MAX)
                 continue
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+            pause = WRITE_RETRY_FIRST
+            if self._write_failing_since is not None:
+                log.warning(
+                    "ledger written again after %.1f s of failed writes",
+                    loop.time() - self._write_failing_since,
+                )
+                self._write_failing_since = None
+            self.stats.unrecorded -= len(outcomes)
+            for change in batch:
+                if change.done is not None and not change.done.done():
+                    change.done.set_result(True)
+
+
+def _describe(outcome: Outcome) -> str:
+    detail = f" (message {outcome.message_id})" if outcome.message_id is not None else ""
+    return f"delivery {outcome.delivery_id} {outcome.status}{detail}"

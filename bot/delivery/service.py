@@ -104,6 +104,7 @@ class DeliveryService:
         ]
         pending = [(d, a) for d, a in rows if a is not None]
         outcomes: list[Outcome] = list(gone)
+        gone_reason: str | None = None
         messages = 0
         total = len(pending)
         while pending:
@@ -123,17 +124,20 @@ class DeliveryService:
                     if verdict.action is Action.RETRY
                     else (CANCELLED if verdict.action is Action.DEACTIVATE else FAILED)
                 )
-                if verdict.action is Action.DEACTIVATE:
-                    await self.store.chats.set_active(chat_id, False, verdict.reason, self.now())
                 log.warning("digest for chat %d: %s", chat_id, verdict.reason)
                 outcomes += [Outcome(d.id, status, error=verdict.reason) for d, _ in pending]
+                if verdict.action is Action.DEACTIVATE:
+                    gone_reason = verdict.reason
                 break
             outcomes += [Outcome(d.id, SENT, message_id=message_id) for d, _ in page]
             pending = pending[len(page) :]
             messages += 1
-        await self.store.deliveries.record(outcomes, self.now())
-        for outcome in outcomes:  # counted like the dispatcher's own sends (figures, metrics)
-            self.dispatcher.count(outcome)
+        # The pages already sent are recorded first, and through the dispatcher's writer,
+        # which keeps them and tries again while the store refuses writes: a digest page
+        # that reached the chat is never owed again (counted there like any send).
+        await self.dispatcher.settle(outcomes)
+        if gone_reason is not None:
+            await self.store.chats.set_active(chat_id, False, gone_reason, self.now())
         return messages
 
     async def _send(self, chat_id: int, rendered: RenderedMessage) -> int:
@@ -215,9 +219,10 @@ class DeliveryService:
         if not claimed:
             return False
         [due] = claimed
-        outcome = await self.dispatcher.attempt(due)
-        await self.store.deliveries.record([outcome], self.now())
-        self.dispatcher.count(outcome)
+        outcome = await self.dispatcher.attempt_safely(due)
+        # Kept and written again while the store refuses writes: a post that reached the
+        # channel is never owed again.
+        await self.dispatcher.settle([outcome])
         if outcome.status == SENT:
             state.posted += 1
             return True
