@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import ChannelConfig
 from botapi_double import BotApiDouble
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
@@ -99,4 +100,59 @@ async def test_a_store_locked_during_a_fan_out_then_a_clean_stop_and_restart_rep
     messages = [r.getMessage() for r in caplog.records]
     assert sum("could not write" in m for m in messages) == 1  # once, not once per try
     assert any("ledger written again" in m for m in messages)
+    assert never_retrieved(caplog) == []
+
+
+async def test_a_stop_that_cannot_write_names_every_outcome_it_could_not_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(tmp_path, clock=FakeClock(NOW)) as bot:
+        await scale_busy_timeout(bot)
+        for i in range(3):
+            await bot.add_reader(f"r{i}", ["economy"])
+        bot.tg.inject_timeout("sendMessage", 0.5, count=1000, executed=True)
+        await bot.publish([fresh(1)])
+        await bot.tg.wait_for_call("sendMessage")
+        with write_locked(tmp_path):
+            await failed_writes(bot, 0)
+            dispatcher = bot.delivery.dispatcher
+            dispatcher.stop_timeout = 0.5  # 25 s in production; the lock outlasts it here
+            await dispatcher.stop()
+            unrecorded = dispatcher.stats.unrecorded
+        messages = {m.message_id for m in bot.tg.sent()}
+    [given_up] = [r.getMessage() for r in caplog.records if "without recording" in r.getMessage()]
+    assert unrecorded == 0
+    assert messages
+    for message_id in messages:  # each send whose outcome is lost is named with its message
+        assert f"(message {message_id})" in given_up
+    assert ledger(tmp_path)["sent"] == 0
+    assert never_retrieved(caplog) == []
+
+
+async def test_a_channel_post_made_while_the_store_is_locked_is_recorded_once_it_frees(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(NOW)
+    made: dict[str, int] = {}
+
+    def channel(tg: BotApiDouble) -> None:
+        made["id"] = tg.add_channel("agency_economy", title="Agency Economy").id
+
+    configured = (ChannelConfig("@agency_economy", ("economy",), "every", 900),)
+    async with running_bot(tmp_path, clock=clock, before_start=channel, channels=configured) as bot:
+        await scale_busy_timeout(bot)
+        await bot.publish([fresh(1), fresh(2)])
+        [slot] = bot.app.job_queue.get_jobs_by_name(f"channel:{made['id']}")
+        bot.tg.inject_timeout("sendMessage", 0.5, executed=True)
+        posting = asyncio.create_task(slot.run(bot.app))
+        await bot.tg.wait_for_call("sendMessage")
+        with write_locked(tmp_path):
+            await failed_writes(bot, 0)
+        await posting
+        after_slot = ledger(tmp_path)
+        clock.advance(minutes=15)
+        await slot.run(bot.app)
+        titles = [m.text.split("\n")[0] for m in bot.tg.sent(made["id"])]
+    assert after_slot == Counter({"sent": 1, "owed": 1})
+    assert titles == ["Headline number 1", "Headline number 2"]
     assert never_retrieved(caplog) == []

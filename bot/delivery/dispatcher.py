@@ -110,6 +110,7 @@ class Dispatcher:
         self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
         self._pending: list[_Change] = []
         self._write_failing_since: float | None = None
+        self._giving_up = asyncio.Event()  # a stop ran out of time: write nothing more
         self._writer: asyncio.Task[None] | None = None
         self._ledger_empty_at: float | None = None
 
@@ -168,17 +169,22 @@ class Dispatcher:
 
     async def _abandon(self) -> None:
         """Give up on what the stop could not finish in time, and say exactly what it was."""
-        unfinished = self._unfinished()
-        for task in unfinished:
+        self._giving_up.set()
+        for task in self._in_flight:
             task.cancel()  # a send still on the wire keeps its row 'sending'
-        await asyncio.gather(*unfinished, return_exceptions=True)
+        # The writer ends after the write it is in (bounded by the store's busy timeout), so
+        # what is left pending is exactly what was not written.
+        await asyncio.gather(*self._unfinished(), return_exceptions=True)
+        self._forget_pending()
+
+    def _forget_pending(self) -> None:
         lost = [c.outcome for c in self._pending if c.outcome is not None]
         if lost:
             shown = ", ".join(_describe(o) for o in lost[:20])
             more = f" and {len(lost) - 20} more" if len(lost) > 20 else ""
             log.error(
                 "stopping without recording %d delivery outcomes (the store refused writes for"
-                " %.0f s): %s%s; they are owed again at the next start, and sent ones may repeat",
+                " %g s): %s%s; they are owed again at the next start, and sent ones may repeat",
                 len(lost),
                 self.stop_timeout,
                 shown,
@@ -445,6 +451,9 @@ class Dispatcher:
         return await done
 
     def _start_writer(self) -> None:
+        if self._giving_up.is_set():  # after a stop that ran out of time: say what is lost
+            self._forget_pending()
+            return
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._flush(), name="newsbot-ledger-writer")
 
@@ -453,16 +462,13 @@ class Dispatcher:
         and tried again (outcomes of sends that happened must reach the ledger)."""
         loop = asyncio.get_running_loop()
         pause = WRITE_RETRY_FIRST
-        while self._pending:
+        while self._pending and not self._giving_up.is_set():
             batch = self._pending
             self._pending = []
             outcomes = [c.outcome for c in batch if c.outcome is not None]
             marks = [c.sending for c in batch if c.sending is not None]
             try:
                 await self.store.deliveries.record(outcomes, self.now(), sending=marks)
-            except asyncio.CancelledError:
-                self._pending[:0] = batch  # a stop gave up: still listed as not written
-                raise
             except Exception:
                 self._pending[:0] = batch  # first in, first written, once the store lets us
                 self.stats.ledger_write_failures += 1
@@ -474,7 +480,8 @@ class Dispatcher:
                         len(batch),
                         exc_info=True,
                     )
-                await asyncio.sleep(pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._giving_up.wait(), pause)
                 pause = min(pause * 2, WRITE_RETRY_MAX)
                 continue
             pause = WRITE_RETRY_FIRST
