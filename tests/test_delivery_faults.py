@@ -23,9 +23,9 @@ from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-# The store's busy timeout scaled down (5 s in production) so a lock held past it takes
-# a fraction of a second; what matters is that the lock outlasts it.
-BUSY_TIMEOUT_MS = 200
+# How long a write waits for another connection's lock, scaled down (10 s in production) so
+# a lock held past it takes a fraction of a second; what matters is that the lock outlasts it.
+WRITE_PATIENCE = 0.2
 
 
 def fresh(n: int) -> NewArticle:
@@ -50,8 +50,8 @@ def write_locked(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-async def scale_busy_timeout(bot: RunningBot) -> None:
-    await bot.store.db.run(lambda conn: conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
+def scale_write_patience(bot: RunningBot) -> None:
+    bot.store.db.write_patience = WRITE_PATIENCE
 
 
 async def failed_writes(bot: RunningBot, more_than: int) -> None:
@@ -70,7 +70,7 @@ async def test_a_store_locked_during_a_fan_out_then_a_clean_stop_and_restart_rep
     caplog.set_level(logging.INFO)
     async with BotApiDouble() as tg:
         async with running_bot(tmp_path, double=tg, clock=FakeClock(NOW)) as bot:
-            await scale_busy_timeout(bot)
+            scale_write_patience(bot)
             readers = [(await bot.add_reader(f"r{i}", ["economy"])).id for i in range(20)]
             # Answers come a moment late, so the lock below is taken while sends are out.
             tg.inject_timeout("sendMessage", 0.5, count=1000, executed=True)
@@ -107,7 +107,7 @@ async def test_a_stop_that_cannot_write_names_every_outcome_it_could_not_record(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(tmp_path, clock=FakeClock(NOW)) as bot:
-        await scale_busy_timeout(bot)
+        scale_write_patience(bot)
         for i in range(3):
             await bot.add_reader(f"r{i}", ["economy"])
         bot.tg.inject_timeout("sendMessage", 0.5, count=1000, executed=True)
@@ -116,7 +116,7 @@ async def test_a_stop_that_cannot_write_names_every_outcome_it_could_not_record(
         with write_locked(tmp_path):
             await failed_writes(bot, 0)
             dispatcher = bot.delivery.dispatcher
-            dispatcher.stop_timeout = 0.5  # 25 s in production; the lock outlasts it here
+            dispatcher.stop_timeout = 0.5  # 18 s in production; the lock outlasts it here
             await dispatcher.stop()
             unrecorded = dispatcher.stats.unrecorded
         messages = {m.message_id for m in bot.tg.sent()}
@@ -140,7 +140,7 @@ async def test_a_channel_post_made_while_the_store_is_locked_is_recorded_once_it
 
     configured = (ChannelConfig("@agency_economy", ("economy",), "every", 900),)
     async with running_bot(tmp_path, clock=clock, before_start=channel, channels=configured) as bot:
-        await scale_busy_timeout(bot)
+        scale_write_patience(bot)
         await bot.publish([fresh(1), fresh(2)])
         [slot] = bot.app.job_queue.get_jobs_by_name(f"channel:{made['id']}")
         bot.tg.inject_timeout("sendMessage", 0.5, executed=True)

@@ -43,9 +43,10 @@ ARTICLE_CACHE = 2048
 PER_CHAT_QUEUE = 8
 SPILL_DELAY = 1
 RENDER_CACHE = 4096
-# A clean stop waits this long for sends in flight and unwritten ledger changes; within the
-# 30 s that the service files give a stop, and longer than a send may take (send_timeout).
-STOP_TIMEOUT = 25.0
+# A clean stop waits this long for sends in flight and unwritten ledger changes: longer than
+# a send may take ([delivery] send_timeout, 15 s), and with the one write then allowed to
+# finish (the store's write patience, 10 s) within the 30 s the service files give a stop.
+STOP_TIMEOUT = 18.0
 # Waits between attempts at a ledger write that failed: short at first, then at most this.
 WRITE_RETRY_FIRST = 0.05
 WRITE_RETRY_MAX = 1.0
@@ -172,7 +173,7 @@ class Dispatcher:
         self._giving_up.set()
         for task in self._in_flight:
             task.cancel()  # a send still on the wire keeps its row 'sending'
-        # The writer ends after the write it is in (bounded by the store's busy timeout), so
+        # The writer ends after the write it is in (bounded by the store's write patience), so
         # what is left pending is exactly what was not written.
         await asyncio.gather(*self._unfinished(), return_exceptions=True)
         self._forget_pending()
