@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from datetime import datetime
 
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.bootstrap import open_store
-from bot.context import BotData, Services, utc_now
+from bot.context import BotData, Services
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.service import DeliveryService
 from bot.handlers import COMMANDS, register_handlers
@@ -20,6 +18,7 @@ from bot.jobs import schedule_jobs
 from bot.metrics import start_ops_server
 from bot.ratelimit import Limits, TelegramRateLimiter
 from bot.transport import AiohttpRequest, NewsbotBot
+from core.clock import Clock, utc_now
 from core.settings import Config, ConfigError
 from ingest.fetch import make_client
 from ingest.topics import TopicTagger
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 10
 
 
-def build_application(config: Config, *, clock: Callable[[], datetime] = utc_now) -> Application:  # type: ignore[type-arg]
+def build_application(config: Config, *, clock: Clock = utc_now) -> Application:  # type: ignore[type-arg]
     """The whole bot, ready for ``run_polling`` or ``run_webhook``; the store opens in post_init."""
     # PTB 22 reports retry_after as a timedelta only in this mode, and warns otherwise.
     os.environ.setdefault("PTB_TIMEDELTA", "true")

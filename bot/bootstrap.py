@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from core.clock import utc_now
 from core.settings import Config
 from storage import Store, Topic
 
@@ -15,7 +14,7 @@ async def open_store(config: Config) -> Store:
         await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
         await store.feeds.sync_config(
             [(f.url, f.topics, f.every_seconds) for f in config.feeds],
-            int(datetime.now(UTC).timestamp()),
+            int(utc_now().timestamp()),
         )
     except BaseException:
         await store.close()

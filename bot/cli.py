@@ -22,9 +22,10 @@ from bot.demo import add_demo_arguments
 from bot.logs import setup_logging
 from bot.ops import cmd_backup, cmd_check_config
 from bot.render.table import article_sheet, article_table, topic_table
+from core.clock import utc_now
 from core.settings import Config, ConfigError
 from ingest.jsonio import article_to_dict
-from ingest.pipeline import Importer, ImportSummary, utc_now
+from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
 from storage import Article, Store
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.render.text import strip_invisible
+from core.clock import hhmm
 from core.settings import TopicConfig
 
 # Each command with its one-line description: /help and setMyCommands read this one list.
@@ -38,7 +39,6 @@ RELATED_USAGE = "Usage: /related ID (the number shown as #ID), or reply to an ar
 # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads
 # differently; 19 digits hold every int64.
 _NUMBER = re.compile(r"[0-9]{1,19}")
-_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")  # ASCII digits, as parse_number
 
 
 class UsageError(ValueError):
@@ -153,11 +153,11 @@ SETTINGS_USAGE = (
 )
 
 
-def parse_clock(text: str) -> str:
-    match = _CLOCK.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"{clip(text)!r} is not a time like 08:00. {SETTINGS_USAGE}")
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
+def _time_of_day(text: str) -> str:
+    try:
+        return hhmm(text)
+    except ValueError:
+        raise UsageError(f"{clip(text)!r} is not a time like 08:00. {SETTINGS_USAGE}") from None
 
 
 def parse_settings(args: Sequence[str]) -> SettingsChange:
@@ -168,7 +168,7 @@ def parse_settings(args: Sequence[str]) -> SettingsChange:
     if what == "instant" and not rest:
         return SettingsChange({"mode": "instant"}, "Articles now come as they are published.")
     if what == "digest" and len(rest) <= 1:
-        at = parse_clock(rest[0]) if rest else "08:00"
+        at = _time_of_day(rest[0]) if rest else "08:00"
         return SettingsChange(
             {"mode": "digest", "digest_time": at}, f"Articles now come as one digest at {at}."
         )
@@ -185,7 +185,7 @@ def parse_settings(args: Sequence[str]) -> SettingsChange:
         parts = rest[0].split("-")
         if len(parts) != 2:
             raise UsageError(f"{clip(rest[0])!r} is not a window like 23:00-07:00")
-        start, end = parse_clock(parts[0]), parse_clock(parts[1])
+        start, end = _time_of_day(parts[0]), _time_of_day(parts[1])
         if start == end:
             raise UsageError("Quiet hours need a start and an end that differ")
         return SettingsChange(

@@ -10,11 +10,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.clock import hhmm
 from core.settings import (
     DEFAULT_API_BASE_URL,
     ChannelConfig,
@@ -40,7 +40,6 @@ _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 # Telegram's rule for setWebhook's secret_token.
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # The ports Telegram's own servers deliver webhooks to (a local Bot API server takes any).
@@ -67,12 +66,10 @@ def parse_clock_range(text: str) -> QuietHours:
     parts = text.split("-")
     if len(parts) != 2:
         raise ValueError(f"{text!r} is not a range such as '23:00-07:00'")
-    clocks = []
-    for part in parts:
-        match = _CLOCK.fullmatch(part.strip())
-        if not match:
-            raise ValueError(f"{text!r} is not a range such as '23:00-07:00'")
-        clocks.append(time(int(match.group(1)), int(match.group(2))))
+    try:
+        clocks = [hhmm(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a range such as '23:00-07:00'") from None
     if clocks[0] == clocks[1]:
         raise ValueError(f"{text!r} is an empty range")
     return QuietHours(clocks[0], clocks[1])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from telegram.ext import CallbackContext, ExtBot
 
+from core.clock import Clock, utc_now
 from core.settings import Config
 from ingest.topics import TopicTagger
 from storage import Chat, Store
@@ -28,17 +27,13 @@ class Stoppable(Protocol):
     async def stop(self) -> None: ...
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Services:
     config: Config
     store: Store
     tagger: TopicTagger
     http: httpx.AsyncClient
-    clock: Callable[[], datetime] = field(default=utc_now)
+    clock: Clock = field(default=utc_now)
     delivery: DeliveryService | None = None
     # Chats seen lately, so that a command does not rewrite its chat row every time.
     recent_chats: OrderedDict[int, tuple[tuple[object, ...], Chat]] = field(

@@ -15,10 +15,10 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.clock import utc_now
 from core.settings import ChannelConfig, Config, QuietHours
 
 # The same exit statuses as bot.cli (which imports this module, so cannot be imported here).
@@ -79,7 +79,7 @@ def _backup(source: Path, target: Path, force: bool) -> BackupResult:
     if not source.is_file():
         raise BackupError(f"{source}: no such store (see [storage].path)")
     if target.is_dir():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
         target = target / f"{source.stem}-{stamp}{source.suffix or '.db'}"
     if not target.parent.is_dir():
         raise BackupError(f"{target.parent}: no such folder")
@@ -250,7 +250,7 @@ def _value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, QuietHours):
-        return _value(f"{value.start:%H:%M}-{value.end:%H:%M}")
+        return _value(f"{value.start}-{value.end}")
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     # JSON's string escapes are TOML's, except that TOML wants DEL escaped too.

@@ -8,7 +8,6 @@ newsbot package, so the pure parts (the topic tagger, the feed parser) can be us
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 
@@ -34,8 +33,10 @@ class FeedConfig:
 
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    start: time
-    end: time
+    """A window that may wrap midnight; both ends ``"HH:MM"`` text, as the store keeps them."""
+
+    start: str
+    end: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from core.clock import Clock
 from core.settings import FetchConfig
 from ingest.agency import looks_like_agency, parse_agency
 from ingest.errors import ImportFailure
@@ -167,7 +168,7 @@ class Importer:
         store: Store,
         tagger: TopicTagger,
         *,
-        now: Callable[[], datetime],
+        now: Clock,
         on_new: Callable[[list[int]], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
@@ -359,7 +360,3 @@ async def _client(
         return
     async with make_client(config) as made:
         yield made
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

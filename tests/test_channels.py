@@ -87,7 +87,7 @@ async def test_quiet_hours_of_a_channel(tmp_path: Path) -> None:
             ("economy",),
             "every",
             900,
-            quiet_hours=QuietHours(datetime(2000, 1, 1, 23).time(), datetime(2000, 1, 1, 6).time()),
+            quiet_hours=QuietHours("23:00", "06:00"),
         ),
     )
     made = Channels()

@@ -12,7 +12,6 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import time
 from pathlib import Path
 
 import pytest
@@ -187,7 +186,7 @@ def full_config() -> Config:
                 "every",
                 900,
                 max_per_hour=4,
-                quiet_hours=QuietHours(time(23, 0), time(7, 0)),
+                quiet_hours=QuietHours("23:00", "07:00"),
             ),
         ),
         delivery=DeliveryConfig(messages_per_second=25, max_age_seconds=86400),

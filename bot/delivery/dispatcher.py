@@ -20,7 +20,6 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.delivery.policy import (
@@ -34,6 +33,7 @@ from bot.delivery.policy import (
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import RenderedMessage, render_article, render_article_plain
 from bot.transport import NewsbotBot
+from core.clock import Clock, utc_now
 from storage import Article, Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
 
@@ -81,7 +81,7 @@ class Dispatcher:
         topics: dict[str, str],
         *,
         limiter: TelegramRateLimiter | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         concurrency: int = 32,
         claim_batch: int = 512,
         idle_poll: float = 0.5,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from core.clock import parse_hhmm
 
 MAX_BACKOFF = 600
 MAX_ATTEMPTS = 50  # with the back-off cap, about eight hours of trying
@@ -66,11 +68,6 @@ def zone_named(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def parse_clock(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
 def quiet_until(
     now: datetime, start: str | None, end: str | None, zone: tzinfo | None
 ) -> datetime | None:
@@ -81,7 +78,7 @@ def quiet_until(
     if not start or not end:
         return None
     local = now.astimezone(zone or UTC)
-    begin, finish = parse_clock(start), parse_clock(end)
+    begin, finish = parse_hhmm(start), parse_hhmm(end)
     clock = local.time().replace(second=0, microsecond=0, tzinfo=None)
     if begin < finish:
         inside = begin <= clock < finish
@@ -98,7 +95,7 @@ def quiet_until(
 def digest_moment(now: datetime, digest_time: str, zone: tzinfo | None) -> datetime:
     """Today's digest time in the chat's zone (the most recent one not after ``now``), UTC."""
     local = now.astimezone(zone or UTC)
-    at = datetime.combine(local.date(), parse_clock(digest_time), tzinfo=zone or UTC)
+    at = datetime.combine(local.date(), parse_hhmm(digest_time), tzinfo=zone or UTC)
     if at > local:
         at -= timedelta(days=1)
     return at.astimezone(UTC)

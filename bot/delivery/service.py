@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,8 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.policy import Action, classify, digest_moment, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
-from core.settings import ChannelConfig, Config, QuietHours
+from core.clock import Clock, utc_now
+from core.settings import ChannelConfig, Config
 from storage import Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 
@@ -54,7 +55,7 @@ class DeliveryService:
     store: Store
     bot: NewsbotBot
     dispatcher: Dispatcher
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default=utc_now)
     channels: list[ChannelState] = field(default_factory=list)
 
     def now(self) -> int:
@@ -188,8 +189,8 @@ class DeliveryService:
             chat_id,
             now,
             mode="scheduled" if channel.mode == "every" else "instant",
-            quiet_start=_clock(quiet, start=True),
-            quiet_end=_clock(quiet, start=False),
+            quiet_start=quiet.start if quiet else None,
+            quiet_end=quiet.end if quiet else None,
         )
         # The config is the truth for a channel's topics.
         current = set(await self.store.subscriptions.of_chat(chat_id))
@@ -208,7 +209,7 @@ class DeliveryService:
         channel = state.config
         now = self.clock()
         if channel.quiet_hours is not None and quiet_until(
-            now, *_window(channel.quiet_hours), None
+            now, channel.quiet_hours.start, channel.quiet_hours.end, None
         ):
             return False
         if channel.max_per_hour is not None:
@@ -242,14 +243,3 @@ def _listed(rendered: RenderedMessage) -> int:
 
 def _username(chat: str | int) -> str | None:
     return chat.lstrip("@") if isinstance(chat, str) else None
-
-
-def _clock(quiet: QuietHours | None, *, start: bool) -> str | None:
-    if quiet is None:
-        return None
-    moment = quiet.start if start else quiet.end
-    return f"{moment:%H:%M}"
-
-
-def _window(quiet: QuietHours) -> tuple[str, str]:
-    return f"{quiet.start:%H:%M}", f"{quiet.end:%H:%M}"

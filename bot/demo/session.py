@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,10 +24,11 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.context import Services, utc_now
+from bot.context import Services
 from bot.demo.samples import Samples, demo_config, load_samples, restamp
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
+from core.clock import Clock, utc_now
 from ingest.pipeline import Importer, ImportSummary
 from storage import NewArticle
 
@@ -97,7 +97,7 @@ class DemoSession:
         *,
         answer_timeout: float = ANSWER_TIMEOUT,
         quiet_seconds: float = QUIET_SECONDS,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.workdir = workdir
         self.samples = samples or load_samples()
