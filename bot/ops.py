@@ -71,13 +71,17 @@ async def backup(store_path: str, target: str, *, force: bool = False) -> Backup
     An existing target is kept unless ``force``. The copy is written beside the target under
     a temporary name, checked with ``PRAGMA integrity_check`` and only then renamed into place.
     """
-    return await asyncio.to_thread(_backup, Path(store_path), Path(target), force)
+    # Path() drops a trailing slash, which says "a folder": keep that apart.
+    folder = target.endswith(("/", os.sep))
+    return await asyncio.to_thread(_backup, Path(store_path), Path(target), force, folder)
 
 
-def _backup(source: Path, target: Path, force: bool) -> BackupResult:
+def _backup(source: Path, target: Path, force: bool, folder: bool) -> BackupResult:
     started = time.monotonic()
     if not source.is_file():
         raise BackupError(f"{source}: no such store (see [storage].path)")
+    if folder and not target.is_dir():
+        raise BackupError(f"{target}/: no such folder")
     if target.is_dir():
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
         target = target / f"{source.stem}-{stamp}{source.suffix or '.db'}"

@@ -170,6 +170,17 @@ async def test_backup_from_the_command_line(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (3,)
 
 
+async def test_backup_to_a_missing_folder_writes_no_file(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "news.db")
+    await store.close()
+    config = write_config(tmp_path, "https://api.telegram.org/bot")
+    target = f"{tmp_path / 'backups'}/"
+    code, _, err = await newsbot("--config", str(config), "backup", target)
+    assert code == 1
+    assert err == f"newsbot: {target}: no such folder\n"
+    assert not (tmp_path / "backups").exists()
+
+
 async def test_newsbot_run_serves_the_webhook_and_the_metrics(tmp_path: Path) -> None:
     hook_port, metrics_port = free_port(), free_port()
     async with BotApiDouble(token=TOKEN) as tg:
