@@ -73,6 +73,9 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
             await services.delivery.dispatcher.stop()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        # A start that failed in initialize (Telegram unreachable, token rejected) leaves the
+        # bot's HTTP sessions open: Application.shutdown skips an app that never initialized.
+        await app.bot.shutdown()
         try:
             services = app.bot_data.services
         except RuntimeError:

@@ -7,8 +7,14 @@ from core.settings import Config
 from storage import Store, Topic
 
 
-async def open_store(config: Config) -> Store:
-    """Open the store and bring its topics and config feeds in line with the config."""
+async def open_store(config: Config, *, readonly: bool = False) -> Store:
+    """Open the store and bring its topics and config feeds in line with the config.
+
+    ``readonly`` (the commands that only look) opens it as it is: a missing store is an error,
+    not a new file, and a store in a read-only folder still opens.
+    """
+    if readonly:
+        return await Store.open(config.storage.path, readonly=True)
     store = await Store.open(config.storage.path)
     try:
         await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)

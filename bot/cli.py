@@ -1,4 +1,8 @@
-"""The ``newsbot`` command: import and query the store, poll feeds, run the bot."""
+"""The ``newsbot`` command: import and query the store, poll feeds, run the bot.
+
+Run without a command, ``newsbot`` prints its help and exits with status 2 (a usage error).
+Every failure is one line on stderr starting ``newsbot:``; the statuses are in bot/exitcodes.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import argparse
 import asyncio
 import html
 import json
+import os
 import re
 import shutil
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
@@ -19,6 +25,13 @@ from tqdm import tqdm
 from bot.bootstrap import open_store
 from bot.config import load_config
 from bot.demo import add_demo_arguments
+from bot.exitcodes import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from bot.logs import setup_logging
 from bot.ops import cmd_backup, cmd_check_config
 from bot.render.table import article_sheet, article_table, topic_table
@@ -28,9 +41,10 @@ from ingest.jsonio import article_to_dict
 from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
 from storage import Article, Store
+from storage.db import describe
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_LIST = 200
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def _count(text: str) -> int:
@@ -48,21 +62,21 @@ def _article_id(text: str) -> int:
         value = int(text.lstrip("#"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an article id") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an article id")
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an article id (1 to {MAX_ID})")
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="newsbot", description="A Telegram news-feed bot and its article store."
+        prog="newsbot",
+        description="A Telegram news-feed bot and its article store.",
+        epilog="Without a COMMAND, newsbot prints this help and exits with status 2."
+        " `newsbot COMMAND --help` lists a command's options.",
     )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $NEWSBOT_CONFIG, else ./config.toml)",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import articles from files, folders or URLs")
     p.add_argument("sources", nargs="+", metavar="PATH|URL")
@@ -78,18 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("fetch", help="poll every configured feed once")
 
     p = sub.add_parser("latest", help="the newest articles")
-    p.add_argument("--topic", metavar="T")
-    p.add_argument("-n", type=_count, default=10, metavar="N")
+    p.add_argument("--topic", metavar="T", help="only this topic's articles (default: all)")
+    p.add_argument("-n", type=_count, default=10, metavar="N", help=_n_help(10))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     p = sub.add_parser("related", help="articles related to one")
     p.add_argument("id", type=_article_id, metavar="ID")
-    p.add_argument("-n", type=_count, default=5, metavar="N")
+    p.add_argument("-n", type=_count, default=5, metavar="N", help=_n_help(5))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     p = sub.add_parser("search", help="articles matching words")
     p.add_argument("words", nargs="+", metavar="WORDS")
-    p.add_argument("-n", type=_count, default=10, metavar="N")
+    p.add_argument("-n", type=_count, default=10, metavar="N", help=_n_help(10))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     p = sub.add_parser("show", help="one article with every field")
@@ -111,11 +125,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="print the config in effect, secrets masked")
 
     sub.add_parser("run", help="run the bot (long polling, or the webhook if configured)")
+    for command in sub.choices.values():
+        # Also after the command (`newsbot latest --config c.toml`); SUPPRESS keeps a --config
+        # given before the command when none comes after it.
+        command.add_argument(
+            "--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP
+        )
     return parser
 
 
+CONFIG_HELP = "config file (default: $NEWSBOT_CONFIG, else ./config.toml)"
+
+
+def _n_help(default: int) -> str:
+    return f"how many articles (1-{MAX_LIST}, default {default})"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
     if args.command == "demo":  # the demo brings its own config, store and Telegram
         from bot.demo import run_demo
 
@@ -131,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(
         config.logging.level,
         secrets=[config.telegram.token, webhook.secret_token if webhook else None],
+        # import and fetch print each failure themselves; the importer's warning would repeat it.
+        reported=("ingest.pipeline",) if args.command in ("import", "fetch") else (),
     )
     if args.command == "run":
         return run_bot(config)
@@ -138,7 +180,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except sqlite3.Error as exc:  # StoreError included: one line naming the store and why
+        print(f"newsbot: {describe(config.storage.path, exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`newsbot latest | head -1`): stop quietly, as cat does. The
+        # output still buffered would fail again at exit, so it goes to /dev/null instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def run_bot(config: Config) -> int:
@@ -163,6 +213,9 @@ def run_bot(config: Config) -> int:
     except (WebhookError, MetricsError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.Error as exc:  # the store could not be opened: one line, as other commands
+        print(f"newsbot: {describe(config.storage.path, exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except InvalidToken:
         print(
             "newsbot: Telegram rejected the token; check [telegram].token or NEWSBOT_TOKEN",
@@ -180,9 +233,13 @@ def run_bot(config: Config) -> int:
 
 
 @asynccontextmanager
-async def opened(config: Config) -> AsyncIterator[Store]:
-    """The store for one command, closed however the command ends."""
-    store = await open_store(config)
+async def opened(config: Config, *, readonly: bool = False) -> AsyncIterator[Store]:
+    """The store for one command, closed however the command ends.
+
+    Commands that only look (latest, show, stats, ...) open it ``readonly``: a missing store is
+    then an error rather than a new empty file, and a store in a read-only folder still answers.
+    """
+    store = await open_store(config, readonly=readonly)
     try:
         yield store
     finally:
@@ -293,7 +350,7 @@ def _owe_to_readers(store: Store, config: Config) -> Callable[[list[int]], Await
 async def cmd_stats(config: Config, args: argparse.Namespace) -> int:
     from bot.stats import gather_store_stats, render_stats
 
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         report = await gather_store_stats(store, int(utc_now().timestamp()))
     print(html.unescape(re.sub(r"</?b>", "", render_stats(report))))
     return EXIT_OK
@@ -304,14 +361,14 @@ async def cmd_latest(config: Config, args: argparse.Namespace) -> int:
         known = ", ".join(t.slug for t in config.topics) or "none configured"
         print(f"newsbot: unknown topic {args.topic!r} (topics: {known})", file=sys.stderr)
         return EXIT_USAGE
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         articles = await store.articles.latest(topic=args.topic, limit=args.n)
     _print_articles(articles, args.json, sys.stdout)
     return EXIT_OK
 
 
 async def cmd_related(config: Config, args: argparse.Namespace) -> int:
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         if await store.articles.get(args.id) is None:
             print(f"newsbot: no article with id {args.id}", file=sys.stderr)
             return EXIT_FAILED
@@ -321,14 +378,14 @@ async def cmd_related(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_search(config: Config, args: argparse.Namespace) -> int:
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         articles = await store.search.search(" ".join(args.words), limit=args.n)
     _print_articles(articles, args.json, sys.stdout)
     return EXIT_OK
 
 
 async def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         article = await store.articles.get(args.id)
     if article is None:
         print(f"newsbot: no article with id {args.id}", file=sys.stderr)
@@ -341,7 +398,7 @@ async def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_topics(config: Config, args: argparse.Namespace) -> int:
-    async with opened(config) as store:
+    async with opened(config, readonly=True) as store:
         topics = await store.articles.topics()
         counts = await store.articles.topic_counts()
     if args.json:

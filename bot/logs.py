@@ -40,20 +40,43 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-class DropInvalidToken(logging.Filter):
-    """PTB logs a rejected token with a traceback before raising it; newsbot then says so in
-    one line of its own, so the traceback would only bury that line."""
+class DropStartFailure(logging.Filter):
+    """PTB logs a rejected token, or a Bot API it cannot reach at start, with a traceback
+    before raising it; newsbot then says so in one line of its own (``run_bot``), so the
+    traceback would only bury that line. Failures after the start are logged as they are."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return type(error).__name__ != "InvalidToken"
+        if type(error).__name__ == "InvalidToken":
+            return False
+        return not (
+            record.levelno >= logging.ERROR
+            and "Bootstrap Initialize Application" in record.getMessage()
+        )
 
 
-def setup_logging(level: str, secrets: Iterable[str | None] = ()) -> None:
+class DropReported(logging.Filter):
+    """Warnings from loggers whose failures the command prints itself (``failed: ...``)."""
+
+    def __init__(self, loggers: Iterable[str]) -> None:
+        super().__init__()
+        self.loggers = tuple(loggers)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not any(
+            record.name == name or record.name.startswith(name + ".") for name in self.loggers
+        )
+
+
+def setup_logging(
+    level: str, secrets: Iterable[str | None] = (), *, reported: Iterable[str] = ()
+) -> None:
+    """Log to stderr, secrets masked; ``reported`` loggers' warnings are the caller's to print."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RedactSecrets(secrets))
-    handler.addFilter(DropInvalidToken())
+    handler.addFilter(DropStartFailure())
+    handler.addFilter(DropReported(reported))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -18,11 +18,10 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.exitcodes import EXIT_FAILED, EXIT_OK
 from core.clock import utc_now
 from core.settings import ChannelConfig, Config, QuietHours
-
-# The same exit statuses as bot.cli (which imports this module, so cannot be imported here).
-EXIT_OK, EXIT_FAILED = 0, 1
+from storage.db import StoreError, describe, readonly_uri, recognise
 
 # The copy goes STEP_PAGES pages at a time with a pause between steps, holding no lock in the
 # pause, so a slow disk still serves the bot's own reads and writes. A write by another
@@ -78,6 +77,8 @@ async def backup(store_path: str, target: str, *, force: bool = False) -> Backup
 
 def _backup(source: Path, target: Path, force: bool, folder: bool) -> BackupResult:
     started = time.monotonic()
+    if source.is_dir():
+        raise BackupError(f"{source}: a folder, not a store file (see [storage].path)")
     if not source.is_file():
         raise BackupError(f"{source}: no such store (see [storage].path)")
     if folder and not target.is_dir():
@@ -129,7 +130,11 @@ def _copy(source: Path, partial: Path) -> tuple[int, bool]:
             # sqlite3's own ``sleep`` applies only when a step finds the file busy.
             time.sleep(STEP_SLEEP)
 
-    src = sqlite3.connect(source, timeout=BUSY_TIMEOUT)
+    try:
+        # Read-only, so a store in a read-only folder (a mounted snapshot) backs up as well.
+        src = sqlite3.connect(readonly_uri(str(source)), uri=True, timeout=BUSY_TIMEOUT)
+    except sqlite3.Error as exc:
+        raise BackupError(describe(str(source), exc)) from exc
     try:
         _is_store(src, source)
         dst = sqlite3.connect(partial)
@@ -144,18 +149,19 @@ def _copy(source: Path, partial: Path) -> tuple[int, bool]:
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
+    except StoreError as exc:
+        raise BackupError(str(exc)) from exc
     except sqlite3.Error as exc:
-        raise BackupError(f"backup of {source} failed: {exc}") from exc
+        raise BackupError(f"backup failed: {describe(str(source), exc)}") from exc
     finally:
         src.close()
     return restarts, snapshot
 
 
 def _is_store(conn: sqlite3.Connection, source: Path) -> None:
-    try:
-        conn.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{source} is not a newsbot store: {exc}") from exc
+    """Refuse another application's database; faults of the file itself are said as such."""
+    if recognise(conn, str(source)) and not conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+        raise BackupError(f"{source}: an empty file, not a newsbot store (see [storage].path)")
 
 
 def _check(copy: Path) -> int:

@@ -46,8 +46,9 @@ class Store:
         self.deliveries = Deliveries(db)
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        return cls(await Database.open(path))
+    async def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
+        """Open the store at ``path``; ``readonly`` creates, migrates and writes nothing."""
+        return cls(await Database.open(path, readonly=readonly))
 
     async def close(self) -> None:
         await self.search.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -82,20 +83,29 @@ def describe(path: str, exc: BaseException) -> str:
     if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return f"{path}: the store is locked by another process; try again when it is done"
     if primary == sqlite3.SQLITE_FULL:
-        return f"{path}: the disk is full; nothing was written and the store is as it was"
+        return f"{path}: the disk is full; the write that failed was undone, the store is intact"
     if primary == sqlite3.SQLITE_NOTADB:
         return f"{path}: not an SQLite database, so not a newsbot store (see [storage].path)"
     if primary == sqlite3.SQLITE_CORRUPT:
         return f"{path}: the store is damaged ({exc}); restore it from a backup"
-    if primary == sqlite3.SQLITE_READONLY:
-        return f"{path}: the store or its folder is read-only; commands that write cannot run"
-    if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
         if Path(path).is_dir():
             return f"{path}: a folder, not a store file (see [storage].path)"
+        if primary == sqlite3.SQLITE_READONLY or not _writable(Path(path)):
+            return (
+                f"{path}: the store or its folder is read-only; only the commands that look"
+                " (latest, show, search, related, topics, stats, backup) can run"
+            )
         return f"{path}: cannot open the store ({exc}); check the file and its folder"
     if primary == sqlite3.SQLITE_IOERR:
         return f"{path}: the disk failed a read or write ({exc})"
     return f"{path}: store error: {exc}"
+
+
+def _writable(path: Path) -> bool:
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    return os.access(path.parent, os.W_OK)
 
 
 def _migration_files() -> list[tuple[str, str]]:
@@ -229,6 +239,8 @@ class Database:
         A store locked by another connection is waited for (SQLite's busy handler backs off
         between tries) until ``write_patience`` seconds after the call; then ``StoreBusy``.
         """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; this command cannot write")
         deadline = time.monotonic() + self.write_patience
         try:
             async with asyncio.timeout(self.write_patience):
@@ -315,23 +327,40 @@ def _check_path(path: str, readonly: bool) -> None:
         )
 
 
+def readonly_uri(path: str) -> str:
+    """The URI that opens the store at ``path`` for reading without writing anything.
+
+    Read-write with ``query_only`` first: its close then removes the -wal and -shm files as
+    the bot's own would (mode=rw never creates a missing file). Where the file or its folder
+    is read-only, mode=ro; where not even the -shm file can be made, the file is read as
+    immutable, which is safe because nobody can be writing it there either.
+    """
+    last: sqlite3.Error | None = None
+    for mode in ("rw", "ro", "ro&immutable=1"):
+        uri = f"file:{quote(path)}?mode={mode}"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master")
+            return uri
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+                raise
+            last = exc
+        finally:
+            conn.close()
+    assert last is not None
+    raise last
+
+
 async def _connect_readonly(path: str) -> aiosqlite.Connection:
-    """A read-only connection; a store in a read-only folder (no -shm possible) still opens."""
-    uri = f"file:{quote(path)}?mode=ro"
+    uri = await asyncio.to_thread(readonly_uri, path)
     conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
-    try:
-        await conn.execute("SELECT count(*) FROM sqlite_master")
-        return conn
-    except sqlite3.OperationalError as exc:
-        await conn.close()
-        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_CANTOPEN:
-            raise
-    # Nobody can write where we cannot create the -shm file beside the store, so reading it
-    # as an immutable file is safe.
-    return await aiosqlite.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+    await conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
-def _recognise(conn: sqlite3.Connection, path: str) -> bool:
+def recognise(conn: sqlite3.Connection, path: str) -> bool:
     """True for a newsbot store (or an empty file); raise for any other database.
 
     Returns whether the store still needs its application_id stamped. Reads only.
@@ -350,7 +379,7 @@ def _recognise(conn: sqlite3.Connection, path: str) -> bool:
 
 def _set_up(conn: sqlite3.Connection, path: str) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    stamp = _recognise(conn, path)
+    stamp = recognise(conn, path)
     for pragma in PRAGMAS:
         conn.execute(pragma)
     apply_migrations(conn)
@@ -367,7 +396,7 @@ def _check_readonly(conn: sqlite3.Connection, path: str) -> None:
     """A store opened read-only must be a newsbot store with every migration applied."""
     for pragma in READER_PRAGMAS:
         conn.execute(pragma)
-    if _recognise(conn, path):
+    if recognise(conn, path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             raise StoreError(f"{path}: an empty file, not a newsbot store (see [storage].path)")

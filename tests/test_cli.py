@@ -147,6 +147,7 @@ def test_odd_arguments_get_clear_errors(config: str, capsys: pytest.CaptureFixtu
     code, _, err = run(capsys, "--config", config, "latest", "--topic", "sport")
     assert code == 2
     assert "unknown topic 'sport'" in err
+    run(capsys, "--config", config, "import", "--quiet", str(SEED))  # a store to look in
     code, _, err = run(capsys, "--config", config, "show", "99")
     assert code == 1
     assert "no article with id 99" in err

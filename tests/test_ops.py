@@ -151,7 +151,7 @@ async def test_a_backup_of_a_missing_store_creates_nothing(tmp_path: Path) -> No
         await backup(str(tmp_path / "absent.db"), str(tmp_path / "copy.db"))
     not_a_store = tmp_path / "notes.txt"
     not_a_store.write_text("not a database", encoding="utf-8")
-    with pytest.raises(BackupError, match="is not a newsbot store"):
+    with pytest.raises(BackupError, match="not a newsbot store"):
         await backup(str(not_a_store), str(tmp_path / "copy.db"))
     assert names(tmp_path) == ["notes.txt"]
 

@@ -20,11 +20,11 @@ from bot.demo.console import PROMPT, Console, banner, bot_logs, format_outcome
 from bot.demo.loop import LoopThread
 from bot.demo.samples import load_samples
 from bot.demo.session import DemoSession, Outcome
+from bot.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["run_demo"]
 
 QUIT = frozenset({"/quit", "/exit"})
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 log = logging.getLogger(__name__)
 
