@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from core.clock import utc_now
 from storage.db import Database
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
@@ -63,7 +63,7 @@ class Articles:
         self, articles: Sequence[NewArticle], *, now: datetime | None = None
     ) -> list[UpsertOutcome]:
         """Store a batch in one transaction: new ones inserted, changed ones updated in place."""
-        stamp = int((now or datetime.now(UTC)).timestamp())
+        stamp = int((now or utc_now()).timestamp())
 
         def work(conn: sqlite3.Connection) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
@@ -360,7 +360,3 @@ def _report_unreadable(
         what,
         exc,
     )
-
-
-def now_seconds() -> int:
-    return int(time.time())

@@ -30,10 +30,6 @@ class Chat:
     quiet_start: str | None
     quiet_end: str | None
 
-    @property
-    def is_private(self) -> bool:
-        return self.type == "private"
-
 
 def _chat(row: Any) -> Chat:
     return Chat(

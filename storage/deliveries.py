@@ -163,11 +163,6 @@ class Deliveries:
 
         return await self._db.write(work)
 
-    async def sending(self, ids: Sequence[int], now: int) -> None:
-        """These rows are about to go on the wire (the only ones a crash may repeat)."""
-        wanted = list(ids)
-        await self._db.write(lambda conn: _mark(conn, SENDING, wanted, now))
-
     async def claim_for_chat(self, chat_id: int, now: int, limit: int) -> list[Due]:
         """Take a chat's owed rows, oldest article first (a channel slot, a digest)."""
 
@@ -183,18 +178,6 @@ class Deliveries:
             return [Due(*r) for r in rows]
 
         return await self._db.write(work)
-
-    async def next_due_at(self) -> int | None:
-        """When the earliest owed row of an instant chat falls due (None: nothing owed)."""
-
-        def work(conn: sqlite3.Connection) -> int | None:
-            row = conn.execute(
-                "SELECT min(d.next_attempt_at) FROM deliveries d JOIN chats c ON c.id = d.chat_id"
-                " WHERE d.status = 'owed' AND c.mode = 'instant'"
-            ).fetchone()
-            return None if row[0] is None else int(row[0])
-
-        return await self._db.read(work)
 
     async def record(
         self, outcomes: Sequence[Outcome], now: int, *, sending: Sequence[int] = ()
@@ -292,12 +275,6 @@ class Deliveries:
                 failed_last_day=by_reason(FAILED, day),
                 cancelled_last_day=by_reason(CANCELLED, day),
             )
-
-        return await self._db.read(work)
-
-    async def counts_by_status(self) -> dict[str, int]:
-        def work(conn: sqlite3.Connection) -> dict[str, int]:
-            return dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
 
         return await self._db.read(work)
 

@@ -23,8 +23,7 @@ from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 log = logging.getLogger(__name__)
 
 DIGEST_PAGE = 20  # headlines per digest message before it is split
-DIGEST_MAX = 200
-GONE = "article no longer stored"  # at most this many articles in one day's digest; older ones wait
+DIGEST_MAX = 200  # at most this many articles in one day's digest; older ones wait
 
 
 @dataclass
