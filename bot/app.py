@@ -103,7 +103,7 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         token,
         base_url=config.telegram.api_base_url,
         base_file_url=config.telegram.api_base_url.removesuffix("/bot") + "/file/bot",
-        request=AiohttpRequest(connection_pool_size=64),
+        request=AiohttpRequest(connection_pool_size=64, read_timeout=config.delivery.send_timeout),
         get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=5.0),
         defaults=defaults,
         rate_limiter=limiter,

@@ -367,6 +367,7 @@ def _delivery(r: _Reader) -> DeliveryConfig:
     d = DeliveryConfig()
     result = DeliveryConfig(
         messages_per_second=_positive(r, "messages_per_second", d.messages_per_second),
+        send_timeout=_positive(r, "send_timeout", d.send_timeout),
         private_chat_per_second=_positive(r, "private_chat_per_second", d.private_chat_per_second),
         group_per_minute=_positive(r, "group_per_minute", d.group_per_minute),
         new_subscriber_backlog=r.get("new_subscriber_backlog", int, d.new_subscriber_backlog),

@@ -32,7 +32,7 @@ class AiohttpRequest(BaseRequest):
         self,
         *,
         connection_pool_size: int = 64,
-        read_timeout: float | None = 5.0,
+        read_timeout: float | None = 15.0,
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
     ) -> None:
@@ -104,10 +104,24 @@ class AiohttpRequest(BaseRequest):
                 method, url, data=body, headers=headers, timeout=timeout
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as err:
-            raise TimedOut from err
-        except aiohttp.ClientError as err:
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as err:
+            # No connection, so nothing was sent: safe to send again.
+            if isinstance(err, TimeoutError):
+                raise TimedOut from err
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+        except TimeoutError as err:
+            raise AnswerTimedOut from err
+        except aiohttp.ClientError as err:
+            raise AnswerLost(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+class AnswerLost(NetworkError):
+    """The request was sent and its answer never came (connection dropped): Telegram may have
+    carried it out. Sending again may repeat it."""
+
+
+class AnswerTimedOut(TimedOut, AnswerLost):
+    """The request was sent and no answer came within the read timeout (it may have arrived)."""
 
 
 def _file_part(part: Any) -> tuple[str | None, Any, str | None]:

@@ -2,7 +2,9 @@
 
 * :class:`FaultRule` / :class:`Faults`: answer the next matching call(s) with an error (any
   ``error_code``, including 5xx with an HTML body like Telegram's front-end), delay the answer, or
-  close the connection without answering.
+  close the connection without answering; ``every=N`` makes a rule hit every Nth matching
+  call only, and a large ``count`` keeps it for the whole test (latency on every answer, a 500
+  on every seventh call).
 * :class:`RateLimiter`: sliding windows measured at the double (overall per second, per private
   chat per second, per group or channel per minute); a call over a limit gets
   ``429 Too Many Requests: retry after N`` with ``parameters.retry_after``.
@@ -37,6 +39,8 @@ class FaultRule:
     content_type: str = "application/json"
     delay: float = 0.0
     executed: bool = True  # delay/drop: does the call take effect?
+    every: int = 1  # fire on every Nth matching call only (the others pass on untouched)
+    seen: int = 0
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         """Whether this rule hits a call of ``method`` aimed at ``chat_id``."""
@@ -56,6 +60,8 @@ class Faults:
         """Add a rule."""
         if rule.count < 1:
             raise ValueError("count must be at least 1")
+        if rule.every < 1:
+            raise ValueError("every must be at least 1")
         self.rules.append(rule)
         return rule
 
@@ -63,6 +69,9 @@ class Faults:
         """Use up one firing of the first rule matching this call, if any."""
         for rule in self.rules:
             if rule.matches(method, chat_id):
+                rule.seen += 1
+                if rule.seen % rule.every:
+                    continue  # not this call: a later rule may still take it
                 rule.count -= 1
                 if rule.count == 0:
                     self.rules.remove(rule)

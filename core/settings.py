@@ -90,6 +90,11 @@ class DeliveryConfig:
     new_subscriber_backlog: int = 0
     keep_days: int = 30
     max_age_seconds: int = 3 * 86400
+    # Seconds to wait for Telegram's answer to a request. Telegram answers sendMessage within
+    # a second as a rule; a send whose answer never comes may still have arrived, so it is
+    # sent again at most once. Long enough for slow days (3x the 5 s seen under load), short
+    # enough that a clean stop, which lets sends in flight finish, fits in 30 s.
+    send_timeout: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)

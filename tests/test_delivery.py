@@ -154,13 +154,14 @@ async def test_a_429_stops_every_request_until_retry_after_and_loses_nothing(
 
 async def test_server_errors_timeouts_and_dropped_connections_are_retried(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
-    async with running_bot(tmp_path, clock=clock) as bot:
+    # Sends time out after 1 s here (15 s by default); the late answer comes after 3 s.
+    async with running_bot(tmp_path, clock=clock, delivery=DeliveryConfig(send_timeout=1)) as bot:
         a = await bot.add_reader("a", ["economy"])
         b = await bot.add_reader("b", ["economy"])
         c = await bot.add_reader("c", ["economy"])
         bot.tg.inject_5xx("sendMessage", chat_id=a.id)
         bot.tg.drop_connection("sendMessage", chat_id=b.id)
-        bot.tg.inject_timeout("sendMessage", 30, executed=False, chat_id=c.id)
+        bot.tg.inject_timeout("sendMessage", 3, executed=False, chat_id=c.id)
         await bot.publish([fresh(1)])
         await counted(bot, lambda stats: stats.retried == 3, limit=20)
         assert bot.tg.sent() == []

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import logging
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +17,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from telegram.error import NetworkError
 
-from bot.config import ChannelConfig
+from bot.delivery.policy import classify
+from bot.transport import AiohttpRequest, AnswerLost
 from botapi_double import BotApiDouble
+from botapi_double.errors import ApiError
+from botapi_double.faults import FaultRule
+from core.settings import ChannelConfig, DeliveryConfig
 from storage import NewArticle
-from tests.harness import FakeClock, RunningBot, make_article, running_bot
+from tests.harness import FakeClock, RunningBot, free_port, make_article, running_bot
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 # How long a write waits for another connection's lock, scaled down (10 s in production) so
@@ -156,3 +162,107 @@ async def test_a_channel_post_made_while_the_store_is_locked_is_recorded_once_it
     assert after_slot == Counter({"sent": 1, "owed": 1})
     assert titles == ["Headline number 1", "Headline number 2"]
     assert never_retrieved(caplog) == []
+
+
+# -- a slow Bot API ------------------------------------------------------------------------------
+# Telegram's seconds scaled down 20x: the send timeout (15 s by default), the double's latency,
+# and the bot's clock (back-off between tries), so ratios and behaviour are those of real time.
+SCALE = 0.05
+SEND_TIMEOUT = 15.0
+
+
+class ScaledClock:
+    """The bot's wall clock, running 1/SCALE times faster than real time from NOW."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return NOW + timedelta(seconds=(time.monotonic() - self.started) / SCALE)
+
+
+async def fan_out_through_a_slow_api(
+    tmp_path: Path, latency: float, *, readers: int = 50, error_every: int = 7
+) -> tuple[Counter[int], Counter[str], list[str]]:
+    """Every answer ``latency`` (Telegram) seconds late and every Nth send a 500; returns the
+    copies each chat received, the ledger, and the errors the ledger kept."""
+    config = DeliveryConfig(
+        messages_per_second=1000, private_chat_per_second=100, send_timeout=SEND_TIMEOUT * SCALE
+    )
+    async with running_bot(tmp_path, clock=ScaledClock(), delivery=config) as bot:
+        chats = [(await bot.add_reader(f"r{i}", ["economy"])).id for i in range(readers)]
+        faults = bot.tg.server.faults
+        faults.add(
+            FaultRule(
+                "error",
+                "sendMessage",
+                count=1000,
+                every=error_every,
+                error=ApiError(500, "Internal Server Error"),
+            )
+        )
+        faults.add(
+            FaultRule("delay", "sendMessage", count=10_000, delay=latency * SCALE, executed=True)
+        )
+        await bot.publish([fresh(1)])
+        dispatcher = bot.delivery.dispatcher
+        async with asyncio.timeout(60):
+            await dispatcher.wait_until(lambda s: s.sent + s.failed >= readers)
+        copies = Counter(m.chat_id for m in bot.tg.sent() if m.chat_id in chats)
+        errors = list(faults.fired)
+    with sqlite3.connect(tmp_path / "news.db") as conn:
+        reasons = [
+            r[0] for r in conn.execute("SELECT last_error FROM deliveries WHERE status = 'failed'")
+        ]
+    assert any(rule.kind == "error" for rule in errors)  # some sends did get a 500
+    assert set(copies) == set(chats)
+    return copies, ledger(tmp_path), reasons
+
+
+async def test_answers_5_s_late_with_some_500s_give_every_chat_exactly_one_copy(
+    tmp_path: Path,
+) -> None:
+    copies, rows, _ = await fan_out_through_a_slow_api(tmp_path, latency=5)
+    assert set(copies.values()) == {1}
+    assert rows == Counter({"sent": 50})
+
+
+async def test_answers_25_s_late_give_every_chat_at_most_two_copies(tmp_path: Path) -> None:
+    # Past the send timeout: each send's answer is lost, so it is sent once more, then no more.
+    copies, rows, reasons = await fan_out_through_a_slow_api(tmp_path, latency=25)
+    assert max(copies.values()) <= 2
+    assert rows == Counter({"failed": 50})
+    assert all(r.startswith("answer lost twice (it may have arrived)") for r in reasons)
+
+
+async def test_answers_just_under_the_send_timeout_give_one_copy(tmp_path: Path) -> None:
+    copies, rows, _ = await fan_out_through_a_slow_api(tmp_path, latency=SEND_TIMEOUT * 0.6)
+    assert set(copies.values()) == {1}
+    assert rows == Counter({"sent": 50})
+
+
+async def test_a_connection_dropped_after_the_send_is_sent_again_once_only(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path, clock=ScaledClock()) as bot:
+        chat = await bot.add_reader("a", ["economy"])
+        bot.tg.drop_connection("sendMessage", count=5, executed=True, chat_id=chat.id)
+        await bot.publish([fresh(1)])
+        async with asyncio.timeout(20):
+            await bot.delivery.dispatcher.wait_until(lambda s: s.failed == 1)
+        copies = len(bot.tg.sent(chat.id))
+    assert copies == 2
+    assert ledger(tmp_path) == Counter({"failed": 1})
+
+
+async def test_a_refused_connection_is_not_an_ambiguous_send() -> None:
+    # Nothing listens on that port: the request never left, so a retry cannot repeat it.
+    request = AiohttpRequest(connect_timeout=2)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.do_request(f"http://127.0.0.1:{free_port()}/botx/getMe", "POST")
+    finally:
+        await request.shutdown()
+    assert not isinstance(raised.value, AnswerLost)
+    assert classify(raised.value).ambiguous is False

@@ -111,6 +111,9 @@ class Dispatcher:
         self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
         self._pending: list[_Change] = []
         self._write_failing_since: float | None = None
+        # Sends whose answer was lost, by delivery id (kept in memory: a restart already
+        # counts the rows left 'sending' as possibly repeated).
+        self._lost_answers: dict[int, int] = {}
         self._giving_up = asyncio.Event()  # a stop ran out of time: write nothing more
         self._writer: asyncio.Task[None] | None = None
         self._ledger_empty_at: float | None = None
@@ -379,6 +382,8 @@ class Dispatcher:
                 if verdict.action is Action.DEACTIVATE:
                     await self._deactivate(chat_id, verdict.reason)
                     return Outcome(due.id, CANCELLED, error=verdict.reason)
+                if verdict.action is Action.RETRY and verdict.ambiguous:
+                    return self._answer_lost(due, chat_id, verdict.reason)
                 if verdict.action is Action.RETRY:
                     log.warning(
                         "delivery %d to chat %d: %s; will retry", due.id, chat_id, verdict.reason
@@ -386,7 +391,29 @@ class Dispatcher:
                     return self._retry(due, verdict.reason)
                 log.warning("delivery %d to chat %d failed: %s", due.id, chat_id, verdict.reason)
                 return Outcome(due.id, FAILED, error=verdict.reason)
+            self._lost_answers.pop(due.id, None)
             return Outcome(due.id, SENT, message_id=message_id)
+
+    def _answer_lost(self, due: Due, chat_id: int, reason: str) -> Outcome:
+        """A send went out and its answer was lost: it may have arrived. Send once more, and
+        after a second lost answer stop, rather than fill the chat with copies."""
+        lost = self._lost_answers.get(due.id, 0) + 1
+        if lost >= 2:
+            self._lost_answers.pop(due.id, None)
+            log.warning(
+                "delivery %d to chat %d: %s again; not sent a third time", due.id, chat_id, reason
+            )
+            return Outcome(
+                due.id, FAILED, error=f"answer lost twice (it may have arrived): {reason}"
+            )
+        self._lost_answers[due.id] = lost
+        log.warning(
+            "delivery %d to chat %d: %s; it may have arrived, sending once more",
+            due.id,
+            chat_id,
+            reason,
+        )
+        return self._retry(due, f"answer lost: {reason}")
 
     def _retry(self, due: Due, reason: str) -> Outcome:
         attempts = due.attempts + 1

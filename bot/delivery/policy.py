@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.transport import AnswerLost
 from core.clock import parse_hhmm
 
 MAX_BACKOFF = 600
@@ -28,6 +29,9 @@ class Verdict:
     action: Action
     reason: str
     new_chat_id: int | None = None
+    # The request went out and its answer was lost (timeout, dropped connection): the message
+    # may have arrived, so it is sent again at most once.
+    ambiguous: bool = False
 
 
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
@@ -48,6 +52,8 @@ def classify(error: Exception) -> Verdict:
         if any(marker in lowered for marker in _FORMAT):
             return Verdict(Action.PLAIN, reason)
         return Verdict(Action.FAIL, reason)
+    if isinstance(error, AnswerLost):
+        return Verdict(Action.RETRY, reason, ambiguous=True)
     if isinstance(error, RetryAfter | TimedOut | NetworkError):
         return Verdict(Action.RETRY, reason)
     return Verdict(Action.RETRY, f"{type(error).__name__}: {reason}")
