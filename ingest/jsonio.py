@@ -67,6 +67,7 @@ def article_to_dict(article: Article | NewArticle, *, full: bool) -> dict[str, A
     out: dict[str, Any] = {}
     if isinstance(article, Article):
         out["id"] = article.id
+        out["story"] = article.story
     out.update(
         title=article.title,
         url=article.url,

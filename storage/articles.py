@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 ARTICLE_COLUMNS = (
     "id, title, url, guid, summary, body, published_at, utc_offset, publisher, attribution,"
-    " category, language, image_url, created_at, updated_at"
+    " category, language, image_url, created_at, updated_at, story_id"
 )
 
 INSERTED, UPDATED, DUPLICATE = "inserted", "updated", "duplicate"
@@ -79,6 +79,17 @@ class Articles:
         """The articles with these ids, in the order given; missing ids are skipped."""
         wanted = list(ids)
         return await self._db.read(lambda conn: load_articles(conn, wanted, with_related))
+
+    async def in_story(self, story: int, *, limit: int = 50) -> list[Article]:
+        """The reports of one story, oldest first (the story's id is its first report's)."""
+
+        def work(conn: sqlite3.Connection) -> list[Article]:
+            rows = conn.execute(
+                "SELECT id FROM articles WHERE story_id = ? ORDER BY id LIMIT ?", (story, limit)
+            ).fetchall()
+            return load_articles(conn, [r[0] for r in rows], with_related=False)
+
+        return await self._db.read(work)
 
     async def latest(
         self, *, topic: str | None = None, limit: int = 5, offset: int = 0
@@ -326,6 +337,7 @@ def load_articles(
             updated_at=updated_at,
             topics=tuple(topics.get(article_id, ())),
             related=tuple(related.get(article_id, ())),
+            story=row[15] or article_id,
         )
     return [by_id[i] for i in ids if i in by_id]
 

@@ -64,7 +64,11 @@ class NewArticle:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """A stored article."""
+    """A stored article.
+
+    Every report of one event from one or more publishers within the stories window shares
+    ``story`` (see ``storage.stories``).
+    """
 
     id: int
     title: str
@@ -82,6 +86,9 @@ class Article:
     created_at: datetime
     updated_at: datetime | None
     related: tuple[RelatedEntry, ...] = field(default=())
+    # The story this article reports: the id of the story's first stored report, so an article
+    # that joined no story has its own id (0 only for an Article built outside the store).
+    story: int = 0
 
     @property
     def was_updated(self) -> bool:
