@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.app import build_application
 from bot.delivery.service import DeliveryService
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
+from core.clock import Clock, utc_now
 from core.settings import Config, FetchConfig, StorageConfig, TelegramConfig, TopicConfig
 from ingest.pipeline import Importer, ImportSummary
 from ingest.topics import TopicTagger
@@ -176,7 +177,7 @@ def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
 async def running_bot(
     tmp_path: Path,
     *,
-    clock: Any = None,
+    clock: Clock | None = None,
     double: BotApiDouble | None = None,
     before_start: Any = None,
     **config_changes: Any,
@@ -185,7 +186,7 @@ async def running_bot(
         if before_start is not None:
             before_start(tg)
         config = bot_config(tg, tmp_path, **config_changes)
-        app = build_application(config, clock=clock or (lambda: datetime.now(UTC)))
+        app = build_application(config, clock=clock or utc_now)
         await app.initialize()
         assert app.post_init is not None
         await app.post_init(app)  # run_polling does this; a test drives the steps itself
