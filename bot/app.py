@@ -15,9 +15,10 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.service import DeliveryService
 from bot.handlers import COMMANDS, register_handlers
 from bot.jobs import schedule_jobs
-from bot.metrics import start_ops_server
+from bot.metrics import OpsServer, start_ops_server
 from bot.ratelimit import Limits, TelegramRateLimiter
 from bot.transport import AiohttpRequest, NewsbotBot
+from bot.usecases import make_importer
 from core.clock import Clock, utc_now
 from core.settings import Config, ConfigError
 from ingest.fetch import make_client
@@ -38,55 +39,46 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         source = config.path or "the config"
         raise ConfigError(f"{source}: [telegram].token is required to run (or set NEWSBOT_TOKEN)")
 
+    # What post_init started, for the stop and shutdown steps (which PTB also runs after a
+    # post_init that failed half way).
+    running: list[Services] = []
+    ops: list[OpsServer] = []
+
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         store = await open_store(config)
-        services = Services(
-            config=config,
-            store=store,
-            tagger=TopicTagger(config.topics),
-            http=make_client(config.fetch),
-            clock=clock,
-        )
+        http = make_client(config.fetch)
+        topic_names = {t.slug: t.name for t in config.topics}
+        dispatcher = Dispatcher(store, app.bot, topic_names, limiter=limiter, clock=clock)
+        delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
+        tagger = TopicTagger(config.topics)
+        importer = make_importer(store, config, clock=clock, tagger=tagger, owed=dispatcher.notify)
+        services = Services(config, store, tagger, http, delivery, importer, clock=clock)
+        running.append(services)
         app.bot_data.attach(services)
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-        dispatcher = Dispatcher(
-            store,
-            app.bot,
-            services.topic_names,
-            limiter=limiter,
-            clock=clock,
-        )
-        services.delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
-        await services.delivery.resolve_channels()
+        await delivery.resolve_channels()
         if config.metrics.enabled:
-            services.ops = await start_ops_server(app, config.metrics)
+            ops.append(await start_ops_server(app, config.metrics))
         await dispatcher.start()
         schedule_jobs(app, services)
 
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
         # Sends in flight finish and are recorded before the bot's connections close.
-        try:
-            services = app.bot_data.services
-        except RuntimeError:
-            return
-        if services.delivery is not None:
+        for services in running:
             await services.delivery.dispatcher.stop()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         # A start that failed in initialize (Telegram unreachable, token rejected) leaves the
         # bot's HTTP sessions open: Application.shutdown skips an app that never initialized.
         await app.bot.shutdown()
-        try:
-            services = app.bot_data.services
-        except RuntimeError:
-            return
-        if services.ops is not None:
-            await services.ops.stop()
-        # A start that failed after post_init (a webhook port taken) never ran post_stop.
-        if services.delivery is not None and services.delivery.dispatcher.running:
-            await services.delivery.dispatcher.stop()
-        await services.http.aclose()
-        await services.store.close()
+        for server in ops:
+            await server.stop()
+        for services in running:
+            # A start that failed after post_init (a webhook port taken) never ran post_stop.
+            if services.delivery.dispatcher.running:
+                await services.delivery.dispatcher.stop()
+            await services.http.aclose()
+            await services.store.close()
 
     defaults = Defaults(
         parse_mode=ParseMode.HTML,

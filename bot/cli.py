@@ -15,7 +15,7 @@ import re
 import shutil
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,11 +35,11 @@ from bot.exitcodes import (
 from bot.logs import setup_logging
 from bot.ops import cmd_backup, cmd_check_config
 from bot.render.table import article_sheet, article_table, topic_table
+from bot.usecases import make_importer
 from core.clock import utc_now
 from core.settings import Config, ConfigError
 from ingest.jsonio import article_to_dict
-from ingest.pipeline import Importer, ImportSummary
-from ingest.topics import TopicTagger
+from ingest.pipeline import ImportSummary
 from storage import Article, Store
 from storage.db import describe
 
@@ -268,9 +268,7 @@ def _print_summary(summary: ImportSummary, out: TextIO) -> None:
 
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
     async with opened(config) as store:
-        importer = Importer(
-            store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
-        )
+        importer = make_importer(store, config, clock=utc_now)
         bar: AbstractContextManager[Any] = (
             nullcontext()
             if args.quiet
@@ -322,9 +320,7 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
         print("newsbot: no [[feeds]] in the config: nothing to fetch", file=sys.stderr)
     total = ImportSummary()
     async with opened(config) as store, make_client(config.fetch) as http:
-        importer = Importer(
-            store, TopicTagger(config.topics), now=utc_now, on_new=_owe_to_readers(store, config)
-        )
+        importer = make_importer(store, config, clock=utc_now)
         for feed in await store.feeds.all():
             summary = await importer.poll_feed(feed, http, config.fetch)
             print(
@@ -334,17 +330,6 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
             total.add(summary)
     _print_summary(total, sys.stdout)
     return EXIT_OK if total.ok else EXIT_FAILED
-
-
-def _owe_to_readers(store: Store, config: Config) -> Callable[[list[int]], Awaitable[int]]:
-    """Fan new articles out to subscribers; a running bot's dispatcher sends them."""
-
-    async def owe(article_ids: list[int]) -> int:
-        now = int(utc_now().timestamp())
-        oldest = now - config.delivery.max_age_seconds
-        return await store.deliveries.fan_out(article_ids, now, published_after=oldest)
-
-    return owe
 
 
 async def cmd_stats(config: Config, args: argparse.Namespace) -> int:

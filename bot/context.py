@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram.ext import CallbackContext, ExtBot
 
 from core.clock import Clock, utc_now
 from core.settings import Config
+from ingest.pipeline import Importer
 from ingest.topics import TopicTagger
 from storage import Chat, Store
 
@@ -21,25 +22,21 @@ if TYPE_CHECKING:
 RECENT_CHATS = 10_000
 
 
-class Stoppable(Protocol):
-    """The /metrics listener as the services see it (bot.metrics imports this module)."""
-
-    async def stop(self) -> None: ...
-
-
 @dataclass
 class Services:
+    """Everything handlers and jobs use, built whole in ``post_init`` before any update runs."""
+
     config: Config
     store: Store
     tagger: TopicTagger
     http: httpx.AsyncClient
+    delivery: DeliveryService
+    importer: Importer  # stores what it finds and owes the new articles to subscribers
     clock: Clock = field(default=utc_now)
-    delivery: DeliveryService | None = None
     # Chats seen lately, so that a command does not rewrite its chat row every time.
     recent_chats: OrderedDict[int, tuple[tuple[object, ...], Chat]] = field(
         default_factory=OrderedDict
     )
-    ops: Stoppable | None = None  # the /metrics and /healthz listener, when enabled
 
     def now(self) -> int:
         return int(self.clock().timestamp())
@@ -63,17 +60,23 @@ class Services:
 
 
 class BotData:
-    """``bot_data`` of the Application: the services, attached once the store is open."""
+    """``bot_data`` of the Application: the services, attached once the store is open.
+
+    PTB makes this object when it builds the Application, before the store can be opened, so
+    the services arrive once, whole, in ``post_init``; PTB runs no handler or job before that.
+    """
 
     def __init__(self) -> None:
         self._services: Services | None = None
 
     def attach(self, services: Services) -> None:
+        if self._services is not None:
+            raise RuntimeError("the services are attached once, in post_init")
         self._services = services
 
     @property
     def services(self) -> Services:
-        if self._services is None:
+        if self._services is None:  # a programming error: an update handled without post_init
             raise RuntimeError("services are attached in post_init; the bot is not started")
         return self._services
 

@@ -14,7 +14,6 @@ from telegram.ext import Application, JobQueue
 
 from bot.context import Context, Services
 from bot.delivery.service import ChannelState
-from ingest.pipeline import Importer
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,7 @@ def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], services: Serv
     _every(queue, send_digests, DIGEST_CHECK_SECONDS, "digests", first=5)
     _every(queue, prune_ledger, PRUNE_SECONDS, "prune", first=60)
     _every(queue, refresh_search, SEARCH_STATS_SECONDS, "search-stats", first=300)
-    delivery = services.delivery
-    if delivery is None:
-        return
-    for state in delivery.channels:
+    for state in services.delivery.channels:
         if state.chat_id is None or state.config.every_seconds is None:
             continue
         state.job = _every(
@@ -69,8 +65,7 @@ async def poll_feeds(context: Context) -> None:
     due = await services.store.feeds.due(services.now())
     if not due:
         return
-    on_new = services.delivery.articles_stored if services.delivery else None
-    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
+    importer = services.importer
     gate = asyncio.Semaphore(FEEDS_AT_ONCE)
 
     async def poll(feed: Any) -> None:
@@ -84,18 +79,15 @@ async def poll_feeds(context: Context) -> None:
 
 async def send_digests(context: Context) -> None:
     """Send the digests whose local time has come."""
-    delivery = context.bot_data.services.delivery
-    if delivery is not None:
-        await delivery.send_due_digests()
+    await context.bot_data.services.delivery.send_due_digests()
 
 
 async def channel_slot(context: Context) -> None:
     """One slot of a scheduled channel."""
-    delivery = context.bot_data.services.delivery
     job = context.job
-    if delivery is None or job is None or not isinstance(job.data, ChannelState):
+    if job is None or not isinstance(job.data, ChannelState):
         return
-    await delivery.post_channel_slot(job.data)
+    await context.bot_data.services.delivery.post_channel_slot(job.data)
 
 
 async def prune_ledger(context: Context) -> None:

@@ -44,10 +44,9 @@ async def gather_store_stats(store: Store, now: int) -> StatsReport:
 async def gather_stats(services: Services) -> StatsReport:
     report = await gather_store_stats(services.store, services.now())
     channels = []
-    if services.delivery is not None:
-        for state in services.delivery.channels:
-            status = state.problem or f"ok, {state.posted} posted"
-            channels.append(ChannelLine(str(state.config.chat), status, state.next_slot))
+    for state in services.delivery.channels:
+        status = state.problem or f"ok, {state.posted} posted"
+        channels.append(ChannelLine(str(state.config.chat), status, state.next_slot))
     return StatsReport(**{**report.__dict__, "channels": channels})
 
 

@@ -22,7 +22,7 @@ from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
 from core.settings import Config, FetchConfig, StorageConfig, TelegramConfig, TopicConfig
-from ingest.pipeline import Importer, ImportSummary
+from ingest.pipeline import ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
 
@@ -69,8 +69,7 @@ class RunningBot:
 
     @property
     def delivery(self) -> DeliveryService:
-        delivery = self.app.bot_data.services.delivery
-        assert delivery is not None
+        delivery: DeliveryService = self.app.bot_data.services.delivery
         return delivery
 
     async def store_articles(self, articles: Sequence[NewArticle]) -> list[int]:
@@ -82,10 +81,7 @@ class RunningBot:
 
     async def publish(self, articles: Sequence[NewArticle]) -> ImportSummary:
         """Store articles the way a feed poll does: tagged, stored, owed to subscribers."""
-        services = self.app.bot_data.services
-        importer = Importer(
-            self.store, services.tagger, now=services.clock, on_new=self.delivery.articles_stored
-        )
+        importer = self.app.bot_data.services.importer
         summary = ImportSummary()
         await importer.store_articles(list(articles), summary)
         return summary

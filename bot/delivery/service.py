@@ -15,6 +15,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.policy import Action, classify, digest_moment, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
+from bot.usecases import owe_new_articles
 from core.clock import Clock, utc_now
 from core.settings import ChannelConfig, Config
 from storage import Store
@@ -62,8 +63,7 @@ class DeliveryService:
 
     async def articles_stored(self, article_ids: Sequence[int]) -> int:
         """New articles: owe them to every subscribed chat and wake the dispatcher."""
-        oldest = self.now() - self.config.delivery.max_age_seconds
-        added = await self.store.deliveries.fan_out(article_ids, self.now(), published_after=oldest)
+        added = await owe_new_articles(self.store, self.config.delivery, article_ids, self.now())
         if added:
             self.dispatcher.notify()
         return added

@@ -9,18 +9,15 @@ from typing import Any
 
 from telegram import Update
 
+from bot import usecases
 from bot.commands import UsageError, clip, parse_id, resolve_topics
 from bot.context import Context
 from bot.handlers.common import args_of, remember_chat, reply_text
 from bot.stats import gather_stats, render_stats
-from ingest.errors import ImportFailure
-from ingest.fetch import fetch_feed
-from ingest.pipeline import Importer
 
 REFUSAL = "Sorry, that command is only for this bot's admins."
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
-DEFAULT_EVERY = 600
 REMOVEFEED_USAGE = "Usage: /removefeed ID (the #ID from /feeds)"
 
 
@@ -83,33 +80,26 @@ async def addfeed(update: Update, context: Context) -> None:
             update, f"Unknown topic “{html.escape(clip(unknown[0]))}”. /topics lists them."
         )
         return
-    url = args[0]
-    # Fetched before it is registered: an address that never answered with a feed (or that
-    # the fetch policy refuses) must not stay in the store to be polled for ever.
-    try:
-        fetched = await fetch_feed(
-            services.http, url, etag=None, last_modified=None, config=services.config.fetch
-        )
-    except ImportFailure as failure:
-        await reply_text(update, f"Not added: {html.escape(clip(failure.reason, 200))}")
-        return
-    known = await services.store.feeds.find(url)
-    feed = await services.store.feeds.add(url, slugs, DEFAULT_EVERY, services.now())
-    on_new = services.delivery.articles_stored if services.delivery else None
-    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
-    summary = await importer.poll_feed(feed, services.http, services.config.fetch, fetched)
-    if summary.failed:
-        detail = html.escape(clip(summary.failures[0], 200))
-        if known is None:
-            await services.store.feeds.remove(feed.id)  # never worked: not registered
-            await reply_text(update, f"Not added: {detail}")
-        else:
-            await reply_text(update, f"Feed #{feed.id} is known, but reading it failed: {detail}")
-    else:
+    added = await usecases.add_feed(
+        services.store,
+        services.importer,
+        services.http,
+        services.config,
+        args[0],
+        slugs,
+        services.now(),
+    )
+    if added.error is None:
         await reply_text(
             update,
-            f"Added feed #{feed.id}: {summary.imported} new articles, {summary.duplicate} known.",
+            f"Added feed #{added.feed_id}: {added.imported} new articles, {added.duplicate} known.",
         )
+        return
+    detail = html.escape(clip(added.error, 200))
+    if added.known:
+        await reply_text(update, f"Feed #{added.feed_id} is known, but reading it failed: {detail}")
+    else:
+        await reply_text(update, f"Not added: {detail}")
 
 
 @admin_only

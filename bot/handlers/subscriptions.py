@@ -7,6 +7,7 @@ import html
 from telegram import Update
 from telegram.error import BadRequest
 
+from bot import usecases
 from bot.commands import resolve_topics
 from bot.context import Context, Services
 from bot.handlers.articles import unknown_topic_text
@@ -87,9 +88,9 @@ async def subscribe(update: Update, context: Context) -> None:
         await reply_text(update, unknown_topic_text(unknown[0], context))
         if not slugs:
             return
-    added = await services.store.subscriptions.subscribe(chat.id, slugs, services.now())
-    if added and services.delivery is not None:
-        await services.delivery.subscribed(chat.id, added)
+    added = await usecases.subscribe(
+        services.store, services.delivery, chat.id, slugs, services.now()
+    )
     already = [s for s in slugs if s not in added]
     parts = []
     if added:
@@ -152,9 +153,9 @@ async def on_topic_button(update: Update, context: Context) -> None:
         current.discard(slug)
         note = f"Stopped following {name}"
     else:
-        added = await services.store.subscriptions.subscribe(chat.id, [slug], services.now())
-        if added and services.delivery is not None:
-            await services.delivery.subscribed(chat.id, added)
+        added = await usecases.subscribe(
+            services.store, services.delivery, chat.id, [slug], services.now()
+        )
         current.add(slug)
         note = f"Subscribed to {name}" if added else f"Already following {name}"
     if action == "tog":

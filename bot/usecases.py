@@ -1,0 +1,141 @@
+"""What the bot does, free of Telegram: the handlers, the CLI and the demo all call these.
+
+A handler reads the update, calls one function here and renders the answer; nothing here
+imports python-telegram-bot, so each rule lives once and is testable with a store alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import httpx
+
+from core.settings import Config, DeliveryConfig
+from ingest.errors import ImportFailure
+from ingest.fetch import fetch_feed
+from ingest.pipeline import Importer
+from ingest.topics import TopicTagger
+from storage import Article, Store
+
+NEW_FEED_EVERY = 600  # seconds between polls of a feed added by /addfeed
+
+
+class Owing(Protocol):
+    """Delivery as a subscription sees it: owe a chat the backlog of topics it just chose."""
+
+    async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int: ...
+
+
+async def owe_new_articles(
+    store: Store, config: DeliveryConfig, article_ids: Sequence[int], now: int
+) -> int:
+    """Owe new articles to every chat subscribed to their topics, unless they are too old.
+
+    The one place of the max-age rule: an article published before ``max_age_seconds`` ago is
+    archive, not news, and nobody is sent it.
+    """
+    oldest = now - config.max_age_seconds
+    return await store.deliveries.fan_out(article_ids, now, published_after=oldest)
+
+
+def make_importer(
+    store: Store,
+    config: Config,
+    *,
+    clock: Callable[[], datetime],
+    tagger: TopicTagger | None = None,
+    owed: Callable[[], None] | None = None,
+) -> Importer:
+    """The Importer every entry point uses: what it stores new is owed to subscribers.
+
+    ``owed`` is called when a batch left something to send (the bot wakes its dispatcher);
+    without it the rows wait in the ledger for a running bot to send them (the CLI).
+    """
+
+    async def owe(article_ids: list[int]) -> int:
+        added = await owe_new_articles(
+            store, config.delivery, article_ids, int(clock().timestamp())
+        )
+        if added and owed is not None:
+            owed()
+        return added
+
+    return Importer(store, tagger or TopicTagger(config.topics), now=clock, on_new=owe)
+
+
+async def subscribe(
+    store: Store, delivery: Owing, chat_id: int, slugs: Sequence[str], now: int
+) -> list[str]:
+    """Follow topics; each newly followed one brings the configured backlog of recent articles.
+
+    Returns the topics that were not followed before.
+    """
+    added = await store.subscriptions.subscribe(chat_id, slugs, now)
+    if added:
+        await delivery.subscribed(chat_id, added)
+    return added
+
+
+@dataclass(frozen=True)
+class LatestPage:
+    articles: list[Article]
+    more: bool  # a next page has something on it
+
+
+async def latest_page(store: Store, topic: str | None, offset: int, count: int) -> LatestPage:
+    """One page of the newest articles, optionally of one topic."""
+    # One extra row tells whether a "More" button has anything behind it.
+    found = await store.articles.latest(topic=topic, limit=count + 1, offset=offset)
+    return LatestPage(found[:count], len(found) > count)
+
+
+@dataclass(frozen=True)
+class FeedAdded:
+    """What adding a feed did: registered and read when ``error`` is None."""
+
+    error: str | None = None  # why the feed was not added, or (when known) not read
+    feed_id: int | None = None
+    known: bool = False  # the feed was registered before
+    imported: int = 0
+    duplicate: int = 0
+
+
+async def add_feed(
+    store: Store,
+    importer: Importer,
+    http: httpx.AsyncClient,
+    config: Config,
+    url: str,
+    slugs: Sequence[str],
+    now: int,
+) -> FeedAdded:
+    """Register a feed once a first fetch shows it works, and store what it has."""
+    # Fetched before it is registered: an address that never answered with a feed (or that
+    # the fetch policy refuses) must not stay in the store to be polled for ever.
+    try:
+        fetched = await fetch_feed(http, url, etag=None, last_modified=None, config=config.fetch)
+    except ImportFailure as failure:
+        return FeedAdded(failure.reason)
+    known = await store.feeds.find(url) is not None
+    feed = await store.feeds.add(url, slugs, NEW_FEED_EVERY, now)
+    summary = await importer.poll_feed(feed, http, config.fetch, fetched)
+    if not summary.failed:
+        return FeedAdded(None, feed.id, known, summary.imported, summary.duplicate)
+    if not known:
+        await store.feeds.remove(feed.id)  # never worked: not registered
+    return FeedAdded(summary.failures[0], feed.id, known)
+
+
+__all__ = [
+    "FeedAdded",
+    "LatestPage",
+    "Owing",
+    "add_feed",
+    "latest_page",
+    "make_importer",
+    "owe_new_articles",
+    "subscribe",
+]
