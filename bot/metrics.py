@@ -16,7 +16,7 @@ What is counted, and from where:
   once it is in the ledger (digests too: the digest job counts through the dispatcher).
 - deliveries owed and due, read from the store at each scrape.
 - 429 answers, from the rate limiter's own counter.
-- feed polls and failed polls, counted when the poll's result is recorded in the store.
+- feed polls and failed polls, counted when the importer has recorded a poll's result.
 - the time each update spends in the handlers (see ``watch_updates``).
 """
 
@@ -42,7 +42,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from core.settings import MetricsConfig
-from storage import Feeds, Store
+from storage import Feed, Store
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
 
 # PTB and aiohttp's server are imported where they are used, so importing this module stays
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from bot.context import Services
     from bot.delivery.dispatcher import Dispatcher
     from bot.ratelimit import TelegramRateLimiter
+    from ingest.pipeline import Importer
 
 log = logging.getLogger(__name__)
 
@@ -177,34 +178,20 @@ class Metrics:
     # -- hooking into a running bot ----------------------------------------------------------
 
     def watch_dispatcher(self, dispatcher: Dispatcher) -> None:
-        """Count every outcome the dispatcher counts (its sends and the channel slots').
+        """Count every outcome the dispatcher counts (its sends, digests and channel slots').
 
-        ``Dispatcher.count`` is called once per outcome after it is in the ledger; wrapping it
-        on this one instance keeps the figures in step with the ledger without a second path.
+        The dispatcher tells its listeners each outcome once it is in the ledger, so the
+        figures keep in step with the ledger without a second path.
         """
-        counted = dispatcher.count
-
-        def count(outcome: Outcome) -> None:
-            counted(outcome)
-            self.count_outcome(outcome)
-
-        dispatcher.count = count  # type: ignore[method-assign]
+        dispatcher.listeners.append(self.count_outcome)
         self.limiter = dispatcher.limiter
 
-    def watch_feed_polls(self, feeds: Feeds) -> None:
-        """Count polls as the importer records them: each poll ends in exactly one of these."""
-        succeeded, failed = feeds.record_success, feeds.record_failure
+    def watch_feed_polls(self, importer: Importer) -> None:
+        """Count polls as the importer records them: each poll ends in exactly one record."""
+        importer.on_polled.append(self.feed_polled)
 
-        async def record_success(*args: Any, **kwargs: Any) -> None:
-            await succeeded(*args, **kwargs)
-            self.count_feed_poll(failed=False)
-
-        async def record_failure(*args: Any, **kwargs: Any) -> None:
-            await failed(*args, **kwargs)
-            self.count_feed_poll(failed=True)
-
-        feeds.record_success = record_success  # type: ignore[method-assign]
-        feeds.record_failure = record_failure  # type: ignore[method-assign]
+    def feed_polled(self, feed: Feed, error: str | None) -> None:
+        self.count_feed_poll(failed=error is not None)
 
     def watch_updates(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Time each update from a handler that runs first to one that runs last.
@@ -354,14 +341,13 @@ async def start_ops_server(
     """Instrument the bot built in post_init and serve its metrics; call ``stop()`` at shutdown.
 
     Call it once per application, after the services are attached: it hooks into the
-    dispatcher, the store's feed records and the handlers of this one instance.
+    dispatcher, the feed importer and the handlers of this one instance.
     """
     services: Services = app.bot_data.services
-    dispatcher = services.delivery.dispatcher if services.delivery is not None else None
+    dispatcher = services.delivery.dispatcher
     metrics = Metrics()
-    if dispatcher is not None:
-        metrics.watch_dispatcher(dispatcher)
-    metrics.watch_feed_polls(services.store.feeds)
+    metrics.watch_dispatcher(dispatcher)
+    metrics.watch_feed_polls(services.importer)
     metrics.watch_updates(app)
     server = OpsServer(
         metrics,

@@ -170,12 +170,15 @@ class Importer:
         *,
         now: Clock,
         on_new: Callable[[list[int]], Awaitable[object]] | None = None,
+        on_polled: list[Callable[[Feed, str | None], None]] | None = None,
     ) -> None:
         self.store = store
         self.tagger = tagger
         self.now = now
         # Told the ids of newly stored articles after each batch: delivery owes them to readers.
         self.on_new = on_new
+        # Told each feed poll once its result is recorded, with the error or None (metrics).
+        self.on_polled = on_polled if on_polled is not None else []
 
     async def store_articles(
         self,
@@ -313,11 +316,17 @@ class Importer:
             summary.fail(failure)
             await self.store.feeds.record_failure(feed, failure.reason, now=now)
             log.warning("feed %s failed: %s", feed.url, failure.reason)
+            self._polled(feed, failure.reason)
             return summary
         await self.store.feeds.record_success(
             feed, etag=fetched.etag, last_modified=fetched.last_modified, now=now
         )
+        self._polled(feed, None)
         return summary
+
+    def _polled(self, feed: Feed, error: str | None) -> None:
+        for listener in self.on_polled:
+            listener(feed, error)
 
 
 def checked_dates(article: NewArticle, now: datetime) -> tuple[NewArticle, int]:

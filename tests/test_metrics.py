@@ -19,7 +19,6 @@ from bot.delivery.dispatcher import DispatcherStats
 from bot.metrics import HealthCheck, Metrics, OpsServer, reason_class, start_ops_server
 from core.settings import FeedConfig, MetricsConfig
 from ingest.fetch import make_client
-from ingest.pipeline import Importer
 from storage import NewArticle, Store
 from storage.deliveries import CANCELLED, FAILED, OWED, Outcome
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
@@ -165,8 +164,7 @@ async def test_feed_polls_and_failures_are_counted(tmp_path: Path) -> None:
     # and the polls below are the only ones.
     clock = FakeClock(datetime(2000, 1, 1, tzinfo=UTC))
     async with running_bot(tmp_path, clock=clock, feeds=feeds) as bot, ops_for(bot) as server:
-        services = bot.app.bot_data.services
-        importer = Importer(bot.store, services.tagger, now=services.clock)
+        importer = bot.app.bot_data.services.importer
         async with make_client(bot.config.fetch) as http:
             for feed in await bot.store.feeds.all():
                 await importer.poll_feed(feed, http, bot.config.fetch)

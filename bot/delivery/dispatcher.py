@@ -87,6 +87,7 @@ class Dispatcher:
         idle_poll: float = 0.5,
         hourly_caps: dict[int, int] | None = None,
         stop_timeout: float = STOP_TIMEOUT,
+        listeners: list[Callable[[Outcome], None]] | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -98,6 +99,8 @@ class Dispatcher:
         self.idle_poll = idle_poll
         self.hourly_caps = hourly_caps or {}
         self.stop_timeout = stop_timeout
+        # Told every outcome once it is counted (metrics); a list the owner may add to later.
+        self.listeners = listeners if listeners is not None else []
         self.stats = DispatcherStats()
         self._queues: OrderedDict[int, deque[Due]] = OrderedDict()
         self._busy_chats: set[int] = set()
@@ -326,6 +329,8 @@ class Dispatcher:
             self.stats.retried += 1
         else:
             self.stats.deferred += 1
+        for listener in self.listeners:
+            listener(outcome)
         self._counted.set()
 
     async def wait_until(self, condition: Callable[[DispatcherStats], bool]) -> None:
