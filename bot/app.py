@@ -51,7 +51,9 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         dispatcher = Dispatcher(store, app.bot, topic_names, limiter=limiter, clock=clock)
         delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
         tagger = TopicTagger(config.topics)
-        importer = make_importer(store, config, clock=clock, tagger=tagger, owed=dispatcher.notify)
+        importer = make_importer(
+            store, config, clock=clock, tagger=tagger, owed=lambda added: dispatcher.notify()
+        )
         services = Services(config, store, tagger, http, delivery, importer, clock=clock)
         running.append(services)
         app.bot_data.attach(services)

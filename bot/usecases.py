@@ -47,12 +47,12 @@ def make_importer(
     *,
     clock: Callable[[], datetime],
     tagger: TopicTagger | None = None,
-    owed: Callable[[], None] | None = None,
+    owed: Callable[[int], None] | None = None,
 ) -> Importer:
     """The Importer every entry point uses: what it stores new is owed to subscribers.
 
-    ``owed`` is called when a batch left something to send (the bot wakes its dispatcher);
-    without it the rows wait in the ledger for a running bot to send them (the CLI).
+    ``owed`` is told how many deliveries a batch added, when it added some (the bot wakes its
+    dispatcher); without it the rows wait in the ledger for a running bot to send (the CLI).
     """
 
     async def owe(article_ids: list[int]) -> int:
@@ -60,7 +60,7 @@ def make_importer(
             store, config.delivery, article_ids, int(clock().timestamp())
         )
         if added and owed is not None:
-            owed()
+            owed(added)
         return added
 
     return Importer(store, tagger or TopicTagger(config.topics), now=clock, on_new=owe)

@@ -26,6 +26,7 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.context import Services
 from bot.demo.samples import Samples, demo_config, load_samples, restamp
+from bot.usecases import make_importer
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
@@ -277,8 +278,6 @@ class DemoSession:
         async with self._lock:
             world = self.world
             services = world.services
-            delivery = services.delivery
-            assert delivery is not None, "post_init starts delivery"
             outcome = Outcome()
             article = self._next_arrival()
             if article is None:
@@ -287,11 +286,18 @@ class DemoSession:
             before = world.tg.state.sent_count(world.chat.id)
             owed = 0
 
-            async def owe(article_ids: list[int]) -> None:
+            def counted(added: int) -> None:
                 nonlocal owed
-                owed += await delivery.articles_stored(article_ids)
+                owed += added
+                services.delivery.dispatcher.notify()
 
-            importer = Importer(services.store, services.tagger, now=services.clock, on_new=owe)
+            importer = make_importer(
+                services.store,
+                services.config,
+                clock=services.clock,
+                tagger=services.tagger,
+                owed=counted,
+            )
             summary = ImportSummary()
             await importer.store_articles([article], summary)
             if not summary.new_ids:
