@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 import httpx
 
+from core.clock import Clock
 from core.settings import Config, DeliveryConfig
 from ingest.errors import ImportFailure
 from ingest.fetch import fetch_feed
@@ -45,7 +45,7 @@ def make_importer(
     store: Store,
     config: Config,
     *,
-    clock: Callable[[], datetime],
+    clock: Clock,
     tagger: TopicTagger | None = None,
     owed: Callable[[int], None] | None = None,
 ) -> Importer:
