@@ -13,7 +13,7 @@ from core.clock import Clock, utc_now
 from core.settings import Config
 from ingest.pipeline import Importer
 from ingest.topics import TopicTagger
-from storage import Chat, Store
+from storage import Store
 
 if TYPE_CHECKING:
     from bot.delivery.service import DeliveryService
@@ -34,15 +34,13 @@ class Services:
     importer: Importer  # stores what it finds and owes the new articles to subscribers
     clock: Clock = field(default=utc_now)
     # Chats seen lately, so that a command does not rewrite its chat row every time.
-    recent_chats: OrderedDict[int, tuple[tuple[object, ...], Chat]] = field(
-        default_factory=OrderedDict
-    )
+    recent_chats: OrderedDict[int, tuple[object, ...]] = field(default_factory=OrderedDict)
 
     def now(self) -> int:
         return int(self.clock().timestamp())
 
-    def remember(self, chat_id: int, key: tuple[object, ...], chat: Chat) -> None:
-        self.recent_chats[chat_id] = (key, chat)
+    def remember(self, chat_id: int, key: tuple[object, ...]) -> None:
+        self.recent_chats[chat_id] = key
         self.recent_chats.move_to_end(chat_id)
         while len(self.recent_chats) > RECENT_CHATS:
             self.recent_chats.popitem(last=False)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness import running_bot
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.render.messages import callback
+from tests.harness import make_article, running_bot
 
 
 async def test_added_to_a_group_then_kicked(tmp_path: Path) -> None:
@@ -66,3 +69,31 @@ async def wait_for_chat(bot, chat_id: int, *, active: bool):  # type: ignore[no-
         # poll the bot makes marks its progress.
         await bot.tg.wait_for_call("getUpdates", count=len(bot.tg.calls("getUpdates")) + 1)
     raise AssertionError(f"chat {chat_id} never became active={active}: {found}")
+
+
+async def test_a_chat_first_seen_through_an_unknown_command_is_recorded(tmp_path: Path) -> None:
+    # Regression: the hint for unknown commands never recorded its chat.
+    async with running_bot(tmp_path) as bot:
+        [hint] = await bot.say("/nonsense")
+        recorded = await bot.store.chats.get(bot.private.id)
+    assert "/help" in hint.text
+    assert recorded is not None
+    assert recorded.type == "private"
+
+
+async def test_a_chat_first_seen_through_an_article_button_is_recorded(tmp_path: Path) -> None:
+    # Regression: article buttons never recorded their chat. A group whose row the store has
+    # lost (restored from an older backup) still holds the bot's earlier messages.
+    async with running_bot(tmp_path) as bot:
+        [article_id] = await bot.store_articles([make_article(1)])
+        owner = bot.tg.add_user("Owner")
+        group = bot.tg.add_group("Readers", admins=[owner])
+        button = InlineKeyboardButton("Related", callback_data=callback("rel", article_id))
+        earlier = await bot.app.bot.send_message(
+            group.id, "An article", reply_markup=InlineKeyboardMarkup([[button]])
+        )
+        assert await bot.store.chats.get(group.id) is None
+        await bot.press(earlier, callback("rel", article_id), owner)
+        recorded = await bot.store.chats.get(group.id)
+    assert recorded is not None
+    assert recorded.title == "Readers"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.harness import running_bot
+from core.settings import DeliveryConfig
+from tests.harness import FakeClock, make_article, running_bot
 
 
 def labels(message) -> list[str]:  # type: ignore[no-untyped-def]
@@ -109,3 +112,29 @@ async def test_commands_addressed_to_the_bot_work_in_groups(tmp_path: Path) -> N
         [answer] = await bot.say("/latest@newsbot_test_bot", chat=group, user=owner)
     assert answer.text.startswith("Latest news")
     assert "Headline number 1" in answer.text
+
+
+async def test_a_deep_link_subscribe_brings_the_backlog_as_subscribe_does(tmp_path: Path) -> None:
+    # Regression: /start sub_economy subscribed without owing the subscriber backlog.
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    recent = [
+        make_article(n, published_at=now - timedelta(minutes=60 - n), category="Economy news")
+        for n in (1, 2, 3)
+    ]
+    limits = DeliveryConfig(new_subscriber_backlog=2)
+    async with running_bot(tmp_path, clock=FakeClock(now), delivery=limits) as bot:
+        await bot.publish(recent)  # nobody follows economy yet: nothing is sent
+        by_command = await bot.say("/subscribe economy", replies=3)
+        newcomer = bot.tg.add_user("Newcomer")
+        private = bot.tg.add_private_chat(newcomer)
+        by_link = await bot.say("/start sub_economy", chat=private, user=newcomer, replies=3)
+    for sent in (by_command, by_link):
+        answers = [m.text for m in sent if m.text.startswith("Subscribed to")]
+        backlog = [m.text for m in sent if not m.text.startswith("Subscribed to")]
+        assert len(answers) == 1
+        assert "Economy" in answers[0]
+        assert sorted(headlines(backlog)) == [2, 3]
+
+
+def headlines(texts: list[str]) -> list[int]:
+    return [int(n) for text in texts for n in re.findall(r"Headline number (\d+)", text)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -11,11 +12,13 @@ from telegram.ext import (
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
 from bot.handlers import admin, articles, chats, settings, start, subscriptions
+from bot.handlers.common import record_chat
 from bot.handlers.errors import on_error
 
 COMMANDS = PUBLIC_COMMANDS
@@ -39,6 +42,9 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "removefeed": admin.removefeed,
     }
     assert set(command_handlers) == {name for name, _ in PUBLIC_COMMANDS + ADMIN_COMMANDS}
+    # Before every other handler, whatever handles the update after it: the chat it came
+    # from is recorded once, here, so no handler has to remember to.
+    app.add_handler(TypeHandler(Update, record_chat), group=-1)
     # New messages only: editing a message that held a command must not run it again
     # (a second /subscribe, another /stats). CommandHandler alone also takes edits.
     new_messages = filters.UpdateType.MESSAGE

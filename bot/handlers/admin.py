@@ -12,7 +12,7 @@ from telegram import Update
 from bot import usecases
 from bot.commands import UsageError, clip, parse_id, resolve_topics
 from bot.context import Context
-from bot.handlers.common import args_of, remember_chat, reply_text
+from bot.handlers.common import args_of, reply_text
 from bot.stats import gather_stats, render_stats
 
 REFUSAL = "Sorry, that command is only for this bot's admins."
@@ -26,7 +26,6 @@ def admin_only(handler: Handler) -> Handler:
 
     async def guarded(update: Update, context: Context) -> None:
         services = context.bot_data.services
-        await remember_chat(update, services)
         user = update.effective_user
         if not services.is_admin(user.id if user else None):
             await reply_text(update, REFUSAL)

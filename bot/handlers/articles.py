@@ -15,6 +15,7 @@ from telegram import (
 )
 from telegram.error import BadRequest
 
+from bot import usecases
 from bot.commands import (
     LATEST_MAX,
     MAX_OFFSET,
@@ -31,7 +32,6 @@ from bot.handlers.common import (
     EXPIRED,
     args_of,
     chat_zone,
-    remember_chat,
     reply,
     reply_text,
 )
@@ -56,7 +56,6 @@ MAX_QUERY = 256  # longer search text is cut, not echoed
 async def latest(update: Update, context: Context) -> None:
     """Send the newest articles, optionally of one topic, with a "More" button."""
     services = context.bot_data.services
-    await remember_chat(update, services)
     try:
         wanted = parse_latest(args_of(context), services.config.topics)
     except UnknownTopic as exc:
@@ -78,10 +77,8 @@ async def send_latest_page(
     edit: Message | None,
 ) -> bool:
     services = context.bot_data.services
-    # One extra row tells whether a "More" button has anything behind it.
-    articles = await services.store.articles.latest(topic=topic, limit=count + 1, offset=offset)
-    more = len(articles) > count
-    articles = articles[:count]
+    found = await usecases.latest_page(services.store, topic, offset, count)
+    articles, more = found.articles, found.more
     if not articles and edit is not None:
         return False
     name = services.topic_names.get(topic, topic) if topic else None
@@ -138,7 +135,6 @@ def article_id_from_reply(message: Message | None) -> int | None:
 async def related(update: Update, context: Context) -> None:
     """Send the related list for /related ID, or for the article message replied to."""
     services = context.bot_data.services
-    await remember_chat(update, services)
     message = update.effective_message
     args = args_of(context)
     article_id: int | None = None
@@ -179,7 +175,6 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
 async def search(update: Update, context: Context) -> None:
     """Send the best matches for the words, newest first among them."""
     services = context.bot_data.services
-    await remember_chat(update, services)
     text = " ".join(args_of(context))[:MAX_QUERY]
     if not text.strip():
         await reply_text(update, "Usage: /search words")

@@ -8,7 +8,6 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import Context
-from bot.handlers.common import remember_chat
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ async def my_chat_member(update: Update, context: Context) -> None:
     services = context.bot_data.services
     chat = change.chat
     new = change.new_chat_member
-    await remember_chat(update, services)
     present = new.status in PRESENT or (
         new.status == ChatMemberStatus.RESTRICTED and getattr(new, "is_member", False)
     )

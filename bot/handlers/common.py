@@ -11,30 +11,28 @@ from telegram.constants import ChatMemberStatus, ChatType
 from bot.context import Context, Services
 from bot.delivery.policy import zone_named
 from bot.render.messages import RenderedMessage
-from storage.chats import Chat
 
 EXPIRED = "This button has expired."
 MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
-async def remember_chat(update: Update, services: Services) -> Chat | None:
-    """Record the chat the update came from, so delivery knows where it can send.
+async def record_chat(update: Update, context: Context) -> None:
+    """Record the chat every update comes from, so delivery knows where it can send.
 
-    A chat seen recently with the same name is not written again: a write transaction on
-    every command would cost more than the command itself.
+    Registered once, in group -1, ahead of every handler (python-telegram-bot's
+    ``examples/contexttypesbot.py`` tracks users the same way). A chat seen recently with the
+    same name is not written again: a write transaction on every update would cost more than
+    the command itself.
     """
     chat = update.effective_chat
     if chat is None:
-        return None
+        return
+    services = context.bot_data.services
     key = (chat.type, chat.title, chat.username)
-    known = services.recent_chats.get(chat.id)
-    if known is not None and known[0] == key:
-        return known[1]
-    stored = await services.store.chats.seen(
-        chat.id, chat.type, chat.title, chat.username, services.now()
-    )
-    services.remember(chat.id, key, stored)
-    return stored
+    if services.recent_chats.get(chat.id) == key:
+        return
+    await services.store.chats.seen(chat.id, chat.type, chat.title, chat.username, services.now())
+    services.remember(chat.id, key)
 
 
 async def may_manage(update: Update, context: Context) -> bool:

@@ -9,7 +9,7 @@ from telegram.error import BadRequest
 
 from bot.commands import SettingsChange, UsageError, parse_settings
 from bot.context import Context
-from bot.handlers.common import EXPIRED, args_of, may_manage, remember_chat, reply_text
+from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text
 from bot.handlers.subscriptions import NOT_ALLOWED
 from bot.render.messages import callback, parse_callback
 from storage.chats import DIGEST, Chat
@@ -56,7 +56,7 @@ def keyboard() -> InlineKeyboardMarkup:
 
 async def apply(update: Update, context: Context, change: SettingsChange) -> Chat | None:
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
+    chat = update.effective_chat
     if chat is None:
         return None
     services.forget_chat(chat.id)
@@ -66,13 +66,14 @@ async def apply(update: Update, context: Context, change: SettingsChange) -> Cha
 async def settings(update: Update, context: Context) -> None:
     """Show the chat's settings, or change one: /settings digest 08:00."""
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
-    message = update.effective_message
+    chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
     args = args_of(context)
     if not args:
-        await message.reply_text(describe(chat), reply_markup=keyboard(), do_quote=False)
+        stored = await services.store.chats.get(chat.id)  # recorded in group -1
+        if stored is not None:
+            await message.reply_text(describe(stored), reply_markup=keyboard(), do_quote=False)
         return
     try:
         change = parse_settings(args)

@@ -6,9 +6,10 @@ import html
 
 from telegram import Update
 
+from bot import usecases
 from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS, find_topic
 from bot.context import Context
-from bot.handlers.common import args_of, may_manage, remember_chat, reply_text
+from bot.handlers.common import args_of, may_manage, reply_text
 from bot.handlers.subscriptions import NOT_ALLOWED
 from bot.render.messages import render_help, render_topics_keyboard, render_welcome
 
@@ -18,8 +19,7 @@ DEEP_LINK_SUBSCRIBE = "sub_"
 async def start(update: Update, context: Context) -> None:
     """Welcome the reader with the topic picker; ``?start=sub_<topic>`` subscribes at once."""
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
-    message = update.effective_message
+    chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
     args = args_of(context)
@@ -32,7 +32,10 @@ async def start(update: Update, context: Context) -> None:
         elif not await may_manage(update, context):
             await reply_text(update, NOT_ALLOWED)
         else:
-            await services.store.subscriptions.subscribe(chat.id, [topic.slug], services.now())
+            # The same use case as /subscribe: a newly followed topic brings its backlog.
+            await usecases.subscribe(
+                services.store, services.delivery, chat.id, [topic.slug], services.now()
+            )
             await reply_text(
                 update,
                 f"Subscribed to <b>{html.escape(topic.name)}</b>. New articles will come here.",
@@ -52,7 +55,6 @@ async def start(update: Update, context: Context) -> None:
 async def help_command(update: Update, context: Context) -> None:
     """List every command with one line each (admin commands for admins only)."""
     services = context.bot_data.services
-    await remember_chat(update, services)
     user = update.effective_user
     commands = list(PUBLIC_COMMANDS)
     if services.is_admin(user.id if user else None):

@@ -11,7 +11,7 @@ from bot import usecases
 from bot.commands import resolve_topics
 from bot.context import Context, Services
 from bot.handlers.articles import unknown_topic_text
-from bot.handlers.common import EXPIRED, args_of, may_manage, remember_chat, reply_text
+from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text
 from bot.render.messages import parse_callback, render_topics_keyboard
 
 NOT_ALLOWED = "Only this group's admins can change what it follows."
@@ -38,14 +38,13 @@ async def show_picker(update: Update, context: Context, intro: str) -> None:
 
 async def topics(update: Update, context: Context) -> None:
     """List every topic as toggle buttons."""
-    await remember_chat(update, context.bot_data.services)
     await show_picker(update, context, "Tap a topic to follow it or to stop:")
 
 
 async def subscriptions(update: Update, context: Context) -> None:
     """Show what this chat follows, with the toggles to change it."""
     services = context.bot_data.services
-    chat = await remember_chat(update, services)
+    chat = update.effective_chat
     if chat is None:
         return
     current = await services.store.subscriptions.of_chat(chat.id)
@@ -63,8 +62,7 @@ async def topic_change(update: Update, context: Context, picker_intro: str) -> l
     None when there is nothing to do: no chat, no words (the picker was shown instead), or a
     sender who may not change the chat (told so).
     """
-    chat = await remember_chat(update, context.bot_data.services)
-    if chat is None:
+    if update.effective_chat is None:
         return None
     words = args_of(context)
     if not words:
@@ -145,7 +143,6 @@ async def on_topic_button(update: Update, context: Context) -> None:
     if not await may_manage(update, context):
         await query.answer(NOT_ALLOWED, show_alert=True)
         return
-    await remember_chat(update, services)
     name = services.topic_names[slug]
     current = set(await services.store.subscriptions.of_chat(chat.id))
     if action == "tog" and slug in current:
