@@ -32,6 +32,9 @@ class Due:
     timezone: str | None
     quiet_start: str | None
     quiet_end: str | None
+    # Sends of this row whose answer was lost (it may have arrived); kept in the ledger so
+    # that "sent again at most once" holds across restarts.
+    lost_answers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class Outcome:
     error: str | None = None
     retry_at: int | None = None
     attempted: bool = True
+    lost_answer: bool = False  # the send went out and its answer was lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,8 @@ class LedgerStats:
 
 
 _DUE_COLUMNS = (
-    "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end"
+    "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end,"
+    " d.lost_answers"
 )
 
 
@@ -189,6 +194,7 @@ class Deliveries:
                 o.message_id,
                 o.error,
                 int(o.attempted),
+                int(o.lost_answer),
                 o.retry_at if o.retry_at is not None else now,
                 now,
                 o.delivery_id,
@@ -203,7 +209,8 @@ class Deliveries:
             conn.executemany(
                 "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
                 " last_error = coalesce(?, last_error), attempts = attempts + ?,"
-                " next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                " lost_answers = lost_answers + ?, next_attempt_at = ?, updated_at = ?"
+                " WHERE id = ?",
                 rows,
             )
 

@@ -266,3 +266,33 @@ async def test_a_refused_connection_is_not_an_ambiguous_send() -> None:
         await request.shutdown()
     assert not isinstance(raised.value, AnswerLost)
     assert classify(raised.value).ambiguous is False
+
+
+async def test_a_lost_answer_is_remembered_across_a_restart_so_the_send_repeats_once(
+    tmp_path: Path,
+) -> None:
+    # The first send's answer is lost; the bot stops before sending again. After the restart
+    # the second send's answer is lost too: the ledger still knows of the first, so there is no
+    # third copy.
+    clock = FakeClock(NOW)
+    async with BotApiDouble() as double:
+        async with running_bot(tmp_path, clock=clock, double=double) as bot:
+            chat = await bot.add_reader("a", ["economy"])
+            bot.tg.drop_connection("sendMessage", executed=True, chat_id=chat.id)
+            await bot.publish([fresh(1)])
+            async with asyncio.timeout(20):
+                await bot.delivery.dispatcher.wait_until(lambda s: s.retried == 1)
+        with sqlite3.connect(tmp_path / "news.db") as conn:
+            [(status, lost)] = conn.execute("SELECT status, lost_answers FROM deliveries")
+        assert (status, lost) == ("owed", 1)
+        clock.advance(minutes=5)  # past the back-off
+        async with running_bot(tmp_path, clock=clock, double=double) as bot:
+            bot.tg.drop_connection("sendMessage", executed=True, chat_id=chat.id)
+            async with asyncio.timeout(20):
+                await bot.delivery.dispatcher.wait_until(lambda s: s.failed == 1)
+            copies = len(bot.tg.sent(chat.id))
+    assert copies == 2
+    with sqlite3.connect(tmp_path / "news.db") as conn:
+        [(status, error)] = conn.execute("SELECT status, last_error FROM deliveries")
+    assert status == "failed"
+    assert error.startswith("answer lost twice (it may have arrived)")

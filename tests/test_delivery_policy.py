@@ -9,13 +9,21 @@ import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.delivery.policy import (
+    MAX_ATTEMPTS,
     Action,
     backoff_seconds,
     classify,
     digest_moment,
+    ledger_outcome,
     quiet_until,
     zone_named,
 )
+from bot.transport import AnswerLost
+from storage.deliveries import CANCELLED, FAILED, OWED, Due, Outcome
+
+
+def due(*, attempts: int = 0, lost_answers: int = 0) -> Due:
+    return Due(7, 100, 1, attempts, "private", None, None, None, lost_answers)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +90,49 @@ def test_unknown_zones_fall_back_to_the_publishers() -> None:
     assert zone_named("Europe/Berlin") == ZoneInfo("Europe/Berlin")
     assert zone_named("Mars/Olympus") is None
     assert zone_named(None) is None
+
+
+@pytest.mark.parametrize(
+    ("row", "error", "expected"),
+    [
+        (
+            due(),
+            Forbidden("Forbidden: bot was blocked by the user"),
+            Outcome(7, CANCELLED, error="Forbidden: bot was blocked by the user"),
+        ),
+        (
+            due(),
+            BadRequest("Bad Request: BUTTON_DATA_INVALID"),
+            Outcome(7, FAILED, error="Button_data_invalid"),
+        ),
+        (
+            due(attempts=2),
+            TimedOut("Timed out"),
+            Outcome(7, OWED, error="Timed out", retry_at=1000 + 8),
+        ),
+        (
+            due(attempts=MAX_ATTEMPTS - 1),
+            TimedOut("Timed out"),
+            Outcome(7, FAILED, error=f"gave up after {MAX_ATTEMPTS} attempts: Timed out"),
+        ),
+        (
+            due(),
+            AnswerLost("no answer"),
+            Outcome(7, OWED, error="answer lost: no answer", retry_at=1002, lost_answer=True),
+        ),
+        (
+            due(lost_answers=1),
+            AnswerLost("no answer"),
+            Outcome(
+                7,
+                FAILED,
+                error="answer lost twice (it may have arrived): no answer",
+                lost_answer=True,
+            ),
+        ),
+    ],
+)
+def test_one_mapping_from_a_refused_send_to_the_ledger(
+    row: Due, error: Exception, expected: Outcome
+) -> None:
+    assert ledger_outcome(row, classify(error), 1000) == expected

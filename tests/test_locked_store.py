@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.handlers.errors import BUSY
@@ -108,3 +109,48 @@ async def test_a_write_that_cannot_wait_longer_asks_to_try_again_and_stores_noth
     assert [a.text for a in answers] == [BUSY] * 5
     assert stored == [[]] * 5
     assert again.text == "Subscribed to Economy."
+
+
+class Records(logging.Handler):
+    """Keeps the records of one logger; sets ``busy`` once the store has refused a write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.get_running_loop()
+        self.records: list[logging.LogRecord] = []
+        self.busy_writes = 0
+        self.busy = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if record.name == "storage.db" and "is locked by another connection" in record.getMessage():
+            self.busy_writes += 1
+            if self.busy_writes >= 3:
+                self.loop.call_soon_threadsafe(self.busy.set)
+
+
+async def test_claims_refused_by_a_locked_store_are_one_warning_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    records = Records()
+    loggers = [logging.getLogger("storage.db"), logging.getLogger("bot.delivery.dispatcher")]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        async with running_bot(tmp_path) as bot:
+            chat = await bot.add_reader("a", ["economy"])
+            bot.store.db.write_patience = 0.2
+            async with write_lock_held(tmp_path / "news.db"):
+                # Three writes (the dispatcher's claims) waited for the lock and gave up.
+                await asyncio.wait_for(records.busy.wait(), 15)
+            now = datetime.now(UTC)
+            await bot.publish([make_article(1, published_at=now, category="Economy news")])
+            [message] = await bot.tg.wait_for_messages(1, chat.id, timeout=15)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+    said = [r for r in records.records if r.name == "bot.delivery.dispatcher"]
+    warnings = [r for r in said if r.levelno >= logging.WARNING]
+    assert [r.getMessage().startswith("cannot claim deliveries yet") for r in warnings] == [True]
+    assert all(r.exc_info is None for r in said)
+    assert "Headline number 1" in message.text

@@ -23,18 +23,19 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.delivery.policy import (
-    MAX_ATTEMPTS,
     Action,
-    backoff_seconds,
+    Verdict,
     classify,
+    ledger_outcome,
     quiet_until,
+    retry_outcome,
     zone_named,
 )
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import RenderedMessage, render_article, render_article_plain
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
-from storage import Article, Store
+from storage import Article, Store, StoreBusy
 from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,6 @@ class Dispatcher:
         concurrency: int = 32,
         claim_batch: int = 512,
         idle_poll: float = 0.5,
-        hourly_caps: dict[int, int] | None = None,
         stop_timeout: float = STOP_TIMEOUT,
         listeners: list[Callable[[Outcome], None]] | None = None,
     ) -> None:
@@ -97,7 +97,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.claim_batch = claim_batch
         self.idle_poll = idle_poll
-        self.hourly_caps = hourly_caps or {}
+        self._hourly_caps: dict[int, int] = {}
         self.stop_timeout = stop_timeout
         # Told every outcome once it is counted (metrics); a list the owner may add to later.
         self.listeners = listeners if listeners is not None else []
@@ -114,9 +114,7 @@ class Dispatcher:
         self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
         self._pending: list[_Change] = []
         self._write_failing_since: float | None = None
-        # Sends whose answer was lost, by delivery id (kept in memory: a restart already
-        # counts the rows left 'sending' as possibly repeated).
-        self._lost_answers: dict[int, int] = {}
+        self._store_busy = False  # the last claim found the store locked by another writer
         self._giving_up = asyncio.Event()  # a stop ran out of time: write nothing more
         self._writer: asyncio.Task[None] | None = None
         self._ledger_empty_at: float | None = None
@@ -213,11 +211,21 @@ class Dispatcher:
                     await self._claim()
                 launched = await self._launch_ready()
                 self.stats.last_progress = loop.time()
+                if self._store_busy:
+                    self._store_busy = False
+                    log.info("the store takes writes again; claiming deliveries")
                 if launched:
                     continue
                 await self._idle()
             except asyncio.CancelledError:
                 raise
+            except StoreBusy as exc:
+                # Another process holds the write lock: expected now and then, nothing lost
+                # (the rows stay owed). Said once per streak, without a traceback.
+                if not self._store_busy:
+                    self._store_busy = True
+                    log.warning("cannot claim deliveries yet: %s; trying again", exc)
+                await self._idle()
             except Exception:
                 log.exception("dispatcher loop failed; carrying on")
                 await self._idle()
@@ -301,7 +309,7 @@ class Dispatcher:
             return await self.attempt(due)
         except Exception as exc:
             log.exception("delivery %d to chat %d failed unexpectedly", due.id, due.chat_id)
-            return self._retry(due, f"{type(exc).__name__}: {exc}")
+            return retry_outcome(due, f"{type(exc).__name__}: {exc}", self.now())
 
     async def settle(self, outcomes: Sequence[Outcome]) -> bool:
         """Record these outcomes, trying again until the ledger takes them, then count them.
@@ -351,18 +359,36 @@ class Dispatcher:
         until = quiet_until(now, due.quiet_start, due.quiet_end, zone)
         if until is not None:
             return Outcome(due.id, OWED, retry_at=int(until.timestamp()), attempted=False)
-        cap = self.hourly_caps.get(due.chat_id)
-        if (
-            cap is not None
-            and await self.store.deliveries.sent_since(due.chat_id, self.now() - 3600) >= cap
-        ):
+        if await self.over_hourly_cap(due.chat_id):
             return Outcome(due.id, OWED, retry_at=self.now() + 60, attempted=False)
-        chat_id = due.chat_id
-        plain = False
+        result = await self.send(
+            due.chat_id,
+            self._render(article, due.timezone, zone, plain=False),
+            plain=lambda: self._render(article, due.timezone, zone, plain=True),
+        )
+        if isinstance(result, int):
+            return Outcome(due.id, SENT, message_id=result)
+        outcome = ledger_outcome(due, result, self.now())
+        self._log_refusal(due, result, outcome)
+        return outcome
+
+    async def send(
+        self,
+        chat_id: int,
+        rendered: RenderedMessage,
+        *,
+        plain: Callable[[], RenderedMessage] | None = None,
+    ) -> int | Verdict:
+        """Send one message to a chat: the one send path of single deliveries, channel posts
+        and digests. Returns the message id, or Telegram's refusal as a ``Verdict``.
+
+        A group that became a supergroup is re-addressed and sent to again; formatting that
+        Telegram refuses is sent once more as plain text when there is a ``plain`` version; a
+        chat that is gone is marked inactive (what it was owed is cancelled).
+        """
         while True:
-            rendered = self._render(article, due.timezone, zone, plain=plain)
             try:
-                message_id = await self.bot.send_bulk(
+                return await self.bot.send_bulk(
                     chat_id,
                     rendered.text,
                     parse_mode=rendered.parse_mode,
@@ -371,60 +397,48 @@ class Dispatcher:
                 )
             except Exception as exc:
                 verdict = classify(exc)
-                if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
-                    await self.store.chats.migrate(chat_id, verdict.new_chat_id, self.now())
-                    log.info("chat %d migrated to %d; sending there", chat_id, verdict.new_chat_id)
-                    chat_id = verdict.new_chat_id
-                    continue
-                if verdict.action is Action.PLAIN and not plain:
-                    log.info(
-                        "chat %d refused the formatted message (%s); sending plain text",
-                        chat_id,
-                        verdict.reason,
-                    )
-                    plain = True
-                    continue
-                if verdict.action is Action.DEACTIVATE:
-                    await self._deactivate(chat_id, verdict.reason)
-                    return Outcome(due.id, CANCELLED, error=verdict.reason)
-                if verdict.action is Action.RETRY and verdict.ambiguous:
-                    return self._answer_lost(due, chat_id, verdict.reason)
-                if verdict.action is Action.RETRY:
-                    log.warning(
-                        "delivery %d to chat %d: %s; will retry", due.id, chat_id, verdict.reason
-                    )
-                    return self._retry(due, verdict.reason)
-                log.warning("delivery %d to chat %d failed: %s", due.id, chat_id, verdict.reason)
-                return Outcome(due.id, FAILED, error=verdict.reason)
-            self._lost_answers.pop(due.id, None)
-            return Outcome(due.id, SENT, message_id=message_id)
+            if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
+                await self.store.chats.migrate(chat_id, verdict.new_chat_id, self.now())
+                log.info("chat %d migrated to %d; sending there", chat_id, verdict.new_chat_id)
+                chat_id = verdict.new_chat_id
+                continue
+            if verdict.action is Action.PLAIN and plain is not None:
+                log.info(
+                    "chat %d refused the formatted message (%s); sending plain text",
+                    chat_id,
+                    verdict.reason,
+                )
+                rendered, plain = plain(), None
+                continue
+            if verdict.action is Action.DEACTIVATE:
+                await self._deactivate(chat_id, verdict.reason)
+            return verdict
 
-    def _answer_lost(self, due: Due, chat_id: int, reason: str) -> Outcome:
-        """A send went out and its answer was lost: it may have arrived. Send once more, and
-        after a second lost answer stop, rather than fill the chat with copies."""
-        lost = self._lost_answers.get(due.id, 0) + 1
-        if lost >= 2:
-            self._lost_answers.pop(due.id, None)
-            log.warning(
-                "delivery %d to chat %d: %s again; not sent a third time", due.id, chat_id, reason
-            )
-            return Outcome(
-                due.id, FAILED, error=f"answer lost twice (it may have arrived): {reason}"
-            )
-        self._lost_answers[due.id] = lost
-        log.warning(
-            "delivery %d to chat %d: %s; it may have arrived, sending once more",
-            due.id,
-            chat_id,
-            reason,
-        )
-        return self._retry(due, f"answer lost: {reason}")
+    def _log_refusal(self, due: Due, verdict: Verdict, outcome: Outcome) -> None:
+        if outcome.status == CANCELLED:
+            return  # said by _deactivate
+        where = f"delivery {due.id} to chat {due.chat_id}"
+        if outcome.lost_answer and outcome.status == FAILED:
+            log.warning("%s: %s again; not sent a third time", where, verdict.reason)
+        elif outcome.lost_answer:
+            log.warning("%s: %s; it may have arrived, sending once more", where, verdict.reason)
+        elif outcome.status == OWED:
+            log.warning("%s: %s; will retry", where, verdict.reason)
+        else:
+            log.warning("%s failed: %s", where, verdict.reason)
 
-    def _retry(self, due: Due, reason: str) -> Outcome:
-        attempts = due.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            return Outcome(due.id, FAILED, error=f"gave up after {attempts} attempts: {reason}")
-        return Outcome(due.id, OWED, error=reason, retry_at=self.now() + backoff_seconds(attempts))
+    def cap_per_hour(self, chat_id: int, cap: int | None) -> None:
+        """Send at most ``cap`` messages an hour to this chat (a channel's max_per_hour)."""
+        if cap is None:
+            self._hourly_caps.pop(chat_id, None)
+        else:
+            self._hourly_caps[chat_id] = cap
+
+    async def over_hourly_cap(self, chat_id: int) -> bool:
+        cap = self._hourly_caps.get(chat_id)
+        if cap is None:
+            return False
+        return await self.store.deliveries.sent_since(chat_id, self.now() - 3600) >= cap
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:
         await self.store.chats.set_active(chat_id, False, reason, self.now())

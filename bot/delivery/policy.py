@@ -1,4 +1,5 @@
-"""Pure delivery rules: what a Telegram error means for a delivery, back-off, quiet hours."""
+"""Pure delivery rules: what a Telegram error means for a delivery (and for its ledger row),
+back-off, quiet hours."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.transport import AnswerLost
 from core.clock import parse_hhmm
+from storage.deliveries import CANCELLED, FAILED, OWED, Due, Outcome
 
 MAX_BACKOFF = 600
 MAX_ATTEMPTS = 50  # with the back-off cap, about eight hours of trying
@@ -57,6 +59,42 @@ def classify(error: Exception) -> Verdict:
     if isinstance(error, RetryAfter | TimedOut | NetworkError):
         return Verdict(Action.RETRY, reason)
     return Verdict(Action.RETRY, f"{type(error).__name__}: {reason}")
+
+
+def ledger_outcome(due: Due, verdict: Verdict, now: int) -> Outcome:
+    """What the ledger records for ``due`` once Telegram refused its send with ``verdict``.
+
+    The one mapping from an answer to an outcome, for single sends, channel posts and digest
+    pages alike. MIGRATE and PLAIN are handled by the send path before this (they re-send);
+    reaching here with them means the re-send was refused too, which fails the delivery.
+    """
+    if verdict.action is Action.DEACTIVATE:
+        return Outcome(due.id, CANCELLED, error=verdict.reason)
+    if verdict.action is Action.RETRY and verdict.ambiguous:
+        # It may have arrived: send once more, and after a second lost answer stop, rather
+        # than fill the chat with copies. The count is in the ledger, so a restart keeps it.
+        if due.lost_answers >= 1:
+            error = f"answer lost twice (it may have arrived): {verdict.reason}"
+            return Outcome(due.id, FAILED, error=error, lost_answer=True)
+        return retry_outcome(due, f"answer lost: {verdict.reason}", now, lost_answer=True)
+    if verdict.action is Action.RETRY:
+        return retry_outcome(due, verdict.reason, now)
+    return Outcome(due.id, FAILED, error=verdict.reason)
+
+
+def retry_outcome(due: Due, reason: str, now: int, *, lost_answer: bool = False) -> Outcome:
+    """Owed again after a back-off, or failed once the attempts are used up."""
+    attempts = due.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        error = f"gave up after {attempts} attempts: {reason}"
+        return Outcome(due.id, FAILED, error=error, lost_answer=lost_answer)
+    return Outcome(
+        due.id,
+        OWED,
+        error=reason,
+        retry_at=now + backoff_seconds(attempts),
+        lost_answer=lost_answer,
+    )
 
 
 def backoff_seconds(attempts: int) -> int:

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 from telegram.error import TelegramError
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.policy import Action, classify, digest_moment, quiet_until, zone_named
+from bot.delivery.policy import digest_moment, ledger_outcome, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
 from bot.usecases import owe_new_articles
 from core.clock import Clock, utc_now
 from core.settings import ChannelConfig, Config
 from storage import Store
-from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Outcome
+from storage.deliveries import CANCELLED, SENT, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -104,50 +104,29 @@ class DeliveryService:
         ]
         pending = [(d, a) for d, a in rows if a is not None]
         outcomes: list[Outcome] = list(gone)
-        gone_reason: str | None = None
         messages = 0
         total = len(pending)
+        now = self.now()
         while pending:
-            page = pending[:DIGEST_PAGE]
             title = f"Your digest: {total} new article{'s' if total != 1 else ''}"
             if messages:
                 title += " (continued)"
+            page = pending[:DIGEST_PAGE]
             rendered = render_list(title, [a for _, a in page], tz=zone)
-            fitted = max(1, _listed(rendered))
-            page = page[:fitted]
-            try:
-                message_id = await self._send(chat_id, rendered)
-            except Exception as exc:
-                verdict = classify(exc)
-                status = (
-                    OWED
-                    if verdict.action is Action.RETRY
-                    else (CANCELLED if verdict.action is Action.DEACTIVATE else FAILED)
-                )
-                log.warning("digest for chat %d: %s", chat_id, verdict.reason)
-                outcomes += [Outcome(d.id, status, error=verdict.reason) for d, _ in pending]
-                if verdict.action is Action.DEACTIVATE:
-                    gone_reason = verdict.reason
+            page = page[: max(1, _listed(rendered))]
+            result = await self.dispatcher.send(chat_id, rendered)
+            if not isinstance(result, int):
+                log.warning("digest for chat %d: %s", chat_id, result.reason)
+                outcomes += [ledger_outcome(d, result, now) for d, _ in pending]
                 break
-            outcomes += [Outcome(d.id, SENT, message_id=message_id) for d, _ in page]
+            outcomes += [Outcome(d.id, SENT, message_id=result) for d, _ in page]
             pending = pending[len(page) :]
             messages += 1
-        # The pages already sent are recorded first, and through the dispatcher's writer,
-        # which keeps them and tries again while the store refuses writes: a digest page
-        # that reached the chat is never owed again (counted there like any send).
+        # Recorded through the dispatcher's writer, which keeps them and tries again while the
+        # store refuses writes: a digest page that reached the chat is never owed again
+        # (counted there like any send).
         await self.dispatcher.settle(outcomes)
-        if gone_reason is not None:
-            await self.store.chats.set_active(chat_id, False, gone_reason, self.now())
         return messages
-
-    async def _send(self, chat_id: int, rendered: RenderedMessage) -> int:
-        return await self.bot.send_bulk(
-            chat_id,
-            rendered.text,
-            parse_mode=rendered.parse_mode,
-            reply_markup=rendered.reply_markup,
-            disable_preview=rendered.disable_preview,
-        )
 
     # -- channels --------------------------------------------------------------------------
 
@@ -198,8 +177,7 @@ class DeliveryService:
             await self.store.subscriptions.unsubscribe(chat_id, sorted(current - wanted))
         if wanted - current:
             await self.store.subscriptions.subscribe(chat_id, sorted(wanted - current), now)
-        if channel.max_per_hour is not None and channel.mode != "every":
-            self.dispatcher.hourly_caps[chat_id] = channel.max_per_hour
+        self.dispatcher.cap_per_hour(chat_id, channel.max_per_hour)
 
     async def post_channel_slot(self, state: ChannelState) -> bool:
         """One slot of a scheduled channel: post the oldest owed article, if allowed now."""
@@ -211,10 +189,8 @@ class DeliveryService:
             now, channel.quiet_hours.start, channel.quiet_hours.end, None
         ):
             return False
-        if channel.max_per_hour is not None:
-            recent = await self.store.deliveries.sent_since(state.chat_id, self.now() - 3600)
-            if recent >= channel.max_per_hour:
-                return False
+        if await self.dispatcher.over_hourly_cap(state.chat_id):
+            return False
         claimed = await self.store.deliveries.claim_for_chat(state.chat_id, self.now(), 1)
         if not claimed:
             return False
