@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import html
 import io
 import re
 import time
+import urllib.parse
 import xml.sax
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,12 @@ _HTTP_URL = re.compile(r"https?://", re.IGNORECASE)
 _HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _ROOT_ELEMENT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 _LANGUAGE = re.compile(r"([A-Za-z]{2,3})(?:$|[-_])")
+# An <img> tag and its attributes. Possessive quantifiers, and quoted values that may not hold a
+# "<", bound every attempt by the next "<", so hostile HTML costs linear time (as in html.py).
+_IMG_TAG = re.compile(r"""<img(?=[\s/>])(?:[^<>"']++|"[^<"]*+"|'[^<']*+')*+>""", re.IGNORECASE)
+_ATTRIBUTE = re.compile(
+    r"""([^\s"'<>/=]++)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'<>`=]++)))?"""
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def _article(entry: dict[str, Any], number: int, feed: _FeedContext, source: str
         category=_first_term(_get(entry, "tags")) or feed.category,
         # An entry's own language is the more specific claim.
         language=_short_language(_get(entry, "language")) or feed.language,
-        image_url=_image_url(entry),
+        image_url=_image_url(entry, url),
         topics=feed.topics,
     )
 
@@ -188,7 +196,7 @@ def _short_language(value: object) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _image_url(entry: dict[str, Any]) -> str | None:
+def _image_url(entry: dict[str, Any], link: str | None) -> str | None:
     def candidates() -> Iterable[str]:
         for media in _dicts(_get(entry, "media_content")):
             kind, medium = _text(_get(media, "type")), _text(_get(media, "medium"))
@@ -197,12 +205,40 @@ def _image_url(entry: dict[str, Any]) -> str | None:
                 yield _text(_get(media, "url"))
         for thumbnail in _dicts(_get(entry, "media_thumbnail")):
             yield _text(_get(thumbnail, "url"))
-        for link in _dicts(_get(entry, "links")):
-            if _get(link, "rel") == "enclosure" and _text(_get(link, "type")).startswith("image/"):
-                yield _text(_get(link, "href"))
+        for enclosure in _dicts(_get(entry, "links")):
+            if _get(enclosure, "rel") == "enclosure" and _text(_get(enclosure, "type")).startswith(
+                "image/"
+            ):
+                yield _text(_get(enclosure, "href"))
+        # Last, the first picture in the article's own HTML (content, then the summary) that
+        # is on the web: a lazy-loading placeholder (a data: URI) comes before it often.
+        for part in (*_dicts(_get(entry, "content")), _get(entry, "summary_detail")):
+            for src in _img_sources(_text(_get(part, "value"))):
+                # feedparser leaves relative URIs alone here (resolve_relative_uris=False):
+                # they are relative to the article's page.
+                yield _resolved(src, link)
 
     # Telegram fetches the picture itself, so only a web URL is any use.
     return next((url.strip() for url in candidates() if _HTTP_URL.match(url.strip())), None)
+
+
+def _resolved(src: str, base: str | None) -> str:
+    try:
+        return urllib.parse.urljoin(base, src) if base else src
+    except ValueError:  # an unparseable URL ("http://[x") is simply no picture
+        return ""
+
+
+def _img_sources(fragment: str) -> Iterable[str]:
+    """The ``src`` of each ``<img>`` in an HTML fragment, in order, entities decoded."""
+    if "<" not in fragment:
+        return
+    for tag in _IMG_TAG.finditer(fragment):
+        for attribute in _ATTRIBUTE.finditer(tag.group(0), 4):
+            if attribute.group(1).lower() == "src":
+                value = next((v for v in attribute.groups()[1:] if v is not None), "")
+                yield html.unescape(value).strip()
+                break
 
 
 def _published_at(entry: dict[str, Any]) -> datetime | None:

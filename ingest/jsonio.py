@@ -30,6 +30,7 @@ from storage.models import Article, NewArticle, RelatedEntry
 __all__ = ["article_from_dict", "article_to_dict", "parse_json_documents"]
 
 # ASCII digits only: \d also matches other scripts' digits, which int() and fromisoformat refuse.
+_WEB_URL = re.compile(r"https?://[^\s/]", re.IGNORECASE)
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The keys of a record that are NewArticle fields of the same name.
 _ARTICLE_KEYS = frozenset(
@@ -116,7 +117,7 @@ def article_from_dict(obj: Any, *, source: str) -> NewArticle:
         attribution=fields.text("attribution"),
         category=fields.text("category"),
         language=fields.text("language"),
-        image_url=fields.text("image_url"),
+        image_url=fields.web_url("image_url"),
         related=fields.related("related"),
         topics=fields.topics("topics"),
         created_at=fields.when("created_at"),
@@ -173,6 +174,11 @@ class _Fields:
         except UnicodeEncodeError:
             raise self.fail(key, "holds a lone surrogate (not valid Unicode)") from None
         return value
+
+    def web_url(self, key: str) -> str | None:
+        """An http(s) URL; anything else (a data: or javascript: URI) is no use to a reader."""
+        value = (self.text(key) or "").strip()
+        return value if _WEB_URL.match(value) else None
 
     def title(self, key: str) -> str:
         value = self.obj.get(key)

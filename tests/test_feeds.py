@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -13,6 +15,7 @@ import pytest
 import ingest.feeds
 from ingest.errors import ImportFailure
 from ingest.feeds import INTERNAL_ERROR, FeedResult, parse_feed
+from ingest.jsonio import parse_json_documents
 from storage.models import NewArticle
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
@@ -392,3 +395,77 @@ def test_truncated_and_corrupted_fixtures_never_raise_anything_else() -> None:
             assert all(INTERNAL_ERROR not in f.reason for f in result.failures)
     assert outcomes["parsed"] > 0
     assert outcomes["failed"] > 0
+
+
+class TestPictures:
+    """The article's picture, from each place feeds put one (issue 11, section 3)."""
+
+    @pytest.mark.parametrize(
+        ("guid", "expected"),
+        [
+            # A typed media:content picture wins over the video beside it and the <img>.
+            ("p-1", "https://cdn.example.com/img/1.jpg"),
+            ("p-2", "https://cdn.example.com/img/2.webp"),
+            ("p-3", "https://cdn.example.com/thumb/3.jpg"),
+            ("p-4", "https://cdn.example.com/img/4.png"),  # the image enclosure, not the mp3
+            # The data: placeholder is skipped; "../img/5.jpg" resolves against the item link.
+            ("p-5", "https://pictures.example.com/world/2018/img/5.jpg?w=800&h=600"),
+            ("p-6", "https://cdn.example.com/img/6.jpg"),
+            ("p-7", None),  # audio, a PDF, a javascript: src and an <img> without one
+            ("p-8", None),  # relative, and no web link to resolve it against
+        ],
+    )
+    def test_rss_forms(self, guid: str, expected: str | None) -> None:
+        articles = {a.guid: a for a in parse("pictures.xml", source="feeds/pictures.xml").articles}
+        assert articles[guid].image_url == expected
+
+    def test_atom_forms(self) -> None:
+        result = parse("pictures.atom")
+        assert [a.image_url for a in result.articles] == [
+            "https://atom.example.com/2018/pics/story.jpg",
+            "https://atom.example.com/pics/two.jpg",
+            "https://atom.example.com/pics/three.png",
+        ]
+
+    def test_hostile_img_markup_stays_linear(self) -> None:
+        for junk in ('<img "' * 50_000, "<img a" * 50_000, "<img src='" * 50_000):
+            data = rss_item(
+                f"<title>t</title><guid>g</guid><description>{html_escape(junk)}</description>"
+            )
+            (article,) = parse_feed(data, source="x").articles
+            assert article.image_url is None
+
+    def test_stored_by_newsbot_import(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from bot.cli import main
+
+        config = tmp_path / "config.toml"
+        config.write_text(f'[storage]\npath = "{tmp_path / "news.db"}"\n', encoding="utf-8")
+        assert (
+            main(["--config", str(config), "import", "--quiet", str(FEEDS / "pictures.xml")]) == 0
+        )
+        capsys.readouterr()
+        assert main(["--config", str(config), "latest", "-n", "20", "--json"]) == 0
+        shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        pictures = {item["title"]: item["image_url"] for item in shown}
+        assert pictures["A relative picture in the content"] == (
+            "https://pictures.example.com/world/2018/img/5.jpg?w=800&h=600"
+        )
+        assert pictures["Only a thumbnail"] == "https://cdn.example.com/thumb/3.jpg"
+        assert pictures["Nothing a reader could see"] is None
+
+    def test_json_image_url_web_only(self) -> None:
+        data = (
+            b'{"title": "a", "guid": "1", "image_url": " https://cdn.example.com/a.jpg "}\n'
+            b'{"title": "b", "guid": "2", "image_url": "javascript:alert(1)"}\n'
+            b'{"title": "c", "guid": "3", "image_url": "data:image/gif;base64,R0lG"}\n'
+            b'{"title": "d", "guid": "4"}\n'
+        )
+        records = list(parse_json_documents(data, source="pictures.jsonl"))
+        assert [getattr(r, "image_url", r) for r in records] == [
+            "https://cdn.example.com/a.jpg",
+            None,
+            None,
+            None,
+        ]
