@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("fetch", help="poll every configured feed once")
 
+    p = sub.add_parser("opml", help="feeds from or to an OPML file (other feed readers' lists)")
+    opml = p.add_subparsers(dest="opml_command", required=True, metavar="import|export")
+    opml.add_parser("import", help="add every feed an OPML file lists").add_argument(
+        "file", metavar="FILE"
+    )
+    opml.add_parser("export", help="print every feed as OPML 2.0")
+
     p = sub.add_parser("latest", help="the newest articles")
     p.add_argument("--topic", metavar="T", help="only this topic's articles (default: all)")
     p.add_argument("-n", type=_count, default=10, metavar="N", help=_n_help(10))
@@ -332,6 +339,33 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK if total.ok else EXIT_FAILED
 
 
+async def cmd_opml(config: Config, args: argparse.Namespace) -> int:
+    from bot.opml import export_opml, import_opml_feeds, report_lines
+    from ingest.fetch import make_client
+    from ingest.opml import MAX_BYTES
+
+    if args.opml_command == "export":
+        async with opened(config) as store:
+            sys.stdout.write(await export_opml(store, config, utc_now()))
+        return EXIT_OK
+    try:
+        with open(args.file, "rb") as file:  # noqa: ASYNC230 - one small file, before any work
+            data = file.read(MAX_BYTES + 1)
+    except OSError as exc:
+        print(f"newsbot: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    async with opened(config) as store, make_client(config.fetch) as http:
+        importer = make_importer(store, config, clock=utc_now)
+        report = await import_opml_feeds(
+            store, importer, http, config, data, lambda: int(utc_now().timestamp())
+        )
+    *problems, counts = report_lines(report)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print(counts)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 async def cmd_stats(config: Config, args: argparse.Namespace) -> int:
     from bot.stats import gather_store_stats, render_stats
 
@@ -410,6 +444,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, i
     "import": cmd_import,
     "export": cmd_export,
     "fetch": cmd_fetch,
+    "opml": cmd_opml,
     "latest": cmd_latest,
     "related": cmd_related,
     "search": cmd_search,

@@ -287,6 +287,26 @@ class BotApiDouble:
         )
         return message
 
+    def send_document(
+        self,
+        chat: Chat | int,
+        user: User,
+        data: bytes,
+        *,
+        file_name: str | None,
+        mime_type: str | None = None,
+        caption: str = "",
+    ) -> RecordedMessage:
+        """A user sends a file as a document; the bot can getFile it and download the bytes."""
+        message, _ = self.state.user_document(
+            self.chat(chat), user, data, file_name=file_name, mime_type=mime_type, caption=caption
+        )
+        return message
+
+    def file(self, file_id: str) -> bytes:
+        """The bytes of a file on the double: one the bot uploaded, or one a user sent."""
+        return self.state.files[file_id].data
+
     def message(self, ref: MessageRef) -> RecordedMessage:
         """Return the recorded message for a RecordedMessage or a PTB Message."""
         found = self.state.messages.get((ref.chat_id, ref.message_id))

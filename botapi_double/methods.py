@@ -24,6 +24,7 @@ from botapi_double.html import (
     utf16_len,
 )
 from botapi_double.markdown import parse_markdown_legacy, parse_markdown_v2
+from botapi_double.spec import UploadedFile
 from botapi_double.state import (
     ALL_UPDATE_TYPES,
     DEFAULT_UPDATE_TYPES,
@@ -39,6 +40,9 @@ from botapi_double.state import (
 __all__ = ["HANDLERS", "Context", "Described", "Handler", "format_text"]
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_UPLOAD = 50 * 1024 * 1024  # what a bot may send
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile hands a bot
 MAX_CALLBACK_TEXT = 200
 MAX_INLINE_RESULTS = 50
 MAX_COMMANDS = 100
@@ -339,6 +343,57 @@ async def send_message(ctx: Context, params: dict[str, Any]) -> Any:
     return state.message_api(message)
 
 
+async def send_document(ctx: Context, params: dict[str, Any]) -> Any:
+    """Send a file as a document: a multipart upload, or the file_id of a file sent before."""
+    state = ctx.state
+    chat = _chat(ctx, params, send=True)
+    document = params["document"]
+    if isinstance(document, UploadedFile):
+        if not document.data:
+            raise bad_request("file must be non-empty")
+        if len(document.data) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        stored = state.store_file(document.data, document.filename, document.content_type)
+    else:
+        known = state.files.get(document)
+        if known is None:
+            if document.startswith(("http://", "https://")):
+                raise bad_request("sending files by URL is not supported by the test double")
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        stored = known
+    caption = params.get("caption") or ""
+    parsed = ParsedText("", [])
+    if caption.strip():
+        parsed = format_text(
+            ctx,
+            caption,
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            too_long="message caption is too long",
+            limit=MAX_CAPTION,
+        )
+    message = state.record_outgoing(
+        chat, text=parsed.text, entities=parsed.entities, params=params, method="sendDocument"
+    )
+    message.document = stored
+    return state.message_api(message)
+
+
+async def get_file(ctx: Context, params: dict[str, Any]) -> Any:
+    """Describe a file and where to download it (``/file/bot<token>/<file_path>``)."""
+    stored = ctx.state.files.get(params["file_id"])
+    if stored is None:
+        raise bad_request("invalid file_id")
+    if len(stored.data) > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
+    return {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_size": len(stored.data),
+        "file_path": stored.file_path,
+    }
+
+
 async def edit_message_text(ctx: Context, params: dict[str, Any]) -> Any:
     """Edit the text (and inline keyboard) of one of the bot's messages."""
     if not params.get("text") and "rich_message" not in params:
@@ -522,6 +577,8 @@ HANDLERS: dict[str, Handler] = {
     "deleteWebhook": delete_webhook,
     "getWebhookInfo": get_webhook_info,
     "sendMessage": send_message,
+    "sendDocument": send_document,
+    "getFile": get_file,
     "editMessageText": edit_message_text,
     "editMessageReplyMarkup": edit_message_reply_markup,
     "deleteMessage": delete_message,

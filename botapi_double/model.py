@@ -21,6 +21,7 @@ __all__ = [
     "InlineQueryRecord",
     "MemberStatus",
     "RecordedMessage",
+    "StoredFile",
     "User",
     "unix",
     "utcnow",
@@ -136,6 +137,7 @@ class RecordedMessage:
     )  # earlier (text, entities, reply_markup) versions, oldest first
     sender_chat_id: int | None = None  # channel posts
     service: dict[str, Any] = field(default_factory=dict)  # e.g. migrate_to_chat_id
+    document: StoredFile | None = None  # a file sent as a document; ``text`` is its caption
 
     def buttons(self) -> list[dict[str, Any]]:
         """Return the inline keyboard buttons of the message, row by row."""
@@ -147,6 +149,32 @@ class RecordedMessage:
     def callback_data(self) -> list[str]:
         """Return the callback_data of every inline button."""
         return [b["callback_data"] for b in self.buttons() if "callback_data" in b]
+
+
+@dataclass(frozen=True, eq=False)
+class StoredFile:
+    """A file on the double's "servers": uploaded by the bot or sent by a user."""
+
+    file_id: str
+    file_unique_id: str
+    data: bytes
+    file_name: str | None
+    mime_type: str | None
+
+    @property
+    def file_path(self) -> str:
+        """Where getFile says the file is: ``/file/bot<token>/<file_path>``."""
+        return f"documents/{self.file_unique_id}"
+
+    def document_api(self) -> dict[str, Any]:
+        """Return the Bot API ``Document`` object."""
+        document: dict[str, Any] = {"file_id": self.file_id, "file_unique_id": self.file_unique_id}
+        if self.file_name is not None:
+            document["file_name"] = self.file_name
+        if self.mime_type is not None:
+            document["mime_type"] = self.mime_type
+        document["file_size"] = len(self.data)
+        return document
 
 
 @dataclass

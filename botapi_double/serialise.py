@@ -102,10 +102,15 @@ def message_api(
             result["reply_to_message"] = message_api(chats, messages, replied, with_reply=False)
     if message.edit_date is not None:
         result["edit_date"] = unix(message.edit_date)
+    if message.document is not None:
+        result["document"] = message.document.document_api()
+    text_key, entities_key = (
+        ("caption", "caption_entities") if message.document else ("text", "entities")
+    )
     if message.text:
-        result["text"] = message.text
+        result[text_key] = message.text
         if message.entities:
-            result["entities"] = [dict(e) for e in message.entities]
+            result[entities_key] = [dict(e) for e in message.entities]
     if message.link_preview_options:
         result["link_preview_options"] = dict(message.link_preview_options)
     if message.reply_markup and "inline_keyboard" in message.reply_markup:

@@ -74,6 +74,7 @@ class BotApiServer:
         """Build the aiohttp application."""
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{file_path:.+}", self._download)
         return app
 
     async def start(self) -> None:
@@ -203,6 +204,16 @@ class BotApiServer:
         if rule is not None and rule.raw_body is not None:
             return web.Response(body=rule.raw_body, status=status, content_type=rule.content_type)
         return web.json_response(payload, status=status)
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """A file getFile pointed at: its bytes, or Telegram's 404 for anything else."""
+        path = request.match_info["file_path"]
+        found = next((f for f in self.state.files.values() if f.file_path == path), None)
+        if request.match_info["token"] != self.state.token or found is None:
+            return web.json_response(not_found().to_json(), status=404)
+        self.state.downloads.append(found.file_id)
+        self.state.activity.notify()
+        return web.Response(body=found.data, content_type="application/octet-stream", charset=None)
 
     async def _process(
         self, token: str, method: str, request: web.Request, record: ApiCall

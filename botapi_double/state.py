@@ -29,6 +29,7 @@ from botapi_double.model import (
     InlineQueryRecord,
     MemberStatus,
     RecordedMessage,
+    StoredFile,
     User,
     unix,
     utcnow,
@@ -57,6 +58,7 @@ __all__ = [
     "PendingUpdate",
     "RecordedMessage",
     "Signal",
+    "StoredFile",
     "User",
     "commands_key",
     "unix",
@@ -89,6 +91,7 @@ class BotState(UpdateQueue):
         self.inline_answers: list[InlineAnswer] = []
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.calls: list[ApiCall] = []
+        self.downloads: list[str] = []  # file_id of each file the bot downloaded
         self._calls_by_method: dict[str, list[ApiCall]] = {}
         self.webhook_url: str = ""
         self.webhook_secret: str | None = None

@@ -173,6 +173,34 @@ class UpdateQueue(World):
         kind = "channel_post" if chat.type == "channel" else "message"
         return message, self.enqueue(kind, message_api(self.chats, self.messages, message))
 
+    def user_document(
+        self,
+        chat: Chat,
+        user: User,
+        data: bytes,
+        *,
+        file_name: str | None,
+        mime_type: str | None,
+        caption: str = "",
+    ) -> tuple[RecordedMessage, PendingUpdate | None]:
+        """Record a file ``user`` sends in ``chat`` as a document and queue it like a message."""
+        if chat.type == "private" and (chat.user is None or chat.user.id != user.id):
+            raise ValueError("a private chat only has messages from its user")
+        message = RecordedMessage(
+            chat_id=chat.id,
+            message_id=chat.next_message_id(),
+            text=caption,
+            entities=detect_entities(caption, None) if caption else [],
+            date=utcnow(),
+            from_user=user,
+            outgoing=False,
+            document=self.store_file(data, file_name, mime_type),
+        )
+        self.messages[(chat.id, message.message_id)] = message
+        if not self._bot_receives(chat, message, None):
+            return message, None
+        return message, self.enqueue("message", message_api(self.chats, self.messages, message))
+
     def _bot_receives(
         self, chat: Chat, message: RecordedMessage, reply_to: RecordedMessage | None
     ) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from botapi_double.errors import bad_request, forbidden
-from botapi_double.model import Chat, MemberStatus, RecordedMessage, User
+from botapi_double.model import Chat, MemberStatus, RecordedMessage, StoredFile, User
 
 __all__ = ["World"]
 
@@ -25,6 +25,8 @@ class World:
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.chats: dict[int, Chat] = {}
         self.messages: dict[tuple[int, int], RecordedMessage] = {}
+        self.files: dict[str, StoredFile] = {}
+        self._file_numbers = itertools.count(1)
         self._user_ids = itertools.count(1_000_001)
         self._group_ids = itertools.count(5_000_001)
         self._channel_ids = itertools.count(1_001_000_000_001)
@@ -177,6 +179,19 @@ class World:
         if chat.type == "private":
             return "member" if chat.user is not None and chat.user.id == user_id else "left"
         return chat.members.get(user_id, "left")
+
+    def store_file(self, data: bytes, file_name: str | None, mime_type: str | None) -> StoredFile:
+        """Keep a file and give it ids shaped like Telegram's (opaque, URL-safe)."""
+        number = next(self._file_numbers)
+        stored = StoredFile(
+            file_id=f"BQACAgIAAxkBAAI{number:08d}",
+            file_unique_id=f"AgAD{number:06d}",
+            data=data,
+            file_name=file_name,
+            mime_type=mime_type,
+        )
+        self.files[stored.file_id] = stored
+        return stored
 
     def find_message(self, chat_id: int, message_id: int) -> RecordedMessage | None:
         """Return the (not deleted) message, or None."""

@@ -1,0 +1,322 @@
+"""OPML import and export (issue 11, section 4): the reader on exact bad files, ``newsbot opml``
+on a real store with feeds served on loopback, and the bot's document upload and Export button
+through the Bot API double."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.cli import main
+from ingest.guard import REFUSED
+from ingest.opml import MAX_OUTLINES, read_opml
+
+OPML = Path(__file__).parent / "data" / "opml"
+
+CONFIG = """
+[storage]
+path = "{db}"
+
+[topics.russia]
+name = "Russia"
+keywords = ["Kremlin"]
+
+[topics.economy]
+name = "Economy"
+keywords = ["inflation"]
+"""
+
+
+def opml(body: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head/><body>{body}'
+        "</body></opml>"
+    ).encode()
+
+
+# -- reading: every problem is one line, the good feeds are still read -------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"this is not xml", "not well-formed XML: syntax error at line 1"),
+        (b"", "not well-formed XML: no element found at line 1"),
+        (
+            b"<!doctype html><html><body>Login</body></html>",
+            "not well-formed XML: syntax error at line 1",
+        ),
+        (b'<rss version="2.0"><channel/></rss>', "not OPML: the root element is <rss>, not <opml>"),
+        (opml(""), "no outlines: the OPML body lists no feeds"),
+        (b'<opml version="2.0"><head/></opml>', "no outlines: the OPML body lists no feeds"),
+        (
+            opml('<outline text="Folder"><outline text="note"/></outline>'),
+            "no feeds: no outline has an xmlUrl",
+        ),
+    ],
+)
+def test_not_a_subscription_list(data: bytes, problem: str) -> None:
+    document = read_opml(data)
+    assert document.feeds == ()
+    assert document.problems == (problem,)
+
+
+def test_xml_bomb_is_refused_before_it_expands() -> None:
+    lol = b"".join(
+        b'<!ENTITY lol%d "%s">' % (n, b"&lol%d;" % (n - 1) * 10 if n else b"lol") for n in range(10)
+    )
+    data = b"<?xml version='1.0'?><!DOCTYPE opml [" + lol + b"]><opml><body>"
+    data += b'<outline xmlUrl="https://x.example/&lol9;"/></body></opml>'
+    document = read_opml(data)
+    assert document.feeds == ()
+    assert document.problems == (
+        "refused: the file declares XML entities (an XML bomb or an XXE attempt)",
+    )
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        b'<!ENTITY secret SYSTEM "file:///etc/passwd">',
+        b'<!ENTITY secret SYSTEM "http://127.0.0.1:9/steal">',
+        b'<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;',
+    ],
+)
+def test_external_entities_are_refused(declaration: bytes) -> None:
+    data = b"<?xml version='1.0'?><!DOCTYPE opml [" + declaration + b"]><opml><body>"
+    data += b'<outline xmlUrl="https://x.example/&secret;"/></body></opml>'
+    document = read_opml(data)
+    assert document.feeds == ()
+    assert document.problems == (
+        "refused: the file declares XML entities (an XML bomb or an XXE attempt)",
+    )
+
+
+def test_each_bad_outline_is_one_line_and_the_good_ones_are_read() -> None:
+    data = opml(
+        '\n<outline text="Good" xmlUrl="https://a.example/feed.xml"/>'
+        '\n<outline text="Relative" xmlUrl="/feed.xml"/>'
+        '\n<outline text="Scheme-relative" xmlUrl="//b.example/feed.xml"/>'
+        '\n<outline text="FTP" xmlUrl="ftp://c.example/feed.xml"/>'
+        '\n<outline text="Script" xmlUrl="javascript:alert(1)"/>'
+        '\n<outline text="Empty" xmlUrl=""/>'
+        '\n<outline text="Twice" xmlUrl="https://a.example/feed.xml"/>'
+        '\n<outline text="Also good" xmlUrl="HTTP://d.example/rss"/>'
+    )
+    document = read_opml(data)
+    assert [feed.url for feed in document.feeds] == [
+        "https://a.example/feed.xml",
+        "HTTP://d.example/rss",
+    ]
+    assert document.problems == (
+        "line 4 (“Relative”): xmlUrl “/feed.xml” is not an absolute http(s) URL: skipped",
+        "line 5 (“Scheme-relative”): xmlUrl “//b.example/feed.xml” is not an absolute http(s)"
+        " URL: skipped",
+        "line 6 (“FTP”): xmlUrl “ftp://c.example/feed.xml” is not an absolute http(s) URL: skipped",
+        "line 7 (“Script”): xmlUrl “javascript:alert(1)” is not an absolute http(s) URL: skipped",
+        "line 8 (“Empty”): empty xmlUrl: skipped",
+        "line 9 (“Twice”): “https://a.example/feed.xml” is listed again: added once",
+    )
+
+
+def test_ten_thousand_outlines_read_the_first_ones_only() -> None:
+    data = opml(
+        "".join(f'<outline text="f{n}" xmlUrl="https://x.example/{n}.xml"/>' for n in range(10_000))
+    )
+    document = read_opml(data)
+    assert len(document.feeds) == MAX_OUTLINES
+    assert document.feeds[-1].url == f"https://x.example/{MAX_OUTLINES - 1}.xml"
+    assert document.problems == (
+        "more than 2,000 outlines: the first 2,000 were read, the rest skipped",
+    )
+
+
+def test_a_truncated_file_keeps_the_feeds_before_the_break() -> None:
+    data = opml('<outline text="a" xmlUrl="https://a.example/rss"/>\n<outline text="b" xm')[:-20]
+    document = read_opml(data)
+    assert [feed.url for feed in document.feeds] == ["https://a.example/rss"]
+    assert document.problems == (
+        "not well-formed XML: unclosed token at line 3 (the feeds before it were read)",
+    )
+
+
+def test_topic_names_from_category_or_the_folder() -> None:
+    document = read_opml(
+        opml(
+            '<outline title="Economy" text="ignored">'
+            '<outline text="in folder" xmlUrl="https://a.example/1"/>'
+            '<outline text="own category" xmlUrl="https://a.example/2" category="/News/Russia"/>'
+            '<outline text="nested"><outline text="deep" xmlUrl="https://a.example/3"/></outline>'
+            "</outline>"
+            '<outline text="top" xmlUrl="https://a.example/4" category="economy, Russia"/>'
+            '<outline text="none" xmlUrl="https://a.example/5"/>'
+        )
+    )
+    assert [feed.topic_names for feed in document.feeds] == [
+        ("Economy",),
+        ("News/Russia",),
+        ("nested",),  # the nearest folder
+        ("economy", "Russia"),
+        (),
+    ]
+
+
+# -- newsbot opml import / export on a real store ---------------------------------------------
+
+
+@asynccontextmanager
+async def feed_server() -> AsyncIterator[tuple[str, list[str]]]:
+    """Serves a one-item RSS feed at any ``/NAME.xml`` except ``/missing.xml`` (404)."""
+    asked: list[str] = []
+
+    async def feed(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        asked.append(name)
+        if name == "missing":
+            raise web.HTTPNotFound()
+        body = (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title><item>'
+            f"<title>Story from {name}</title><guid>urn:{name}:1</guid></item></channel></rss>"
+        )
+        return web.Response(body=body.encode(), content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/{name}.xml", feed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", asked
+    finally:
+        await runner.cleanup()
+
+
+def write_config(tmp_path: Path, *, allow_private: bool = True, extra: str = "") -> str:
+    config = tmp_path / "config.toml"
+    text = CONFIG.format(db=tmp_path / "news.db") + extra
+    if allow_private:
+        text += "\n[fetch]\nallow_private = true\n"  # the feed server is on loopback
+    config.write_text(text, encoding="utf-8")
+    return str(config)
+
+
+def reader_export(tmp_path: Path, base: str) -> str:
+    path = tmp_path / "subscriptions.opml"
+    text = (OPML / "reader_export.opml").read_text(encoding="utf-8").replace("{base}", base)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+async def newsbot(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    # The command runs its own event loop, so it runs in a thread beside the test's loop.
+    code = await asyncio.to_thread(main, list(args))
+    out, err = capsys.readouterr()
+    # Log lines (migrations applied, feeds fetched) go to stderr too: keep what the command said.
+    said = [line for line in err.splitlines(keepends=True) if not line[:4].isdigit()]
+    return code, out, "".join(said)
+
+
+async def test_cli_imports_a_reader_export_and_reports_each_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    async with feed_server() as (base, _):
+        path = reader_export(tmp_path, base)
+        code, out, err = await newsbot(capsys, "--config", config, "opml", "import", path)
+        again = await newsbot(capsys, "--config", config, "opml", "import", path)
+        _, exported, _ = await newsbot(capsys, "--config", config, "opml", "export")
+        _, latest, _ = await newsbot(capsys, "--config", config, "latest", "--json")
+    assert code == 1  # there were problems
+    assert err.splitlines() == [
+        "problem: line 13 (“Relative”): xmlUrl “/feeds/relative.xml” is not an absolute"
+        " http(s) URL: skipped",
+        "problem: line 14 (“Gopher”): xmlUrl “gopher://old.example.com/feed” is not an"
+        " absolute http(s) URL: skipped",
+        f"problem: line 15 (“Markets again”): “{base}/markets.xml” is listed again: added once",
+        "problem: unknown topic “Blogs” (1 feed): added without it; topics are named in the"
+        " config's [topics]",
+        "problem: unknown topic “politics” (1 feed): added without it; topics are named in the"
+        " config's [topics]",
+        "problem: unknown topic “Central Asia” (1 feed): added without it; topics are named in"
+        " the config's [topics]",
+        f"problem: not added: {base}/missing.xml: HTTP 404 Not Found",
+    ]
+    assert out == (
+        "added 4 feeds (4 new articles), already registered 0, not added 1, problems 7\n"
+    )
+    # The same file again changes nothing: every good feed is registered already.
+    assert again[1].endswith(
+        "added 0 feeds (0 new articles), already registered 4, not added 1, problems 4\n"
+    )
+    assert len(latest.splitlines()) == 4
+    assert exported.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
+    outlines = [line.strip() for line in exported.splitlines() if "<outline" in line]
+    assert outlines == [
+        f'<outline type="rss" text="{base}/markets.xml" xmlUrl="{base}/markets.xml"'
+        ' category="Economy"/>',
+        f'<outline type="rss" text="{base}/rates.xml" xmlUrl="{base}/rates.xml"'
+        ' category="Russia"/>',
+        f'<outline type="rss" text="{base}/blog.xml" xmlUrl="{base}/blog.xml"/>',
+        f'<outline type="rss" text="{base}/loose.xml" xmlUrl="{base}/loose.xml"/>',
+    ]
+
+
+async def test_cli_export_lists_config_feeds_too_and_imports_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path,
+        extra='[[feeds]]\nurl = "https://config.example/rss?a=1&b=2"\n'
+        'topics = ["russia", "economy"]\n',
+    )
+    code, exported, _ = await newsbot(capsys, "--config", config, "opml", "export")
+    assert code == 0
+    assert (
+        '<outline type="rss" text="https://config.example/rss?a=1&amp;b=2"'
+        ' xmlUrl="https://config.example/rss?a=1&amp;b=2" category="Russia,Economy"/>'
+    ) in exported
+    document = read_opml(exported.encode())
+    assert document.problems == ()
+    [feed] = document.feeds
+    assert (feed.url, feed.topic_names) == (
+        "https://config.example/rss?a=1&b=2",
+        ("Russia", "Economy"),
+    )
+
+
+async def test_cli_import_follows_the_fetch_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, allow_private=False)
+    async with feed_server() as (base, asked):
+        path = reader_export(tmp_path, base)
+        code, out, err = await newsbot(capsys, "--config", config, "opml", "import", path)
+        _, exported, _ = await newsbot(capsys, "--config", config, "opml", "export")
+    assert code == 1
+    refused = [line for line in err.splitlines() if line.startswith("problem: not added:")]
+    assert sorted(refused) == sorted(
+        f"problem: not added: {base}/{name}.xml: {REFUSED}"
+        for name in ("markets", "rates", "blog", "loose", "missing")
+    )
+    assert asked == []  # refused before connecting
+    assert out.startswith("added 0 feeds")
+    assert "<outline" not in exported
+
+
+async def test_cli_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    missing = str(tmp_path / "nowhere.opml")
+    code, out, err = await newsbot(capsys, "--config", config, "opml", "import", missing)
+    assert (code, out) == (1, "")
+    assert err == f"newsbot: cannot read {missing}: No such file or directory\n"
+    garbage = tmp_path / "garbage.opml"
+    garbage.write_bytes(b"\x00\xffnot xml at all")
+    code, out, err = await newsbot(capsys, "--config", config, "opml", "import", str(garbage))
+    assert code == 1
+    assert err == "problem: not well-formed XML: not well-formed (invalid token) at line 1\n"
+    assert out == "added 0 feeds (0 new articles), already registered 0, not added 0, problems 1\n"
