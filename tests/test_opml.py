@@ -9,12 +9,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+import telegram
 from aiohttp import web
+from telegram import InputFile
+from telegram.error import BadRequest
 
 from bot.cli import main
+from bot.handlers.admin import REFUSAL
+from bot.handlers.opml import EXPORT_DATA
+from botapi_double import BotApiDouble
+from botapi_double.state import User
 from ingest.guard import REFUSED
 from ingest.opml import MAX_OUTLINES, read_opml
+from tests.harness import ADMIN_ID, RunningBot, running_bot
 
 OPML = Path(__file__).parent / "data" / "opml"
 
@@ -205,10 +214,14 @@ def write_config(tmp_path: Path, *, allow_private: bool = True, extra: str = "")
     return str(config)
 
 
+def reader_export_bytes(base: str) -> bytes:
+    """Another reader's export: folders, categories and bad outlines, feeds served at ``base``."""
+    return (OPML / "reader_export.opml").read_bytes().replace(b"{base}", base.encode())
+
+
 def reader_export(tmp_path: Path, base: str) -> str:
     path = tmp_path / "subscriptions.opml"
-    text = (OPML / "reader_export.opml").read_text(encoding="utf-8").replace("{base}", base)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(reader_export_bytes(base))
     return str(path)
 
 
@@ -320,3 +333,126 @@ async def test_cli_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1
     assert err == "problem: not well-formed XML: not well-formed (invalid token) at line 1\n"
     assert out == "added 0 feeds (0 new articles), already registered 0, not added 0, problems 1\n"
+
+
+# -- in Telegram, through the Bot API double ---------------------------------------------------
+
+
+async def send_file(bot: RunningBot, user: User, data: bytes, name: str, replies: int) -> list[str]:
+    chat = bot.tg.chat(user.id)
+    before = len(bot.tg.sent(chat.id))
+    bot.tg.send_document(chat, user, data, file_name=name, mime_type="text/x-opml")
+    sent = await bot.tg.wait_for_messages(before + replies, chat_id=chat.id, timeout=20)
+    return [message.text for message in sent[before:]]
+
+
+async def test_an_admin_sends_an_opml_file_and_gets_the_summary(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot, feed_server() as (base, _):
+        data = reader_export_bytes(base)
+        answers = await send_file(bot, bot.admin, data, "subscriptions.opml", replies=2)
+        feeds = {feed.url: feed.topics for feed in await bot.store.feeds.all()}
+        downloads = list(bot.tg.state.downloads)
+    assert answers == [
+        "Importing subscriptions.opml: each feed is fetched before it is added…",
+        "OPML import: added 4 feeds (4 new articles), already registered 0, not added 1,"
+        " problems 5\n"
+        "• line 13 (“Relative”): xmlUrl “/feeds/relative.xml” is not an absolute http(s) URL:"
+        " skipped\n"
+        "• line 14 (“Gopher”): xmlUrl “gopher://old.example.com/feed” is not an absolute"
+        " http(s) URL: skipped\n"
+        f"• line 15 (“Markets again”): “{base}/markets.xml” is listed again: added once\n"
+        "• unknown topic “Blogs” (1 feed): added without it; topics are named in the config's"
+        " [topics]\n"
+        f"• not added: {base}/missing.xml: HTTP 404 Not Found",
+    ]
+    assert feeds == {
+        f"{base}/markets.xml": ("economy",),
+        f"{base}/rates.xml": ("russia",),
+        f"{base}/blog.xml": (),
+        f"{base}/loose.xml": ("politics", "central-asia"),
+    }
+    assert len(downloads) == 1
+
+
+async def test_a_reader_sending_an_opml_file_gets_the_admin_only_answer(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        answers = await send_file(
+            bot, bot.reader, opml('<outline xmlUrl="https://a.example/rss"/>'), "x.OPML", 1
+        )
+        assert await bot.store.feeds.all() == []
+        assert bot.tg.calls("getFile") == []
+    assert answers == [REFUSAL]
+
+
+async def test_a_bad_file_sent_to_the_bot_is_one_line(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        answers = await send_file(bot, bot.admin, b"<html>not a list</html>", "feeds.opml", 2)
+    assert answers[1] == (
+        "OPML import: added 0 feeds (0 new articles), already registered 0, not added 0,"
+        " problems 1\n• not OPML: the root element is <html>, not <opml>"
+    )
+
+
+async def test_feeds_export_button_sends_the_opml_file(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        await bot.store.feeds.add("https://a.example/rss?x=1&y=2", ["economy", "russia"], 600, 0)
+        await bot.store.feeds.add("https://b.example/atom", [], 600, 0)
+        admin_chat = bot.tg.chat(ADMIN_ID)
+        [listed] = await bot.say("/feeds", chat=admin_chat, user=bot.admin)
+        before = len(bot.tg.sent(ADMIN_ID))
+        answer = await bot.press(listed, EXPORT_DATA, bot.admin)
+        [sent] = (await bot.tg.wait_for_messages(before + 1, chat_id=ADMIN_ID))[before:]
+        [call] = bot.tg.calls("sendDocument")
+    assert listed.buttons() == [{"text": "Export OPML", "callback_data": EXPORT_DATA}]
+    assert answer.text is None
+    assert sent.method == "sendDocument"
+    assert sent.text == "2 feeds as OPML 2.0: import it into another reader, or send it back here."
+    assert sent.document is not None
+    assert sent.document.file_name == "newsbot-feeds.opml"
+    assert call.params["document"].filename == "newsbot-feeds.opml"  # uploaded as multipart
+    document = read_opml(sent.document.data)
+    assert document.problems == ()
+    assert [(f.url, f.topic_names) for f in document.feeds] == [
+        ("https://a.example/rss?x=1&y=2", ("Economy", "Russia")),
+        ("https://b.example/atom", ()),
+    ]
+
+
+# -- the double's files, strict as Telegram ----------------------------------------------------
+
+
+async def test_double_files_upload_reuse_download_and_errors() -> None:
+    async with BotApiDouble() as tg:
+        alice = tg.add_user("Alice")
+        chat = tg.add_private_chat(alice)
+        base_file_url = tg.base_url.removesuffix("/bot") + "/file/bot"
+        async with telegram.Bot(tg.token, base_url=tg.base_url, base_file_url=base_file_url) as bot:
+            sent = await bot.send_document(
+                chat.id,
+                InputFile(b"<opml/>", filename="a.opml"),
+                caption="<b>one</b>",
+                parse_mode="HTML",
+            )
+            assert sent.document is not None
+            assert sent.caption == "one"
+            again = await bot.send_document(chat.id, sent.document.file_id)  # reuse by file_id
+            assert again.document is not None
+            assert again.document.file_unique_id == sent.document.file_unique_id
+            file = await bot.get_file(sent.document.file_id)
+            assert bytes(await file.download_as_bytearray()) == b"<opml/>"
+            received = tg.send_document(chat, alice, b"data", file_name="x.opml")
+            assert received.document is not None
+            assert tg.file(received.document.file_id) == b"data"
+            with pytest.raises(BadRequest, match="Wrong file identifier/http url specified"):
+                await bot.send_document(chat.id, "no-such-file")
+            with pytest.raises(BadRequest, match="Message caption is too long"):
+                await bot.send_document(chat.id, sent.document.file_id, caption="x" * 1025)
+            with pytest.raises(BadRequest, match="Invalid file_id"):
+                await bot.get_file("no-such-file")
+            with pytest.raises(BadRequest, match="File must be non-empty"):
+                await bot.send_document(chat.id, InputFile(b"", filename="empty.opml"))
+        async with httpx.AsyncClient() as client:
+            wrong = await client.get(f"{base_file_url}1:wrong/{file.file_path}")
+            unknown = await client.get(f"{base_file_url}{tg.token}/documents/nothing")
+        assert (wrong.status_code, unknown.status_code) == (404, 404)
+        assert unknown.json() == {"ok": False, "error_code": 404, "description": "Not Found"}

@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
-from bot.handlers import admin, articles, chats, settings, start, subscriptions
+from bot.handlers import admin, articles, chats, opml, settings, start, subscriptions
 from bot.handlers.common import record_chat
 from bot.handlers.errors import on_error
 
@@ -54,10 +54,13 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(articles.on_article_button, pattern=r"^(art|rel|more):"))
     app.add_handler(CallbackQueryHandler(subscriptions.on_topic_button, pattern=r"^(tog|sub):"))
     app.add_handler(CallbackQueryHandler(settings.on_settings_button, pattern=r"^set:"))
+    app.add_handler(CallbackQueryHandler(opml.on_export_button, pattern=rf"^{opml.EXPORT_DATA}$"))
     app.add_handler(CallbackQueryHandler(expired_button))
     app.add_handler(InlineQueryHandler(articles.inline_query))
     app.add_handler(ChatMemberHandler(chats.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migration))
+    opml_file = filters.Document.FileExtension("opml") | filters.Document.MimeType("text/x-opml")
+    app.add_handler(MessageHandler(opml_file & new_messages, opml.on_document))
     # Last in the group: within a group only the first matching handler runs, so the hint
     # answers just the commands no CommandHandler above took.
     app.add_handler(MessageHandler(filters.COMMAND & new_messages, start.unknown_command))

@@ -62,7 +62,12 @@ async def feeds(update: Update, context: Context) -> None:
         )
         topics = ", ".join(feed.topics) or "by rules"
         lines.append(f"#{feed.id} {html.escape(clip(feed.url, 80))}\n   {topics} · {health}")
-    await reply_text(update, "\n".join(lines))
+    from bot.handlers.opml import export_keyboard  # that module builds on this one's admin_only
+
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(
+            "\n".join(lines), do_quote=False, reply_markup=export_keyboard()
+        )
 
 
 @admin_only

@@ -1,0 +1,74 @@
+"""Admins' OPML in Telegram: send an .opml file to import its feeds; /feeds → Export sends one."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+
+from bot.commands import clip
+from bot.context import Context
+from bot.handlers.admin import REFUSAL, admin_only
+from bot.handlers.common import reply_text
+from bot.opml import export_opml, import_opml_feeds, report_lines
+from ingest.opml import MAX_BYTES
+from ingest.pipeline import Importer
+
+EXPORT_DATA = "opml:export"
+EXPORT_NAME = "newsbot-feeds.opml"
+MAX_LINES = 30  # of problems in the answer: a 10,000-line report is no answer
+
+
+def export_keyboard() -> InlineKeyboardMarkup:
+    """The Export button under /feeds."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton("Export OPML", callback_data=EXPORT_DATA)]])
+
+
+@admin_only
+async def on_document(update: Update, context: Context) -> None:
+    """Import the feeds of an OPML file an admin sent."""
+    services = context.bot_data.services
+    message = update.effective_message
+    document = message.document if message is not None else None
+    if document is None:
+        return
+    name = html.escape(clip(document.file_name or "the file", 60))
+    if document.file_size is not None and document.file_size > MAX_BYTES:
+        await reply_text(update, f"Not imported: {name} is over {MAX_BYTES // 2**20} MB.")
+        return
+    await reply_text(update, f"Importing {name}: each feed is fetched before it is added…")
+    file = await context.bot.get_file(document.file_id)
+    data = bytes(await file.download_as_bytearray())
+    on_new = services.delivery.articles_stored if services.delivery else None
+    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
+    report = await import_opml_feeds(
+        services.store, importer, services.http, services.config, data, services.now
+    )
+    *problems, counts = report_lines(report)
+    shown = [f"• {html.escape(line)}" for line in problems[:MAX_LINES]]
+    if len(problems) > MAX_LINES:
+        shown.append(f"… and {len(problems) - MAX_LINES} more problems")
+    await reply_text(update, "\n".join([f"<b>OPML import</b>: {html.escape(counts)}", *shown]))
+
+
+async def on_export_button(update: Update, context: Context) -> None:
+    """Send every feed as an OPML file (the Export button under /feeds)."""
+    services = context.bot_data.services
+    query = update.callback_query
+    if query is None:
+        return
+    if not services.is_admin(query.from_user.id):
+        await query.answer(REFUSAL, show_alert=True)
+        return
+    chat = update.effective_chat
+    if chat is None:
+        await query.answer("This button has expired.")
+        return
+    document = await export_opml(services.store, services.config, services.clock())
+    feeds = document.count("<outline ")
+    await context.bot.send_document(
+        chat.id,
+        InputFile(document.encode("utf-8"), filename=EXPORT_NAME),
+        caption=f"{feeds} feeds as OPML 2.0: import it into another reader, or send it back here.",
+    )
+    await query.answer()
