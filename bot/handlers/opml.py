@@ -12,7 +12,6 @@ from bot.handlers.admin import REFUSAL, admin_only
 from bot.handlers.common import reply_text
 from bot.opml import export_opml, import_opml_feeds, report_lines
 from ingest.opml import MAX_BYTES
-from ingest.pipeline import Importer
 
 EXPORT_DATA = "opml:export"
 EXPORT_NAME = "newsbot-feeds.opml"
@@ -39,10 +38,8 @@ async def on_document(update: Update, context: Context) -> None:
     await reply_text(update, f"Importing {name}: each feed is fetched before it is added…")
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
-    on_new = services.delivery.articles_stored if services.delivery else None
-    importer = Importer(services.store, services.tagger, now=services.clock, on_new=on_new)
     report = await import_opml_feeds(
-        services.store, importer, services.http, services.config, data, services.now
+        services.store, services.importer, services.http, services.config, data, services.now
     )
     *problems, counts = report_lines(report)
     shown = [f"• {html.escape(line)}" for line in problems[:MAX_LINES]]
