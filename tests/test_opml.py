@@ -456,3 +456,15 @@ async def test_double_files_upload_reuse_download_and_errors() -> None:
             unknown = await client.get(f"{base_file_url}{tg.token}/documents/nothing")
         assert (wrong.status_code, unknown.status_code) == (404, 404)
         assert unknown.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+async def test_a_reader_pressing_export_in_a_group_gets_the_admin_only_answer(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        group = bot.tg.add_group("Newsroom", admins=[bot.admin], members=[bot.reader])
+        await bot.store.feeds.add("https://a.example/rss", [], 600, 0)
+        [listed] = await bot.say("/feeds", chat=group, user=bot.admin)
+        answer = await bot.press(listed, EXPORT_DATA, bot.reader)
+        assert bot.tg.calls("sendDocument") == []
+    assert (answer.text, answer.show_alert) == (REFUSAL, True)
