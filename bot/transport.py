@@ -181,6 +181,28 @@ class NewsbotBot(ExtBot[int]):
         )
         return int(result["message_id"])
 
+    async def edit_bulk(
+        self,
+        chat_id: int | str,
+        message_id: int,
+        text: str,
+        *,
+        parse_mode: str | None,
+        reply_markup: InlineKeyboardMarkup | None,
+        disable_preview: bool,
+    ) -> int:
+        """editMessageText for bulk delivery (a story's later report), like ``send_bulk``."""
+        data: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "parse_mode": parse_mode,
+            "reply_markup": reply_markup,
+            "link_preview_options": LinkPreviewOptions(is_disabled=disable_preview),
+        }
+        await self._post("editMessageText", data, api_kwargs=self._merge_api_rl_kwargs(None, BULK))
+        return message_id
+
     async def _do_post(
         self,
         endpoint: str,

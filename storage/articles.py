@@ -91,6 +91,18 @@ class Articles:
 
         return await self._db.read(work)
 
+    async def join_story(self, article_id: int, story: int) -> None:
+        """File an article under ``story`` (the id of the story's first report).
+
+        Story assignment at import does this for articles it finds to be one event; this is
+        the same write for one article, as an operator or a test decides it.
+        """
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story, article_id))
+
+        await self._db.write(work)
+
     async def latest(
         self, *, topic: str | None = None, limit: int = 5, offset: int = 0
     ) -> list[Article]:

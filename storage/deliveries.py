@@ -1,6 +1,12 @@
 """The delivery ledger: what each chat is owed and what it received, one row per chat and
 article, whatever number of topics matched.
 
+A chat gets one message per story: when a row is claimed and the chat already has a ``sent``
+message for another report of the same story, the row is claimed as an edit of that message
+(``edit_of`` names the delivery whose message it edits); while another row of the story is on
+its way to the chat, the row waits for it. Since the sent row stays, a row claimed again after
+a restart is again an edit: an edit never turns into a new message.
+
 A row is ``owed`` until the dispatcher claims it into memory (``queued``), ``sending`` while its
 request is on the wire, then ``sent`` with Telegram's message id, ``failed`` with the reason, or
 ``cancelled`` when its chat went away. A start-up puts ``queued`` and ``sending`` rows back to
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storage.db import Database
 
@@ -35,6 +41,12 @@ class Due:
     # Sends of this row whose answer was lost (it may have arrived); kept in the ledger so
     # that "sent again at most once" holds across restarts.
     lost_answers: int = 0
+    story: int = 0
+    # Set when this row edits the chat's message of the story instead of sending one: that
+    # message's id and the delivery (and article) it was sent as.
+    edit_message_id: int | None = None
+    edit_of: int | None = None
+    edit_article_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +75,13 @@ class LedgerStats:
 
 _DUE_COLUMNS = (
     "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end,"
-    " d.lost_answers"
+    " d.lost_answers, a.story_id"
 )
+_DUE_JOIN = (
+    "FROM deliveries d JOIN chats c ON c.id = d.chat_id JOIN articles a ON a.id = d.article_id"
+)
+# Waiting for another report of the story to reach the chat first: looked at again this late.
+STORY_WAIT = 1
 
 
 class Deliveries:
@@ -157,30 +174,39 @@ class Deliveries:
 
         def work(conn: sqlite3.Connection) -> list[Due]:
             rows = conn.execute(
-                f"SELECT {_DUE_COLUMNS} FROM deliveries d JOIN chats c ON c.id = d.chat_id"
+                f"SELECT {_DUE_COLUMNS} {_DUE_JOIN}"
                 f" WHERE d.status = 'owed' AND d.next_attempt_at <= ? AND c.mode IN ({mode_marks})"
                 " AND c.active = 1"
                 " ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
-            _mark(conn, QUEUED, [r[0] for r in rows], now)
-            return [Due(*r) for r in rows]
+            due = _one_per_story(conn, [Due(*r) for r in rows], now)
+            _mark(conn, QUEUED, [d.id for d in due], now)
+            return due
 
         return await self._db.write(work)
 
-    async def claim_for_chat(self, chat_id: int, now: int, limit: int) -> list[Due]:
-        """Take a chat's owed rows, oldest article first (a channel slot, a digest)."""
+    async def claim_for_chat(
+        self, chat_id: int, now: int, limit: int, *, whole_stories: bool = False
+    ) -> list[Due]:
+        """Take a chat's owed rows, oldest article first (a channel slot, a digest).
+
+        A channel slot takes rows one message per story (a later report edits the message);
+        a digest, ``whole_stories``, takes every report and lists each story once.
+        """
 
         def work(conn: sqlite3.Connection) -> list[Due]:
             rows = conn.execute(
-                f"SELECT {_DUE_COLUMNS} FROM deliveries d JOIN chats c ON c.id = d.chat_id"
-                " JOIN articles a ON a.id = d.article_id"
+                f"SELECT {_DUE_COLUMNS} {_DUE_JOIN}"
                 " WHERE d.chat_id = ? AND d.status = 'owed' AND d.next_attempt_at <= ?"
                 " ORDER BY a.published_at, a.id LIMIT ?",
                 (chat_id, now, limit),
             ).fetchall()
-            _mark(conn, SENDING, [r[0] for r in rows], now)
-            return [Due(*r) for r in rows]
+            due = [Due(*r) for r in rows]
+            if not whole_stories:
+                due = _one_per_story(conn, due, now)
+            _mark(conn, SENDING, [d.id for d in due], now)
+            return due
 
         return await self._db.write(work)
 
@@ -219,10 +245,24 @@ class Deliveries:
     async def article_for_message(self, chat_id: int, message_id: int) -> int | None:
         def work(conn: sqlite3.Connection) -> int | None:
             row = conn.execute(
-                "SELECT article_id FROM deliveries WHERE chat_id = ? AND message_id = ?",
+                "SELECT article_id FROM deliveries WHERE chat_id = ? AND message_id = ?"
+                " ORDER BY edit_of IS NOT NULL, id LIMIT 1",  # the article it was sent as
                 (chat_id, message_id),
             ).fetchone()
             return None if row is None else int(row[0])
+
+        return await self._db.read(work)
+
+    async def edited_in(self, delivery_id: int) -> list[int]:
+        """The articles whose reports were added by editing this delivery's message, in order."""
+
+        def work(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT article_id FROM deliveries WHERE edit_of = ? AND status = 'sent'"
+                " ORDER BY updated_at, id",
+                (delivery_id,),
+            )
+            return [int(r[0]) for r in rows]
 
         return await self._db.read(work)
 
@@ -230,7 +270,7 @@ class Deliveries:
         def work(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "SELECT count(*) FROM deliveries WHERE chat_id = ? AND status = 'sent'"
-                " AND updated_at >= ?",
+                " AND edit_of IS NULL AND updated_at >= ?",  # edits are no new messages
                 (chat_id, since),
             ).fetchone()
             return int(row[0])
@@ -284,6 +324,47 @@ class Deliveries:
             )
 
         return await self._db.read(work)
+
+
+def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> list[Due]:
+    """The claimed rows that may go now, each as a new message or as an edit of the message
+    the chat already has for its story; the others wait for their story's row on the way."""
+    taken: set[tuple[int, int]] = set()
+    ready: list[Due] = []
+    waiting: list[tuple[int, int]] = []  # (next attempt, delivery id)
+    for due in claimed:
+        key = (due.chat_id, due.story)
+        if key in taken:
+            waiting.append((now + STORY_WAIT, due.id))
+            continue
+        siblings = conn.execute(
+            "SELECT d.id, d.article_id, d.status, d.message_id, d.edit_of, d.next_attempt_at"
+            " FROM articles a JOIN deliveries d ON d.article_id = a.id AND d.chat_id = ?"
+            " WHERE a.story_id = ? AND a.id != ?",
+            (due.chat_id, due.story, due.article_id),
+        ).fetchall()
+        first = [s for s in siblings if s[2] == SENT and s[4] is None and s[3] is not None]
+        ahead = [
+            s for s in siblings if s[2] in (QUEUED, SENDING) or (s[2] == OWED and s[0] < due.id)
+        ]
+        if ahead:
+            # Another report of the story goes first (a message, or an edit of it).
+            later = max([now + STORY_WAIT, *(s[5] for s in ahead if s[2] == OWED)])
+            waiting.append((later, due.id))
+            continue
+        taken.add(key)
+        if first:
+            original = min(first)  # the story's message in this chat
+            conn.execute("UPDATE deliveries SET edit_of = ? WHERE id = ?", (original[0], due.id))
+            due = replace(
+                due, edit_of=original[0], edit_article_id=original[1], edit_message_id=original[3]
+            )
+        ready.append(due)
+    conn.executemany(
+        "UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        [(later, now, delivery_id) for later, delivery_id in waiting],
+    )
+    return ready
 
 
 def _mark(conn: sqlite3.Connection, status: str, ids: list[int], now: int) -> None:

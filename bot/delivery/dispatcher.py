@@ -32,7 +32,12 @@ from bot.delivery.policy import (
     zone_named,
 )
 from bot.ratelimit import TelegramRateLimiter
-from bot.render.messages import RenderedMessage, render_article, render_article_plain
+from bot.render.messages import (
+    RenderedMessage,
+    render_article,
+    render_article_plain,
+    render_story_article,
+)
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
 from storage import Article, Store, StoreBusy
@@ -40,6 +45,7 @@ from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
 
 log = logging.getLogger(__name__)
 
+NOT_MODIFIED = "message is not modified"
 ARTICLE_CACHE = 2048
 PER_CHAT_QUEUE = 8
 SPILL_DELAY = 1
@@ -359,18 +365,39 @@ class Dispatcher:
         until = quiet_until(now, due.quiet_start, due.quiet_end, zone)
         if until is not None:
             return Outcome(due.id, OWED, retry_at=int(until.timestamp()), attempted=False)
-        if await self.over_hourly_cap(due.chat_id):
+        if due.edit_message_id is not None:
+            result = await self._add_to_story(due, zone)
+            if result is None:
+                return Outcome(due.id, CANCELLED, error="the story's message is no longer stored")
+        elif await self.over_hourly_cap(due.chat_id):
             return Outcome(due.id, OWED, retry_at=self.now() + 60, attempted=False)
-        result = await self.send(
-            due.chat_id,
-            self._render(article, due.timezone, zone, plain=False),
-            plain=lambda: self._render(article, due.timezone, zone, plain=True),
-        )
+        else:
+            result = await self.send(
+                due.chat_id,
+                self._render(article, due.timezone, zone, plain=False),
+                plain=lambda: self._render(article, due.timezone, zone, plain=True),
+            )
         if isinstance(result, int):
             return Outcome(due.id, SENT, message_id=result)
         outcome = ledger_outcome(due, result, self.now())
         self._log_refusal(due, result, outcome)
         return outcome
+
+    async def _add_to_story(self, due: Due, zone: ZoneInfo | None) -> int | Verdict | None:
+        """Edit the chat's message of this story so it names this report too (never a new
+        message: a refused edit is the delivery's outcome). None if that article is gone."""
+        assert due.edit_article_id is not None
+        assert due.edit_of is not None
+        later = [*await self.store.deliveries.edited_in(due.edit_of), due.article_id]
+        articles = {
+            a.id: a for a in await self.store.articles.get_many([due.edit_article_id, *later])
+        }
+        original = articles.get(due.edit_article_id)
+        if original is None:
+            return None
+        others = [articles[i] for i in later if i in articles]
+        rendered = render_story_article(original, others, topics=self.topics, tz=zone)
+        return await self.send(due.chat_id, rendered, edit=due.edit_message_id)
 
     async def send(
         self,
@@ -378,16 +405,27 @@ class Dispatcher:
         rendered: RenderedMessage,
         *,
         plain: Callable[[], RenderedMessage] | None = None,
+        edit: int | None = None,
     ) -> int | Verdict:
         """Send one message to a chat: the one send path of single deliveries, channel posts
         and digests. Returns the message id, or Telegram's refusal as a ``Verdict``.
 
         A group that became a supergroup is re-addressed and sent to again; formatting that
         Telegram refuses is sent once more as plain text when there is a ``plain`` version; a
-        chat that is gone is marked inactive (what it was owed is cancelled).
+        chat that is gone is marked inactive (what it was owed is cancelled). With ``edit``,
+        that message of the chat is edited instead; "not modified" means it says this already.
         """
         while True:
             try:
+                if edit is not None:
+                    return await self.bot.edit_bulk(
+                        chat_id,
+                        edit,
+                        rendered.text,
+                        parse_mode=rendered.parse_mode,
+                        reply_markup=rendered.reply_markup,
+                        disable_preview=rendered.disable_preview,
+                    )
                 return await self.bot.send_bulk(
                     chat_id,
                     rendered.text,
@@ -397,6 +435,8 @@ class Dispatcher:
                 )
             except Exception as exc:
                 verdict = classify(exc)
+            if edit is not None and NOT_MODIFIED in verdict.reason.lower():
+                return edit
             if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
                 await self.store.chats.migrate(chat_id, verdict.new_chat_id, self.now())
                 log.info("chat %d migrated to %d; sending there", chat_id, verdict.new_chat_id)

@@ -18,8 +18,8 @@ from bot.transport import NewsbotBot
 from bot.usecases import owe_new_articles
 from core.clock import Clock, utc_now
 from core.settings import ChannelConfig, Config
-from storage import Store
-from storage.deliveries import CANCELLED, SENT, Outcome
+from storage import Article, Store
+from storage.deliveries import CANCELLED, SENT, Due, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,9 @@ class DeliveryService:
         return sent
 
     async def _send_digest(self, chat_id: int, zone: ZoneInfo | None) -> int:
-        claimed = await self.store.deliveries.claim_for_chat(chat_id, self.now(), DIGEST_MAX)
+        claimed = await self.store.deliveries.claim_for_chat(
+            chat_id, self.now(), DIGEST_MAX, whole_stories=True
+        )
         if not claimed:
             return 0
         articles = {
@@ -102,7 +104,12 @@ class DeliveryService:
         gone = [
             Outcome(d.id, CANCELLED, error="article no longer stored") for d, a in rows if a is None
         ]
-        pending = [(d, a) for d, a in rows if a is not None]
+        # One entry per story, at its first report; its other reports are named under it.
+        stories: dict[int, list[tuple[Due, Article]]] = {}
+        for d, a in rows:
+            if a is not None:
+                stories.setdefault(a.story or a.id, []).append((d, a))
+        pending = list(stories.values())
         outcomes: list[Outcome] = list(gone)
         messages = 0
         total = len(pending)
@@ -112,14 +119,15 @@ class DeliveryService:
             if messages:
                 title += " (continued)"
             page = pending[:DIGEST_PAGE]
-            rendered = render_list(title, [a for _, a in page], tz=zone)
+            also = {story[0][1].id: [a for _, a in story[1:]] for story in page}
+            rendered = render_list(title, [story[0][1] for story in page], tz=zone, also=also)
             page = page[: max(1, _listed(rendered))]
             result = await self.dispatcher.send(chat_id, rendered)
             if not isinstance(result, int):
                 log.warning("digest for chat %d: %s", chat_id, result.reason)
-                outcomes += [ledger_outcome(d, result, now) for d, _ in pending]
+                outcomes += [ledger_outcome(d, result, now) for s in pending for d, _ in s]
                 break
-            outcomes += [Outcome(d.id, SENT, message_id=result) for d, _ in page]
+            outcomes += [Outcome(d.id, SENT, message_id=result) for s in page for d, _ in s]
             pending = pending[len(page) :]
             messages += 1
         # Recorded through the dispatcher's writer, which keeps them and tries again while the

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -29,6 +30,7 @@ from bot.render.text import (
     fit_plain,
     http_url,
     italic,
+    link,
     plain,
     spans_len,
     truncate,
@@ -260,6 +262,63 @@ def render_article(
     )
 
 
+def render_story_article(
+    article: Article,
+    others: Sequence[Article],
+    *,
+    topics: Mapping[str, str],
+    tz: tzinfo | None = None,
+    body_chars: int = 600,
+) -> RenderedMessage:
+    """``render_article`` for a story's first report, ending "Also reported by: Trend, Caspian
+    Wire" with the story's later reports ``others`` (each publisher once, linked to its
+    article). The opening gives way first when it all does not fit one message."""
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False)
+    spans += also_reported_spans(others, exclude=article)
+    return RenderedMessage(
+        text=fit_html(spans),
+        reply_markup=_article_keyboard(article, topics),
+        disable_preview=http_url(article.url) is None,
+    )
+
+
+def publisher_name(article: Article) -> str:
+    """Who published a report: the publisher, its attribution, or the site's host name."""
+    name = _label(article.publisher) or _label(article.attribution)
+    if name:
+        return name
+    url = http_url(article.url)
+    host = urlsplit(url).hostname if url else None
+    return _label(host.removeprefix("www.")) if host else "another source"
+
+
+def also_reported_spans(
+    others: Sequence[Article], *, exclude: Article | None = None, lead: str = "\n\n"
+) -> list[Span]:
+    """ "\n\nAlso reported by: A, B": each publisher once (not the one of ``exclude``), linked
+    to its first report that has a URL; nothing when there is no other publisher."""
+    seen = {publisher_name(exclude).casefold()} if exclude is not None else set()
+    names: dict[str, tuple[str, str | None]] = {}
+    for other in others:
+        name = publisher_name(other)
+        key = name.casefold()
+        if key in seen:
+            continue
+        known = names.get(key)
+        if known is None:
+            names[key] = (name, http_url(other.url))
+        elif known[1] is None:  # the first spelling, the first report with a link
+            names[key] = (known[0], http_url(other.url))
+    if not names:
+        return []
+    spans = [plain(f"{lead}Also reported by: ")]
+    for n, (name, url) in enumerate(names.values()):
+        if n:
+            spans.append(plain(", "))
+        spans.append(link(name, url))
+    return spans
+
+
 def render_article_plain(
     article: Article,
     *,
@@ -324,7 +383,9 @@ def render_related(
 # -- lists: /latest, /search -------------------------------------------------------------------
 
 
-def _list_entry(n: int, article: Article, tz: tzinfo | None) -> list[Span]:
+def _list_entry(
+    n: int, article: Article, tz: tzinfo | None, also: Sequence[Article] = ()
+) -> list[Span]:
     meta = _dateline(article.published_at, tz)
     category = _label(article.category)
     if category:
@@ -334,6 +395,7 @@ def _list_entry(n: int, article: Article, tz: tzinfo | None) -> list[Span]:
         bold_link(_title(article.title, LIST_TITLE_LIMIT), article.url),
         plain(f"\n{meta} · "),
         code(f"#{article.id}"),
+        *also_reported_spans(also, exclude=article, lead="\n"),
     ]
 
 
@@ -346,18 +408,21 @@ def render_list(
     back_callback: str | None = None,
     first: int = 1,
     empty: str = NOTHING_LISTED,
+    also: Mapping[int, Sequence[Article]] | None = None,
 ) -> RenderedMessage:
     """A numbered list of articles with a button per entry and optional "‹ Back" / "More ›".
 
     ``page_callback`` and ``back_callback`` are put on those buttons as they are; they must be
     valid callback data. ``first`` is the number of the first entry (a later page goes on
     counting); ``empty`` is said when there is nothing to list. Entries that do not fit in one
-    message are dropped from the end (so are their buttons).
+    message are dropped from the end (so are their buttons). ``also`` gives, by article id,
+    the other reports of its story, named under it ("Also reported by: ...").
     """
     head = [bold(truncate(clean_line(title) or "Articles", HEADER_LIMIT))]
     shown = list(articles)[:MAX_LIST]
     if shown:
-        entries = [_list_entry(n, a, tz) for n, a in enumerate(shown, first)]
+        others = also or {}
+        entries = [_list_entry(n, a, tz, others.get(a.id, ())) for n, a in enumerate(shown, first)]
         spans, count = _pack(head, entries)
     else:
         spans, count = [*head, plain(f"\n\n{truncate(clean_line(empty), HEADER_LIMIT)}")], 0

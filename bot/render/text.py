@@ -317,6 +317,14 @@ def bold_link(text: str, url: str | None, *, cut: int | None = None, keep: int =
     return Span(text, f'<a href="{escape(href)}"><b>', "</b></a>", cut, keep)
 
 
+def link(text: str, url: str | None, *, cut: int | None = None, keep: int = 0) -> Span:
+    """Text linked when ``url`` is http(s); anything else stays plain."""
+    href = http_url(url)
+    if href is None:
+        return plain(text, cut=cut, keep=keep)
+    return Span(text, f'<a href="{escape(href)}">', "</a>", cut, keep)
+
+
 def spans_len(spans: Iterable[Span]) -> int:
     return sum(span.size for span in spans)
 
