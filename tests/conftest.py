@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+
+from core.settings import StorageConfig
+from storage import Store
+from tests.support.store import BACKENDS, opened_store, storage_config
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +17,23 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     # PTB 22 warns (an error under filterwarnings=error) when a RetryAfter is built with int
     # seconds unless timedelta mode is on; newsbot runs with it on too (bot/app.py).
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The id of the store backend a test runs on (every test that opens a store runs on each)."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture
+def store_config(store_backend: str, tmp_path: Path) -> StorageConfig:
+    """Where this test's store lives: fresh per test (an SQLite file in tmp_path)."""
+    return storage_config(store_backend, tmp_path)
+
+
+@pytest.fixture
+async def store(store_config: StorageConfig) -> AsyncIterator[Store]:
+    """A fresh real store, migrated and empty, closed when the test ends."""
+    async with opened_store(store_config) as opened:
+        yield opened

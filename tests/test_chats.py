@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 
+from core.settings import StorageConfig
 from storage import Store, Topic
 
 NOW = 1_700_000_000
 
 
 @pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = await Store.open(tmp_path / "news.db")
+async def store(store: Store) -> Store:
+    """The suite's fresh store, with this file's topics."""
     await store.articles.sync_topics(
         [Topic("economy", "Economy"), Topic("russia", "Russia"), Topic("sport", "Sport")]
     )
-    yield store
-    await store.close()
+    return store
 
 
 async def test_seen_keeps_settings_and_updates_names(store: Store) -> None:
@@ -79,7 +78,7 @@ async def test_migration_merges_when_the_supergroup_is_already_known(store: Stor
 
 
 async def test_an_inactive_chat_has_its_owed_deliveries_cancelled(
-    store: Store, tmp_path: Path
+    store: Store, store_config: StorageConfig
 ) -> None:
     from storage import NewArticle
 
@@ -96,6 +95,6 @@ async def test_an_inactive_chat_has_its_owed_deliveries_cancelled(
     chat = await store.chats.get(7)
     assert chat is not None
     assert not chat.active
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with sqlite3.connect(store_config.path) as conn:
         status, error = conn.execute("SELECT status, last_error FROM deliveries").fetchone()
     assert (status, error) == ("cancelled", "Forbidden: bot was blocked by the user")

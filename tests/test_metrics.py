@@ -182,8 +182,7 @@ async def test_healthz_is_ok_then_503_once_the_dispatcher_stops(tmp_path: Path) 
     assert stopped == (503, "dispatcher is not running\n")
 
 
-async def test_healthz_is_503_when_the_store_hangs_or_is_closed(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "news.db")
+async def test_healthz_is_503_when_the_store_hangs_or_is_closed(store: Store) -> None:
     health = HealthCheck(store, None, store_timeout=0.2)
     server = OpsServer(Metrics(), health, now=lambda: 0, port=0)
     await server.start()
@@ -204,17 +203,13 @@ async def test_healthz_is_503_when_the_store_hangs_or_is_closed(tmp_path: Path) 
     assert metrics_status == 200
 
 
-async def test_healthz_reports_a_stalled_dispatcher_loop(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "news.db")
-    try:
-        now = asyncio.get_running_loop().time()
-        stalled = SimpleNamespace(running=True, stats=SimpleNamespace(last_progress=now - 120))
-        health = HealthCheck(store, stalled, since=now - 300)  # type: ignore[arg-type]
-        problems = await health.problems()
-        stalled.stats.last_progress = now
-        recovered = await health.problems()
-    finally:
-        await store.close()
+async def test_healthz_reports_a_stalled_dispatcher_loop(store: Store) -> None:
+    now = asyncio.get_running_loop().time()
+    stalled = SimpleNamespace(running=True, stats=SimpleNamespace(last_progress=now - 120))
+    health = HealthCheck(store, stalled, since=now - 300)  # type: ignore[arg-type]
+    problems = await health.problems()
+    stalled.stats.last_progress = now
+    recovered = await health.problems()
     assert len(problems) == 1
     assert problems[0].startswith("dispatcher loop has not progressed for 12")
     assert recovered == []

@@ -40,10 +40,8 @@ TOKEN = "123456789:AAF-secret_part-of-the-token"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def a_store(path: Path, articles: int) -> Store:
-    store = await Store.open(path)
+async def fill(store: Store, articles: int) -> None:
     await store.articles.upsert_many([make_article(n) for n in range(articles)])
-    return store
 
 
 def names(folder: Path) -> list[str]:
@@ -66,9 +64,9 @@ def read_copy(path: Path) -> tuple[int, str, str]:
 
 
 async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store, store_config: StorageConfig
 ) -> None:
-    store = await a_store(tmp_path / "news.db", 300)
+    await fill(store, 300)
     # One page per step, so that the writes below land between steps and restart the copy.
     monkeypatch.setattr(ops, "STEP_PAGES", 1)
     monkeypatch.setattr(ops, "STEP_SLEEP", 0.01)
@@ -89,7 +87,7 @@ async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
     writer = asyncio.create_task(keep_writing())
     try:
         await writing.wait()  # the backup starts while rows are being written
-        result = await backup(str(tmp_path / "news.db"), str(tmp_path / "copy.db"))
+        result = await backup(store_config.path, str(tmp_path / "copy.db"))
     finally:
         stop.set()
         await writer
@@ -107,38 +105,42 @@ async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
 
 
 async def test_a_backup_of_a_quiet_store_goes_step_by_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store, store_config: StorageConfig
 ) -> None:
-    store = await a_store(tmp_path / "news.db", 50)
+    await fill(store, 50)
     monkeypatch.setattr(ops, "STEP_PAGES", 2)
     try:
-        result = await backup(str(tmp_path / "news.db"), str(tmp_path / "copy.db"))
+        result = await backup(store_config.path, str(tmp_path / "copy.db"))
     finally:
         await store.close()
     assert (result.restarts, result.snapshot) == (0, False)
     assert read_copy(tmp_path / "copy.db")[:2] == (50, "ok")
 
 
-async def test_a_backup_refuses_to_replace_a_file_unless_forced(tmp_path: Path) -> None:
-    store = await a_store(tmp_path / "news.db", 3)
+async def test_a_backup_refuses_to_replace_a_file_unless_forced(
+    tmp_path: Path, store: Store, store_config: StorageConfig
+) -> None:
+    await fill(store, 3)
     await store.close()
     target = tmp_path / "old-backup.db"
     target.write_bytes(b"an older backup")
     with pytest.raises(BackupError, match=r"old-backup\.db exists; pass --force to replace it"):
-        await backup(str(tmp_path / "news.db"), str(target))
+        await backup(store_config.path, str(target))
     kept = target.read_bytes()
-    result = await backup(str(tmp_path / "news.db"), str(target), force=True)
+    result = await backup(store_config.path, str(target), force=True)
     assert kept == b"an older backup"
     assert result.articles == 3
     assert read_copy(target)[:2] == (3, "ok")
 
 
-async def test_a_backup_into_a_folder_gets_a_dated_name(tmp_path: Path) -> None:
-    store = await a_store(tmp_path / "news.db", 2)
+async def test_a_backup_into_a_folder_gets_a_dated_name(
+    tmp_path: Path, store: Store, store_config: StorageConfig
+) -> None:
+    await fill(store, 2)
     await store.close()
     folder = tmp_path / "backups"
     folder.mkdir()
-    result = await backup(str(tmp_path / "news.db"), str(folder))
+    result = await backup(store_config.path, str(folder))
     [made] = names(folder)
     assert result.target == str(folder / made)
     assert made.startswith("news-")
@@ -156,12 +158,14 @@ async def test_a_backup_of_a_missing_store_creates_nothing(tmp_path: Path) -> No
     assert names(tmp_path) == ["notes.txt"]
 
 
-async def test_a_backup_onto_the_store_itself_is_refused(tmp_path: Path) -> None:
-    store = await a_store(tmp_path / "news.db", 1)
+async def test_a_backup_onto_the_store_itself_is_refused(
+    tmp_path: Path, store: Store, store_config: StorageConfig
+) -> None:
+    await fill(store, 1)
     await store.close()
     with pytest.raises(BackupError, match="is the store itself"):
-        await backup(str(tmp_path / "news.db"), str(tmp_path / "news.db"), force=True)
-    assert read_copy(tmp_path / "news.db")[0] == 1
+        await backup(store_config.path, store_config.path, force=True)
+    assert read_copy(Path(store_config.path))[0] == 1
 
 
 # -- check-config -----------------------------------------------------------------------------

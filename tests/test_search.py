@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main as newsbot
+from core.settings import StorageConfig
 from ingest.jsonio import article_to_dict
 from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
 from storage.search import SearchEngine, normalise_title
+from tests.support.store import opened_store
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -102,13 +103,12 @@ def article(
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "t.db")
-    await opened.articles.sync_topics(
+async def store(store: Store) -> Store:
+    """The suite's fresh store, with this file's topics."""
+    await store.articles.sync_topics(
         [Topic("science", "Science"), Topic("sport", "Sport"), Topic("world", "World")]
     )
-    yield opened
-    await opened.close()
+    return store
 
 
 async def add(store: Store, *articles: NewArticle) -> list[int]:
@@ -429,14 +429,11 @@ def test_newsbot_import_leaves_current_term_stats_so_related_has_no_rebuild_to_w
     assert built[0] == 4  # counted over every imported article
 
     async def ask_related() -> list[str]:
-        store = await Store.open(db)
-        try:
+        async with opened_store(StorageConfig(str(db))) as store:
             found = await store.search.related(2, limit=1)  # the second volcano story
             await store.search.refreshed()
             assert await store.db.run(copy) == built  # nothing for the bot to rebuild
             return [a.title for a in found]
-        finally:
-            await store.close()
 
     caplog.clear()
     assert asyncio.run(ask_related()) == [VOLCANO[0]]

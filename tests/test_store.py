@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
+from core.settings import StorageConfig
 from storage import NewArticle, RelatedEntry, Store, Topic
+from tests.support.store import opened_store
 
 BAKU = timezone(timedelta(hours=4))
 
@@ -25,18 +26,21 @@ def article(n: int, **changes: object) -> NewArticle:
     return NewArticle(**fields)  # type: ignore[arg-type]
 
 
-async def open_store(tmp_path: Path) -> Store:
-    store = await Store.open(tmp_path / "news.db")
-    await store.articles.sync_topics([Topic("economy", "Economy"), Topic("russia", "Russia")])
+TOPICS = [Topic("economy", "Economy"), Topic("russia", "Russia")]
+
+
+@pytest.fixture
+async def store(store: Store) -> Store:
+    """The suite's fresh store, with this file's topics."""
+    await store.articles.sync_topics(TOPICS)
     return store
 
 
-async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_migrations_are_recorded_once(store: Store, store_config: StorageConfig) -> None:
     await store.close()
-    store = await open_store(tmp_path)  # a second start applies nothing again
-    await store.close()
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    async with opened_store(store_config):  # a second start applies nothing again
+        pass
+    with sqlite3.connect(store_config.path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert names == sorted(set(names))
@@ -44,20 +48,20 @@ async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
-async def test_published_time_keeps_the_publishers_offset(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_published_time_keeps_the_publishers_offset(
+    store: Store, store_config: StorageConfig
+) -> None:
     [outcome] = await store.articles.upsert_many([article(1)])
     stored = await store.articles.get(outcome.article_id)
     await store.close()
     assert stored is not None
     assert stored.published_at.isoformat() == "2018-06-09T12:01:00+04:00"
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with sqlite3.connect(store_config.path) as conn:
         seconds = conn.execute("SELECT published_at FROM articles").fetchone()[0]
     assert datetime.fromtimestamp(seconds, UTC).isoformat() == "2018-06-09T08:01:00+00:00"
 
 
-async def test_the_same_guid_or_url_is_never_stored_twice(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_the_same_guid_or_url_is_never_stored_twice(store: Store) -> None:
     first = await store.articles.upsert_many([article(1)])
     again = await store.articles.upsert_many(
         [article(1), article(1, guid=None), article(1, guid="other", url="https://news.example/1")]
@@ -70,8 +74,7 @@ async def test_the_same_guid_or_url_is_never_stored_twice(tmp_path: Path) -> Non
     assert count == 1
 
 
-async def test_a_changed_article_is_updated_in_place(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_a_changed_article_is_updated_in_place(store: Store) -> None:
     [first] = await store.articles.upsert_many([article(1, topics=("economy",))])
     [second] = await store.articles.upsert_many(
         [article(1, title="Headline 1 (updated)", topics=("russia",))]
@@ -86,8 +89,7 @@ async def test_a_changed_article_is_updated_in_place(tmp_path: Path) -> None:
     assert stored.topics == ("russia",)
 
 
-async def test_related_entries_and_topics_round_trip(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_related_entries_and_topics_round_trip(store: Store) -> None:
     related = (
         RelatedEntry("Putin expects dialogue", "Russia", datetime(2018, 6, 9, 9, 43, tzinfo=BAKU)),
         RelatedEntry("No time here", "Economy news", None),
@@ -102,8 +104,7 @@ async def test_related_entries_and_topics_round_trip(tmp_path: Path) -> None:
     assert stored.topics == ("economy", "russia")  # unknown topics are not kept
 
 
-async def test_latest_is_newest_first_and_filters_by_topic(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_latest_is_newest_first_and_filters_by_topic(store: Store) -> None:
     await store.articles.upsert_many(
         [article(n, topics=("economy",) if n % 2 else ()) for n in range(1, 8)]
     )
@@ -116,8 +117,7 @@ async def test_latest_is_newest_first_and_filters_by_topic(tmp_path: Path) -> No
     assert [a.title for a in page_two] == ["Headline 4", "Headline 3", "Headline 2"]
 
 
-async def test_a_failed_batch_stores_nothing(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_a_failed_batch_stores_nothing(store: Store) -> None:
     bad = NewArticle(title="no key")
     with pytest.raises(ValueError, match="neither url nor guid"):
         await store.articles.upsert_many([article(1), bad])
@@ -143,9 +143,8 @@ async def test_a_failed_batch_stores_nothing(tmp_path: Path) -> None:
     ],
 )
 async def test_a_change_to_any_stored_field_is_an_update(
-    tmp_path: Path, field: str, value: object
+    store: Store, field: str, value: object
 ) -> None:
-    store = await open_store(tmp_path)
     first = article(1, topics=("economy",))
     await store.articles.upsert_many([first])
     changed = NewArticle(**{**_fields(first), field: value})  # type: ignore[arg-type]
@@ -158,8 +157,7 @@ async def test_a_change_to_any_stored_field_is_an_update(
     assert getattr(stored, field) == value
 
 
-async def test_fields_a_record_does_not_give_keep_their_stored_values(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_fields_a_record_does_not_give_keep_their_stored_values(store: Store) -> None:
     full = article(
         1,
         summary="Summary.",
@@ -195,10 +193,9 @@ async def test_fields_a_record_does_not_give_keep_their_stored_values(tmp_path: 
 
 
 async def test_an_unreadable_row_is_left_out_of_every_read(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     # What versions without date checks stored for "Fri, 31 Dec 9999 23:59:59 -1400".
-    store = await open_store(tmp_path)
     outcomes = await store.articles.upsert_many(
         [article(n, topics=("economy",)) for n in range(1, 4)]
     )
@@ -226,8 +223,9 @@ async def test_an_unreadable_row_is_left_out_of_every_read(
     assert len(reports) == 1  # said once, not on every read
 
 
-async def test_migration_0004_repairs_stored_impossible_times(tmp_path: Path) -> None:
-    store = await open_store(tmp_path)
+async def test_migration_0004_repairs_stored_impossible_times(
+    store: Store, store_config: StorageConfig
+) -> None:
     related = (RelatedEntry("Other", "Russia", datetime(2018, 6, 9, 11, 0, tzinfo=BAKU)),)
     outcomes = await store.articles.upsert_many(
         [article(n, topics=("economy",), related=related) for n in range(1, 5)],
@@ -236,7 +234,7 @@ async def test_migration_0004_repairs_stored_impossible_times(tmp_path: Path) ->
     await store.close()
     ids = [o.article_id for o in outcomes]
     year_10000 = 253402300800
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with sqlite3.connect(store_config.path) as conn:
         # As older versions stored Atom 9999-12-31T20:00:00-05:00, JSON
         # 0001-01-01T00:00:00+14:00, and a dateline a thousand years ahead.
         conn.execute(
@@ -255,10 +253,9 @@ async def test_migration_0004_repairs_stored_impossible_times(tmp_path: Path) ->
             (year_10000, ids[3]),
         )
         conn.execute("DELETE FROM schema_migrations WHERE name LIKE '0004%'")
-    store = await open_store(tmp_path)
-    repaired = await store.articles.get_many(ids, with_related=True)
-    by_topic = await store.articles.latest(topic="economy", limit=10)
-    await store.close()
+    async with opened_store(store_config) as reopened:
+        repaired = await reopened.articles.get_many(ids, with_related=True)
+        by_topic = await reopened.articles.latest(topic="economy", limit=10)
     created = datetime(2026, 12, 1, tzinfo=UTC)
     assert [a.id for a in repaired] == ids
     assert [a.published_at for a in repaired[:3]] == [created] * 3

@@ -1,0 +1,1 @@
+"""Tools the tests (and bench/) share: the store, a local feed server, newsbot as a process."""
