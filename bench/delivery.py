@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,9 @@ from typing import Any
 from storage import NewArticle, Store, Topic
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' shared tools (tests/support/) serve the benches too
+from tests.support.newsbot import PythonProcess, start_newsbot, start_python  # noqa: E402
+
 FIRST_ID = 10_000_000
 
 
@@ -94,40 +96,27 @@ def write_config(folder: Path, base_url: str, token: str, *, lifted: bool) -> Pa
 
 
 class Processes:
+    """The double and the bot, each a process of its own, stopped in reverse order."""
+
     def __init__(self) -> None:
-        self.running: list[asyncio.subprocess.Process] = []
+        self.running: list[PythonProcess] = []
 
     async def double(self, users: int, *, rate_limits: bool) -> dict[str, Any]:
-        args = [sys.executable, str(ROOT / "bench" / "double_server.py"), "--users", str(users)]
+        args = [ROOT / "bench" / "double_server.py", "--users", str(users)]
         if rate_limits:
             args.append("--rate-limits")
-        process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+        process = await start_python(*args)
         self.running.append(process)
-        assert process.stdout is not None
-        line = await process.stdout.readline()
-        return json.loads(line)
+        return json.loads(await process.first_line())  # where it listens
 
-    async def bot(self, config: Path, log: Path) -> asyncio.subprocess.Process:
-        with log.open("ab") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "--config",
-                str(config),
-                "run",
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=str(ROOT),
-            )
+    async def bot(self, config: Path, log: Path) -> PythonProcess:
+        process = await start_newsbot("--config", config, "run", log=log, cwd=ROOT)
         self.running.append(process)
         return process
 
     async def stop(self) -> None:
         for process in reversed(self.running):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                await process.wait()
+            await process.stop(seconds=600)
         self.running.clear()
 
 

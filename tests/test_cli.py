@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.newsbot import run_newsbot
 
 SEED = Path(__file__).resolve().parents[1] / "samples" / "azernews_putin_tajikistan.txt"
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -176,13 +177,8 @@ def test_run_without_a_token_is_one_clear_line(
 
 
 def test_run_with_a_token_telegram_rejects_is_one_clear_line(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     from botapi_double import ThreadedBotApiDouble
 
-    env = {k: v for k, v in os.environ.items() if k != "NEWSBOT_TOKEN"}
     with ThreadedBotApiDouble(token="111111:the-right-one") as tg:
         path = tmp_path / "config.toml"
         path.write_text(
@@ -190,14 +186,7 @@ def test_run_with_a_token_telegram_rejects_is_one_clear_line(tmp_path: Path) -> 
             f'[storage]\npath = "{tmp_path / "news.db"}"\n',
             encoding="utf-8",
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "--config", str(path), "run"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
+        done = run_newsbot("--config", path, "run", timeout=60)
     assert done.returncode == 2
     assert "newsbot: Telegram rejected the token" in done.stderr
     assert "Traceback" not in done.stderr

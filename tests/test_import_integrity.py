@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.harness import FakeClock, make_article, running_bot
+from tests.support.newsbot import run_newsbot
 from tests.test_cli import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,15 +68,7 @@ class Newsbot:
     def __call__(
         self, *args: str | Path, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "--config", str(self.config), *map(str, args)],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-            cwd=cwd,
-        )
+        done = run_newsbot("--config", self.config, *args, cwd=cwd)
         assert "Traceback" not in done.stderr, done.stderr
         return done
 

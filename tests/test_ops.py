@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import sqlite3
-import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -35,9 +32,9 @@ from core.settings import (
 )
 from storage import Store
 from tests.harness import make_article
+from tests.support.newsbot import start_newsbot
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def fill(store: Store, articles: int) -> None:
@@ -311,12 +308,6 @@ def test_logging_never_writes_the_token(capsys: pytest.CaptureFixture[str]) -> N
     assert TOKEN.split(":")[1] not in err
 
 
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NEWSBOT_TOKEN", "NEWSBOT_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 def write_config(tmp_path: Path, token: str, base_url: str) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
@@ -327,25 +318,12 @@ def write_config(tmp_path: Path, token: str, base_url: str) -> Path:
     return config
 
 
-async def newsbot(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
-    )
-
-
 async def test_an_unreachable_bot_api_is_one_line_without_the_token(tmp_path: Path) -> None:
     # A port nothing listens on: the connection error names the request URL, token and all.
     config = write_config(tmp_path, TOKEN, "http://127.0.0.1:9/bot")
-    process = await newsbot("--config", str(config), "run")
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    text = out.decode() + err.decode()
-    assert process.returncode == 1
+    done = await (await start_newsbot("--config", config, "run")).finish()
+    text = done.text
+    assert done.code == 1
     assert "newsbot: cannot reach the Bot API at http://127.0.0.1:9/bot" in text
     assert TOKEN not in text
     assert TOKEN.split(":")[1] not in text
@@ -356,8 +334,7 @@ async def test_a_running_bot_at_debug_level_never_logs_the_token(tmp_path: Path)
         user = tg.add_user("Reader")
         chat = tg.add_private_chat(user)
         config = write_config(tmp_path, TOKEN, tg.base_url)
-        process = await newsbot("--config", str(config), "run")
-        try:
+        async with await start_newsbot("--config", config, "run") as process:
             tg.send_text(chat, user, "/help")
             tg.send_text(chat, user, "/latest")
             await tg.wait_for_messages(2, chat_id=chat.id, timeout=30)
@@ -367,14 +344,9 @@ async def test_a_running_bot_at_debug_level_never_logs_the_token(tmp_path: Path)
             await tg.wait_for_call("sendMessage", count=3, timeout=30)
             tg.send_text(chat, user, "/latest")
             await tg.wait_for_messages(3, chat_id=chat.id, timeout=30)
-            process.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(process.communicate(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    text = out.decode() + err.decode()
-    assert process.returncode == 0, text
+            done = await process.stop()
+    text = done.text
+    assert done.code == 0, text
     assert "DEBUG" in text
     assert "error while handling an update" in text
     assert "Traceback" in text

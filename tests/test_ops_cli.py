@@ -4,12 +4,8 @@ webhook and the metrics listener in a real process."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -20,10 +16,10 @@ from botapi_double import BotApiDouble
 from core.settings import ConfigError, MetricsConfig, WebhookConfig
 from storage import Store
 from tests.harness import free_port, make_article
+from tests.support.newsbot import start_newsbot
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
 SECRET = "hook_secret-42"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(tmp_path: Path, text: str, **environ: str) -> object:
@@ -109,25 +105,9 @@ def test_a_local_bot_api_may_call_a_plain_http_webhook(tmp_path: Path) -> None:
 # -- the commands -----------------------------------------------------------------------------
 
 
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NEWSBOT_TOKEN", "NEWSBOT_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 async def newsbot(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    done = await (await start_newsbot(*args)).finish()
+    return done.code, done.out, done.err
 
 
 def write_config(tmp_path: Path, base_url: str, extra: str = "", level: str = "INFO") -> Path:
@@ -152,8 +132,7 @@ async def test_check_config_prints_the_config_with_secrets_masked(tmp_path: Path
     assert SECRET not in out
 
 
-async def test_backup_from_the_command_line(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "news.db")
+async def test_backup_from_the_command_line(tmp_path: Path, store: Store) -> None:
     await store.articles.upsert_many([make_article(n) for n in range(3)])
     await store.close()
     config = write_config(tmp_path, "https://api.telegram.org/bot")
@@ -170,8 +149,7 @@ async def test_backup_from_the_command_line(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (3,)
 
 
-async def test_backup_to_a_missing_folder_writes_no_file(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "news.db")
+async def test_backup_to_a_missing_folder_writes_no_file(tmp_path: Path, store: Store) -> None:
     await store.close()
     config = write_config(tmp_path, "https://api.telegram.org/bot")
     target = f"{tmp_path / 'backups'}/"
@@ -195,18 +173,7 @@ async def test_newsbot_run_serves_the_webhook_and_the_metrics(tmp_path: Path) ->
         )
         user = tg.add_user("Reader")
         chat = tg.add_private_chat(user)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--config",
-            str(config),
-            "run",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=cli_env(),
-        )
-        try:
+        async with await start_newsbot("--config", config, "run", merge_stderr=True) as process:
             call = await tg.wait_for_call("setWebhook", timeout=30)
             tg.send_text(chat, user, "/help")
             await tg.wait_for_messages(1, chat_id=chat.id, timeout=30)
@@ -216,14 +183,9 @@ async def test_newsbot_run_serves_the_webhook_and_the_metrics(tmp_path: Path) ->
                     health = (response.status, await response.text())
                 async with http.get(base + "/metrics") as response:
                     metrics = await response.text()
-            process.send_signal(signal.SIGTERM)
-            output, _ = await asyncio.wait_for(process.communicate(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    log = output.decode()
-    assert process.returncode == 0, log
+            done = await process.stop()
+    log = done.out
+    assert done.code == 0, log
     assert call.params["secret_token"] == SECRET
     assert health == (200, "ok\n")
     assert "newsbot_update_seconds_count" in metrics

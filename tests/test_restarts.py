@@ -4,24 +4,22 @@ in flight at the kill."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botapi_double import BotApiDouble
+from core.settings import StorageConfig
 from storage import NewArticle, Store, Topic
+from tests.support.newsbot import PythonProcess, start_newsbot
 
 READERS = 200
 ARTICLES = 5
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_config(tmp_path: Path, tg: BotApiDouble) -> Path:
+def write_config(tmp_path: Path, tg: BotApiDouble, db: str) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -30,7 +28,7 @@ token = "{tg.token}"
 api_base_url = "{tg.base_url}"
 
 [storage]
-path = "{tmp_path / "news.db"}"
+path = "{db}"
 
 [topics.economy]
 name = "Economy"
@@ -48,10 +46,9 @@ level = "INFO"
     return config
 
 
-async def prepare(tmp_path: Path, tg: BotApiDouble) -> set[tuple[int, int]]:
+async def prepare(store: Store, tg: BotApiDouble) -> set[tuple[int, int]]:
     """READERS subscribed readers and ARTICLES fresh articles, all owed, as a feed poll leaves
-    them."""
-    store = await Store.open(tmp_path / "news.db")
+    them; the store is closed for the bot to open."""
     await store.articles.sync_topics([Topic("economy", "Economy")])
     now = int(datetime.now(UTC).timestamp())
     chats = []
@@ -79,25 +76,12 @@ async def prepare(tmp_path: Path, tg: BotApiDouble) -> set[tuple[int, int]]:
     return {(c, a) for c in chats for a in ids}
 
 
-async def start_bot(config: Path, log: Path) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if k not in ("NEWSBOT_TOKEN", "NEWSBOT_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    with log.open("ab") as out:  # the child has its own copy of the descriptor
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--config",
-            str(config),
-            "run",
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-        )
+async def start_bot(config: Path, log: Path) -> PythonProcess:
+    return await start_newsbot("--config", config, "run", log=log)
 
 
-def ledger_counts(tmp_path: Path) -> Counter[str]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+def ledger_counts(db: str) -> Counter[str]:
+    with sqlite3.connect(db) as conn:
         return Counter(dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY 1")))
 
 
@@ -110,30 +94,31 @@ def delivered(tg: BotApiDouble, titles: dict[str, int]) -> Counter[tuple[int, in
     return found
 
 
-def titles_by_id(tmp_path: Path) -> dict[str, int]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+def titles_by_id(db: str) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
         return dict(conn.execute("SELECT title, id FROM articles"))
 
 
-async def test_kill_9_mid_fan_out_then_restart_delivers_everything(tmp_path: Path) -> None:
+async def test_kill_9_mid_fan_out_then_restart_delivers_everything(
+    tmp_path: Path, store: Store, store_config: StorageConfig
+) -> None:
+    db = store_config.path
     async with BotApiDouble() as tg:
-        owed = await prepare(tmp_path, tg)
-        config = write_config(tmp_path, tg)
+        owed = await prepare(store, tg)
+        config = write_config(tmp_path, tg, db)
         log = tmp_path / "bot.log"
-        first = await start_bot(config, log)
-        await tg.wait_for_messages(300, timeout=60)
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
-        at_kill = ledger_counts(tmp_path)
+        async with await start_bot(config, log) as first:
+            await tg.wait_for_messages(300, timeout=60)
+            await first.stop(signal.SIGKILL)
+        at_kill = ledger_counts(db)
         received_before = len(tg.sent())
 
-        second = await start_bot(config, log)
-        titles = titles_by_id(tmp_path)
-        await tg.wait_for(
-            lambda: set(delivered(tg, titles)) >= owed, timeout=60, what="every owed message"
-        )
-        second.send_signal(signal.SIGTERM)
-        code = await second.wait()
+        async with await start_bot(config, log) as second:
+            titles = titles_by_id(db)
+            await tg.wait_for(
+                lambda: set(delivered(tg, titles)) >= owed, timeout=60, what="every owed message"
+            )
+            code = (await second.stop()).code
         arrived = delivered(tg, titles)
     duplicates = sum(arrived.values()) - len(arrived)
     assert first.returncode == -signal.SIGKILL
@@ -143,29 +128,30 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_everything(tmp_path: Pat
     # Only a send that was on the wire and not yet recorded at the kill can repeat, and the
     # dispatcher has at most 32 of those.
     assert duplicates <= at_kill["sending"] <= 32
-    assert ledger_counts(tmp_path) == Counter({"sent": len(owed)})
+    assert ledger_counts(db) == Counter({"sent": len(owed)})
     assert tg.token not in log.read_text()
 
 
-async def test_sigterm_finishes_and_records_the_sends_in_flight(tmp_path: Path) -> None:
+async def test_sigterm_finishes_and_records_the_sends_in_flight(
+    tmp_path: Path, store: Store, store_config: StorageConfig
+) -> None:
+    db = store_config.path
     async with BotApiDouble() as tg:
-        owed = await prepare(tmp_path, tg)
-        config = write_config(tmp_path, tg)
+        owed = await prepare(store, tg)
+        config = write_config(tmp_path, tg, db)
         log = tmp_path / "bot.log"
-        first = await start_bot(config, log)
-        await tg.wait_for_messages(300, timeout=60)
-        first.send_signal(signal.SIGTERM)
-        code = await first.wait()
-        titles = titles_by_id(tmp_path)
-        after_stop = ledger_counts(tmp_path)
+        async with await start_bot(config, log) as first:
+            await tg.wait_for_messages(300, timeout=60)
+            code = (await first.stop()).code
+        titles = titles_by_id(db)
+        after_stop = ledger_counts(db)
         arrived_before = delivered(tg, titles)
 
-        second = await start_bot(config, log)
-        await tg.wait_for(
-            lambda: set(delivered(tg, titles)) >= owed, timeout=60, what="every owed message"
-        )
-        second.send_signal(signal.SIGTERM)
-        await second.wait()
+        async with await start_bot(config, log) as second:
+            await tg.wait_for(
+                lambda: set(delivered(tg, titles)) >= owed, timeout=60, what="every owed message"
+            )
+            await second.stop()
         arrived = delivered(tg, titles)
     assert code == 0
     assert after_stop["sending"] == 0

@@ -7,11 +7,7 @@ registers the webhook, answers, stops cleanly on SIGTERM and never logs its secr
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,9 +22,9 @@ from botapi_double import BotApiDouble
 from botapi_double.state import Chat, User
 from core.settings import WebhookConfig
 from tests.harness import bot_config, free_port
+from tests.support.newsbot import PythonProcess, newsbot_env, start_python
 
 SECRET = "s3cret_Token-for-tests"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def hook_config(port: int) -> WebhookConfig:
@@ -149,12 +145,8 @@ except WebhookError as exc:
 """
 
 
-async def start_process(tg: BotApiDouble, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if k not in ("NEWSBOT_TOKEN", "NEWSBOT_CONFIG")}
-    env["PYTHONPATH"] = str(ROOT)
-    env["PTB_TIMEDELTA"] = "true"
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
+async def start_process(tg: BotApiDouble, tmp_path: Path, port: int) -> PythonProcess:
+    return await start_python(
         "-c",
         SCRIPT,
         tg.token,
@@ -162,9 +154,8 @@ async def start_process(tg: BotApiDouble, tmp_path: Path, port: int) -> asyncio.
         str(tmp_path / "news.db"),
         str(port),
         SECRET,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
+        merge_stderr=True,
+        env=newsbot_env(PTB_TIMEDELTA="true"),
     )
 
 
@@ -172,19 +163,13 @@ async def test_run_webhook_serves_until_sigterm_and_logs_no_secret(tmp_path: Pat
     async with BotApiDouble() as tg:
         user = tg.add_user("Reader")
         chat = tg.add_private_chat(user)
-        process = await start_process(tg, tmp_path, free_port())
-        try:
+        async with await start_process(tg, tmp_path, free_port()) as process:
             await tg.wait_for_call("setWebhook", timeout=30)
             tg.send_text(chat, user, "/help")
             [reply] = await tg.wait_for_messages(1, chat_id=chat.id, timeout=30)
-            process.send_signal(signal.SIGTERM)
-            output, _ = await asyncio.wait_for(process.communicate(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    log = output.decode()
-    assert process.returncode == 0, log
+            done = await process.stop()
+    log = done.out
+    assert done.code == 0, log
     assert "/latest" in reply.text
     assert "setWebhook" in log  # DEBUG logs every Bot API call, secret_token among its params
     assert tg.token not in log
@@ -197,10 +182,9 @@ async def test_a_taken_port_is_one_line_not_a_traceback(tmp_path: Path) -> None:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = int(taken.getsockname()[1])
-            process = await start_process(tg, tmp_path, port)
-            output, _ = await asyncio.wait_for(process.communicate(), 30)
-    log = output.decode()
-    assert process.returncode == 2
+            done = await (await start_process(tg, tmp_path, port)).finish()
+    log = done.out
+    assert done.code == 2
     assert f"newsbot: cannot listen on 127.0.0.1:{port} for [telegram.webhook]: " in log
     assert "Traceback" not in log
     assert tg.token not in log
