@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiohttp import web
-
 from tests.harness import ADMIN_ID, make_article, running_bot
+from tests.support.feedserver import feed_server
 
 FEED = Path(__file__).parent / "data" / "feeds" / "rss20.xml"
-
-
-@asynccontextmanager
-async def feed_server() -> AsyncIterator[str]:
-    async def feed(request: web.Request) -> web.Response:
-        return web.Response(body=FEED.read_bytes(), content_type="application/rss+xml")
-
-    app = web.Application()
-    app.router.add_get("/rss", feed)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/rss"
-    finally:
-        await runner.cleanup()
 
 
 async def test_admin_commands_are_refused_politely_to_others(tmp_path: Path) -> None:
@@ -50,7 +29,8 @@ async def test_stats_for_an_admin(tmp_path: Path) -> None:
 
 
 async def test_add_list_and_remove_a_feed(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as bot, feed_server() as url:
+    async with running_bot(tmp_path) as bot, feed_server({"/rss": FEED.read_bytes()}) as feeds:
+        url = feeds.url("/rss")
         admin_chat = bot.tg.chat(ADMIN_ID)
         [added] = await bot.say(f"/addfeed {url} economy", chat=admin_chat, user=bot.admin)
         [listed] = await bot.say("/feeds", chat=admin_chat, user=bot.admin)

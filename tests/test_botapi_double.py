@@ -38,15 +38,10 @@ from telegram.request import HTTPXRequest
 
 from botapi_double import BotApiDouble, ThreadedBotApiDouble, load_spec, parse_html, utf16_len
 from botapi_double.html import EntityParseError
+from tests.support.feedserver import feed_server as local_server
 
 TOKEN = "123456:TEST-token"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without it PTB warns (an error here) when it builds a RetryAfter.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
 @pytest.fixture
@@ -524,15 +519,8 @@ async def test_webhook_blocks_get_updates_and_receives_updates(
         # Answer the webhook request with a method call, as Telegram allows.
         return web.json_response({"method": "sendMessage", "chat_id": chat_id, "text": "pong"})
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+    async with local_server({"/hook": hook}) as receiver:
+        assert await bot.set_webhook(receiver.url("/hook"), secret_token="s3cret")
         with pytest.raises(Conflict, match="can't use getUpdates method while webhook is active"):
             await bot.get_updates()
         info = await bot.get_webhook_info()
@@ -546,8 +534,6 @@ async def test_webhook_blocks_get_updates_and_receives_updates(
         assert received[0][1] == "s3cret"
         assert await bot.delete_webhook()
         assert await bot.get_updates(timeout=0) == ()
-    finally:
-        await runner.cleanup()
 
 
 async def test_group_commands_and_privacy_mode(bot: telegram.Bot, tg: BotApiDouble) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.support.feedserver import body, feed_server
 from tests.support.newsbot import run_newsbot
 
 SEED = Path(__file__).resolve().parents[1] / "samples" / "azernews_putin_tajikistan.txt"
@@ -198,34 +199,22 @@ async def test_fetch_polls_every_configured_feed_once(
 ) -> None:
     import asyncio
 
-    from aiohttp import web
-
-    async def feed(request: web.Request) -> web.Response:
-        return web.Response(body=(FEEDS / "rss20.xml").read_bytes(), content_type="text/xml")
-
-    app = web.Application()
-    app.router.add_get("/rss", feed)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/rss"
-    config = tmp_path / "config.toml"
-    config.write_text(
-        CONFIG.format(db=tmp_path / "news.db")
-        + f'\n[[feeds]]\nurl = "{url}"\ntopics = ["economy"]\n'
-        + '\n[[feeds]]\nurl = "http://127.0.0.1:9/nothing-listens-here"\n'
-        + "\n[fetch]\nallow_private = true\n",  # the feed server is on loopback
-        encoding="utf-8",
-    )
-    try:
+    rss = (FEEDS / "rss20.xml").read_bytes()
+    async with feed_server({"/rss": body(rss, "text/xml")}) as server:
+        url = server.url("/rss")
+        config = tmp_path / "config.toml"
+        config.write_text(
+            CONFIG.format(db=tmp_path / "news.db")
+            + f'\n[[feeds]]\nurl = "{url}"\ntopics = ["economy"]\n'
+            + '\n[[feeds]]\nurl = "http://127.0.0.1:9/nothing-listens-here"\n'
+            + "\n[fetch]\nallow_private = true\n",  # the feed server is on loopback
+            encoding="utf-8",
+        )
         # The command runs its own event loop, so it runs in a thread beside the test's loop.
         first = await asyncio.to_thread(main, ["--config", str(config), "fetch"])
         out, _ = capsys.readouterr()
         second = await asyncio.to_thread(main, ["--config", str(config), "fetch"])
         again, _ = capsys.readouterr()
-    finally:
-        await runner.cleanup()
     assert first == 1  # one feed failed
     assert f"{url}: new " in out
     assert int(out.split(f"{url}: new ")[1].split(",")[0]) > 0

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from aiohttp import web
 
 from core.settings import FetchConfig
 from ingest.errors import ImportFailure
 from ingest.feeds import parse_feed
 from ingest.fetch import ACCEPT, FetchResult, fetch_feed, make_client
+from tests.support.feedserver import RSS, FeedServer, Handler, body, feed_server, redirect, status
 
 FEED = (Path(__file__).resolve().parent / "data" / "feeds" / "rss20.xml").read_bytes()
 ETAG = '"feed-v1"'
@@ -31,154 +30,96 @@ CONFIG = FetchConfig(
 )
 
 
-class FeedServer(ThreadingHTTPServer):
-    # Non-daemon handler threads, so server_close() joins them: nothing outlives a test.
-    daemon_threads = False
+async def feed(request: web.Request) -> web.Response:
+    if request.headers.get("If-None-Match") == ETAG or (
+        request.headers.get("If-Modified-Since") == LAST_MODIFIED
+    ):
+        return web.Response(status=304, headers={"ETag": ETAG})
+    return web.Response(
+        body=FEED,
+        headers={"Content-Type": RSS, "ETag": ETAG, "Last-Modified": LAST_MODIFIED},
+    )
+
+
+class Endless:
+    """A body with no Content-Length that just keeps coming (up to 50 MB)."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.release = threading.Event()  # set at teardown: stalled handlers return
         self.streamed = 0
-        self.stream_ended = threading.Event()
+        self.ended = asyncio.Event()
 
-    @property
-    def base(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FeedServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # keep pytest output clean
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        self.server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
-        if path.startswith("/hop/"):
-            left = int(path.rsplit("/", 1)[1])
-            self.redirect(f"/hop/{left - 1}" if left > 1 else "/feed.xml")
-            return
-        ROUTES.get(path, Handler.not_found)(self)
-
-    def send(self, status: int, body: bytes = b"", **headers: str) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def redirect(self, location: str, status: int = 302) -> None:
-        self.send(status, Location=location)
-
-    def feed(self) -> None:
-        if self.headers.get("If-None-Match") == ETAG or (
-            self.headers.get("If-Modified-Since") == LAST_MODIFIED
-        ):
-            self.send_response(304)
-            self.send_header("ETag", ETAG)
-            self.end_headers()
-            return
-        self.send(
-            200, FEED, Content_Type="application/rss+xml", ETag=ETAG, Last_Modified=LAST_MODIFIED
-        )
-
-    def gzipped(self) -> None:
-        self.send(
-            200, gzip.compress(FEED), Content_Type="application/rss+xml", Content_Encoding="gzip"
-        )
-
-    def gzip_bomb(self) -> None:
-        # ~10 KB on the wire, 10 MB once decoded: only the decoded size can trip the cap.
-        self.send(200, gzip.compress(b"\0" * (10 * CAP)), Content_Encoding="gzip")
-
-    def endless(self) -> None:
-        # No Content-Length to warn the client: the body just keeps coming (up to 50 MB).
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Connection", "close")
-        self.end_headers()
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": RSS})
+        response.force_close()
+        await response.prepare(request)
         chunk = b"<rss>" + b"x" * (64 * 1024 - 5)
         try:
-            while self.server.streamed < ENDLESS_LIMIT:
-                self.wfile.write(chunk)
-                self.server.streamed += len(chunk)
+            while self.streamed < ENDLESS_LIMIT:
+                await response.write(chunk)
+                self.streamed += len(chunk)
         except OSError:
             pass  # the client hung up, as it should
         finally:
-            self.close_connection = True
-            self.server.stream_ended.set()
+            self.ended.set()
+        return response
 
-    def declared_huge(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(ENDLESS_LIMIT))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
 
-    def silent(self) -> None:
-        self.server.release.wait(30)
-        self.close_connection = True
+async def declared_huge(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Length": str(ENDLESS_LIMIT)})
+    response.force_close()
+    await response.prepare(request)
+    return response  # and hang up without a byte of it
 
-    def drip(self) -> None:
+
+class Server:
+    """The feed server of these tests, with the streams they look into."""
+
+    def __init__(self, http: FeedServer, endless: Endless) -> None:
+        self.http = http
+        self.base = http.base
+        self.requests = http.requests
+        self.endless = endless
+
+    async def silent(self, request: web.Request) -> web.StreamResponse:
+        await self.http.release.wait()
+        return web.Response(status=204)
+
+    async def drip(self, request: web.Request) -> web.StreamResponse:
         # One byte every 50 ms: never idle long enough for a per-read timeout to fire.
-        self.send_response(200)
-        self.send_header("Content-Length", "100000")
-        self.end_headers()
-        self.close_connection = True
+        response = web.StreamResponse(headers={"Content-Length": "100000"})
+        response.force_close()
+        await response.prepare(request)
         try:
-            while not self.server.release.wait(0.05):
-                self.wfile.write(b"x")
+            while not self.http.release.is_set():
+                await response.write(b"x")
+                await asyncio.sleep(0.05)  # the drip's pace, not a wait for anything
         except OSError:
             pass
-
-    def not_found(self) -> None:
-        self.send(404, b"<h1>Not Found</h1>", Content_Type="text/html")
-
-    def server_error(self) -> None:
-        self.send(500, b"oops")
-
-    def moved(self) -> None:
-        self.redirect("/feed.xml", 301)
-
-    def loop(self) -> None:
-        self.redirect("/loop")
-
-    def no_location(self) -> None:
-        self.send(302)
-
-
-ROUTES: dict[str, Callable[[Handler], None]] = {
-    "/feed.xml": Handler.feed,
-    "/gzip.xml": Handler.gzipped,
-    "/bomb.xml": Handler.gzip_bomb,
-    "/endless.xml": Handler.endless,
-    "/huge.xml": Handler.declared_huge,
-    "/silent.xml": Handler.silent,
-    "/drip.xml": Handler.drip,
-    "/500": Handler.server_error,
-    "/old.xml": Handler.moved,
-    "/loop": Handler.loop,
-    "/no-location": Handler.no_location,
-}
+        return response
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    srv = FeedServer()  # bound and listening once constructed: no waiting needed
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+async def server() -> AsyncIterator[Server]:
+    endless = Endless()
+    hops = {f"/hop/{n}": redirect(f"/hop/{n - 1}" if n > 1 else "/feed.xml") for n in range(1, 7)}
+    routes: dict[str, bytes | Handler] = {
+        "/feed.xml": feed,
+        "/gzip.xml": body(gzip.compress(FEED), Content_Encoding="gzip"),
+        # ~10 KB on the wire, 10 MB once decoded: only the decoded size can trip the cap.
+        "/bomb.xml": body(gzip.compress(b"\0" * (10 * CAP)), Content_Encoding="gzip"),
+        "/endless.xml": endless,
+        "/huge.xml": declared_huge,
+        "/500": status(500, "oops"),
+        "/old.xml": redirect("/feed.xml", 301),
+        "/loop": redirect("/loop"),
+        "/no-location": redirect(None),
+        **hops,
+    }
+    async with feed_server(routes) as http:
+        srv = Server(http, endless)  # these two hang until the server's release at teardown
+        http.routes["/silent.xml"] = srv.silent
+        http.routes["/drip.xml"] = srv.drip
         yield srv
-    finally:
-        srv.release.set()
-        srv.shutdown()
-        thread.join()
-        srv.server_close()
 
 
 async def fetch(
@@ -199,7 +140,7 @@ async def fetch_failure(url: str, *, config: FetchConfig = CONFIG) -> ImportFail
     return caught.value
 
 
-async def test_fetches_the_feed_with_our_headers(server: FeedServer) -> None:
+async def test_fetches_the_feed_with_our_headers(server: Server) -> None:
     result = await fetch(f"{server.base}/feed.xml")
     assert result == FetchResult(f"{server.base}/feed.xml", 200, FEED, ETAG, LAST_MODIFIED)
     _, headers = server.requests[0]
@@ -210,7 +151,7 @@ async def test_fetches_the_feed_with_our_headers(server: FeedServer) -> None:
     assert "if-modified-since" not in headers
 
 
-async def test_etag_round_trip_gets_304(server: FeedServer) -> None:
+async def test_etag_round_trip_gets_304(server: Server) -> None:
     first = await fetch(f"{server.base}/feed.xml")
     second = await fetch(
         f"{server.base}/feed.xml", etag=first.etag, last_modified=first.last_modified
@@ -223,13 +164,13 @@ async def test_etag_round_trip_gets_304(server: FeedServer) -> None:
     assert server.requests[1][1]["if-none-match"] == ETAG
 
 
-async def test_if_modified_since_gets_304(server: FeedServer) -> None:
+async def test_if_modified_since_gets_304(server: Server) -> None:
     result = await fetch(f"{server.base}/feed.xml", last_modified=LAST_MODIFIED)
     assert (result.status, result.content, result.last_modified) == (304, None, LAST_MODIFIED)
     assert server.requests[0][1]["if-modified-since"] == LAST_MODIFIED
 
 
-async def test_unsafe_validators_are_not_sent(server: FeedServer) -> None:
+async def test_unsafe_validators_are_not_sent(server: Server) -> None:
     result = await fetch(f"{server.base}/feed.xml", etag='"v1"\r\nX-Evil: 1', last_modified="é")
     assert result.content == FEED
     headers = server.requests[0][1]
@@ -238,26 +179,26 @@ async def test_unsafe_validators_are_not_sent(server: FeedServer) -> None:
     assert "if-modified-since" not in headers
 
 
-async def test_gzip_body_is_decoded(server: FeedServer) -> None:
+async def test_gzip_body_is_decoded(server: Server) -> None:
     result = await fetch(f"{server.base}/gzip.xml")
     assert result.content == FEED
 
 
-async def test_cap_counts_decoded_bytes(server: FeedServer) -> None:
+async def test_cap_counts_decoded_bytes(server: Server) -> None:
     failure = await fetch_failure(f"{server.base}/bomb.xml")
     assert failure.reason == f"feed is larger than {CAP} bytes"
 
 
-async def test_endless_body_is_cut_off_at_the_cap(server: FeedServer) -> None:
+async def test_endless_body_is_cut_off_at_the_cap(server: Server) -> None:
     failure = await fetch_failure(f"{server.base}/endless.xml")
     assert failure.reason == f"feed is larger than {CAP} bytes"
     # The server notices the hang-up; by then it has sent the cap plus socket buffers, far
     # from the 50 MB it had to offer.
-    assert server.stream_ended.wait(10)
-    assert server.streamed < ENDLESS_LIMIT // 2
+    await asyncio.wait_for(server.endless.ended.wait(), GUARD)
+    assert server.endless.streamed < ENDLESS_LIMIT // 2
 
 
-async def test_declared_length_over_the_cap_is_refused_up_front(server: FeedServer) -> None:
+async def test_declared_length_over_the_cap_is_refused_up_front(server: Server) -> None:
     failure = await fetch_failure(f"{server.base}/huge.xml")
     assert failure.reason == f"feed is larger than {CAP} bytes"
 
@@ -270,12 +211,12 @@ async def test_declared_length_over_the_cap_is_refused_up_front(server: FeedServ
         ("/no-location", "HTTP 302 Found without a usable Location to follow"),
     ],
 )
-async def test_http_errors(server: FeedServer, path: str, reason: str) -> None:
+async def test_http_errors(server: Server, path: str, reason: str) -> None:
     failure = await fetch_failure(f"{server.base}{path}")
     assert failure.reason == reason
 
 
-async def test_follows_a_redirect(server: FeedServer) -> None:
+async def test_follows_a_redirect(server: Server) -> None:
     result = await fetch(f"{server.base}/old.xml")
     assert result.status == 200
     assert result.content == FEED
@@ -284,20 +225,20 @@ async def test_follows_a_redirect(server: FeedServer) -> None:
     assert server.requests[1][1]["user-agent"] == "newsbot-test/1.0"
 
 
-async def test_follows_five_redirects_but_not_six(server: FeedServer) -> None:
+async def test_follows_five_redirects_but_not_six(server: Server) -> None:
     result = await fetch(f"{server.base}/hop/5")
     assert result.content == FEED
     failure = await fetch_failure(f"{server.base}/hop/6")
     assert failure.reason == "more than 5 redirects"
 
 
-async def test_redirect_loop(server: FeedServer) -> None:
+async def test_redirect_loop(server: Server) -> None:
     failure = await fetch_failure(f"{server.base}/loop")
     assert failure.reason == "more than 5 redirects"
     assert len(server.requests) == 6
 
 
-async def test_server_that_never_answers_times_out(server: FeedServer) -> None:
+async def test_server_that_never_answers_times_out(server: Server) -> None:
     config = FetchConfig(timeout_seconds=0.3, max_bytes=CAP, user_agent="t", allow_private=True)
     # The server would keep silent for 30 s and then hang up: "timed out" is the client's own
     # deadline; the guard only stops a missing deadline from hanging the suite.
@@ -307,7 +248,7 @@ async def test_server_that_never_answers_times_out(server: FeedServer) -> None:
     assert failure.reason == "timed out after 0.3 s"
 
 
-async def test_dripping_server_hits_the_overall_deadline(server: FeedServer) -> None:
+async def test_dripping_server_hits_the_overall_deadline(server: Server) -> None:
     config = FetchConfig(timeout_seconds=0.5, max_bytes=CAP, user_agent="t", allow_private=True)
     # The drip would go on for over an hour: only the overall deadline ends it.
     failure = await asyncio.wait_for(fetch_failure(f"{server.base}/drip.xml", config=config), GUARD)
@@ -327,7 +268,7 @@ async def test_unsupported_scheme() -> None:
     assert failure.reason.startswith("unsupported URL")
 
 
-async def test_fetched_bytes_parse_into_articles(server: FeedServer) -> None:
+async def test_fetched_bytes_parse_into_articles(server: Server) -> None:
     fetched = await fetch(f"{server.base}/gzip.xml")
     assert fetched.content is not None
     result = parse_feed(fetched.content, source=fetched.url, default_topics=("news",))

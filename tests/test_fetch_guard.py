@@ -30,6 +30,7 @@ from ingest.guard import (
     literal_address,
 )
 from tests.harness import free_port
+from tests.support.feedserver import feed_server
 
 FEED = (Path(__file__).resolve().parent / "data" / "feeds" / "rss20.xml").read_bytes()
 DEFAULT = FetchConfig(timeout_seconds=5.0)  # allow_private is off, as in production
@@ -66,29 +67,12 @@ async def server(host: str = "127.0.0.1") -> AsyncIterator[tuple[str, list[str]]
     """A feed server on ``host``: ``/feed.xml``, and ``/to?url=X`` redirecting to X.
 
     Yields its base URL and the paths it was asked for."""
-    asked: list[str] = []
 
-    async def feed(request: web.Request) -> web.Response:
-        asked.append(request.path)
-        return web.Response(body=FEED, content_type="application/rss+xml")
-
-    async def redirect(request: web.Request) -> web.Response:
-        asked.append(request.path)
+    async def to(request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["url"])
 
-    app = web.Application()
-    app.router.add_get("/feed.xml", feed)
-    app.router.add_get("/to", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    shown = f"[{host}]" if ":" in host else host
-    try:
-        yield f"http://{shown}:{port}", asked
-    finally:
-        await runner.cleanup()
+    async with feed_server({"/feed.xml": FEED, "/to": to}, host) as http:
+        yield http.base, http.paths
 
 
 async def failure(client: httpx.AsyncClient, url: str, config: FetchConfig = DEFAULT) -> str:

@@ -4,16 +4,13 @@ back-off, and pruning of old ledger rows."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from aiohttp import web
-
 from core.settings import FeedConfig
 from tests.harness import FakeClock, make_article, running_bot
+from tests.support.feedserver import feed_server, status
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -32,31 +29,10 @@ def rss(items: int) -> bytes:
     ).encode()
 
 
-@asynccontextmanager
-async def feed_server() -> AsyncIterator[tuple[str, str]]:
-    async def good(request: web.Request) -> web.Response:
-        return web.Response(body=rss(3), content_type="application/rss+xml")
-
-    async def gone(request: web.Request) -> web.Response:
-        return web.Response(status=404, text="not here")
-
-    app = web.Application()
-    app.router.add_get("/good.xml", good)
-    app.router.add_get("/gone.xml", gone)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield f"{base}/good.xml", f"{base}/gone.xml"
-    finally:
-        await runner.cleanup()
-
-
 async def test_feeds_are_polled_stored_delivered_and_failures_back_off(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
-    async with feed_server() as (good, gone):
+    async with feed_server({"/good.xml": rss(3), "/gone.xml": status(404, "not here")}) as http:
+        good, gone = http.url("/good.xml"), http.url("/gone.xml")
         feeds = (FeedConfig(good, ("economy",), 600), FeedConfig(gone, (), 600))
         async with running_bot(tmp_path, clock=clock, feeds=feeds) as bot:
             reader = await bot.add_reader("reader", ["economy"])
