@@ -14,17 +14,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-
 from bot.app import build_application
 from bot.delivery.service import DeliveryService
+from bot.lifecycle import polling
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
-from core.settings import Config, FetchConfig, StorageConfig, TelegramConfig, TopicConfig
+from core.settings import Config, FetchConfig, TelegramConfig, TopicConfig
 from ingest.pipeline import ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
+from tests.support.store import DEFAULT_BACKEND, storage_config
 
 ADMIN_ID = 900_001
 BAKU = timezone(timedelta(hours=4))
@@ -162,7 +162,7 @@ def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
     config = Config(
         path=str(tmp_path / "config.toml"),
         telegram=TelegramConfig(tg.token, tg.base_url, (ADMIN_ID,)),
-        storage=StorageConfig(str(tmp_path / "news.db")),
+        storage=storage_config(DEFAULT_BACKEND, tmp_path),
         topics=TOPICS,
         fetch=FetchConfig(allow_private=True),  # the tests' feed servers are on loopback
     )
@@ -183,30 +183,14 @@ async def running_bot(
             before_start(tg)
         config = bot_config(tg, tmp_path, **config_changes)
         app = build_application(config, clock=clock or utc_now)
-        await app.initialize()
-        assert app.post_init is not None
-        await app.post_init(app)  # run_polling does this; a test drives the steps itself
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
-        reader = tg.add_user("Reader", username="reader")
-        admin = tg.state.users.get(ADMIN_ID)  # a restart on the same double keeps its people
-        if admin is None:
-            admin = tg.add_user("Admin", username="admin", user_id=ADMIN_ID)
-            tg.add_private_chat(admin)
-        private = tg.add_private_chat(reader)
-        try:
+        async with polling(app):  # as the demo runs it, in run_polling's order
+            reader = tg.add_user("Reader", username="reader")
+            admin = tg.state.users.get(ADMIN_ID)  # a restart on the same double keeps its people
+            if admin is None:
+                admin = tg.add_user("Admin", username="admin", user_id=ADMIN_ID)
+                tg.add_private_chat(admin)
+            private = tg.add_private_chat(reader)
             yield RunningBot(tg, app, app.bot_data.services.store, config, reader, private, admin)
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            assert app.post_stop is not None
-            await app.post_stop(app)  # as run_polling does: the dispatcher stops first
-            assert app.post_shutdown is not None
-            await app.post_shutdown(app)
-            await app.shutdown()
 
 
 @asynccontextmanager

@@ -14,18 +14,16 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-from telegram import Update
-from telegram.ext import Application
+from typing import Literal
 
 from bot.app import build_application
 from bot.context import Services
 from bot.demo.samples import Samples, demo_config, load_samples, restamp
+from bot.lifecycle import App, polling
 from bot.usecases import make_importer
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
@@ -34,8 +32,6 @@ from ingest.pipeline import Importer, ImportSummary
 from storage import NewArticle
 
 __all__ = ["ARRIVE", "DemoSession", "Outcome", "Shown"]
-
-App = Application[Any, Any, Any, Any, Any, Any]
 
 ANSWER_TIMEOUT = 10.0
 # UI pacing, not synchronisation: an input may be answered by several messages, an edit and a
@@ -138,21 +134,9 @@ class DemoSession:
             chat = tg.add_private_chat(user)
             config = demo_config(tg.base_url, tg.token, self.workdir / "demo.db")
             app: App = build_application(config, clock=self.clock)
-            # The callbacks run in reverse: updater.stop, stop, post_stop, shutdown,
-            # post_shutdown, as run_polling does when it ends.
-            await app.initialize()
-            stack.push_async_callback(_hook, app.post_shutdown, app)
-            stack.push_async_callback(app.shutdown)
-            await _hook(app.post_init, app)  # run_polling does this; here we drive the steps
-            stack.push_async_callback(_hook, app.post_stop, app)
-            await self._load_archive(app.bot_data.services)
-            await app.start()
-            stack.push_async_callback(app.stop)
-            assert app.updater is not None
-            await app.updater.start_polling(
-                poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES
+            await stack.enter_async_context(
+                polling(app, before_start=lambda app: self._load_archive(app.bot_data.services))
             )
-            stack.push_async_callback(app.updater.stop)
         except BaseException:
             await stack.aclose()
             raise
@@ -424,8 +408,3 @@ class DemoSession:
             elif edits > self._versions[key]:
                 self._versions[key] = edits
                 outcome.shown.append(Shown(replace(message), "edited"))
-
-
-async def _hook(hook: Callable[[App], Coroutine[Any, Any, None]] | None, app: App) -> None:
-    if hook is not None:
-        await hook(app)

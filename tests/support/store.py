@@ -15,6 +15,7 @@ from core.settings import StorageConfig
 from storage import Store
 
 BACKENDS = ("sqlite",)
+DEFAULT_BACKEND = "sqlite"  # where the harness's bots keep their store
 
 
 def storage_config(backend: str, folder: Path, name: str = "news") -> StorageConfig:
