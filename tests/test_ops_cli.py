@@ -16,7 +16,7 @@ from botapi_double import BotApiDouble
 from core.settings import ConfigError, MetricsConfig, WebhookConfig
 from storage import Store
 from tests.harness import free_port, make_article
-from tests.support.newsbot import start_newsbot
+from tests.support.newsbot import newsbot, start_newsbot
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
 SECRET = "hook_secret-42"
@@ -103,11 +103,6 @@ def test_a_local_bot_api_may_call_a_plain_http_webhook(tmp_path: Path) -> None:
 
 
 # -- the commands -----------------------------------------------------------------------------
-
-
-async def newsbot(*args: str) -> tuple[int, str, str]:
-    done = await (await start_newsbot(*args)).finish()
-    return done.code, done.out, done.err
 
 
 def write_config(tmp_path: Path, base_url: str, extra: str = "", level: str = "INFO") -> Path:

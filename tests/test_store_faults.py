@@ -21,11 +21,12 @@ import pytest
 
 from bot.exitcodes import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from botapi_double import BotApiDouble
-from storage import Store
+from core.settings import StorageConfig
 from storage.db import APPLICATION_ID
 from tests.harness import free_port, make_article
+from tests.support.newsbot import NEWSBOT, ROOT, newsbot, newsbot_env
+from tests.support.store import opened_store
 from tests.test_locked_store import write_lock_held
-from tests.test_ops_cli import ROOT, cli_env, newsbot
 
 SAMPLES = ROOT / "samples"
 READERS = (["stats"], ["latest"], ["show", "1"], ["search", "putin"], ["related", "1"], ["topics"])
@@ -50,9 +51,8 @@ def digest(path: Path) -> str:
 
 
 async def make_store(path: Path, articles: int = 1) -> None:
-    store = await Store.open(path)
-    await store.articles.upsert_many([make_article(n) for n in range(1, articles + 1)])
-    await store.close()
+    async with opened_store(StorageConfig(str(path))) as store:
+        await store.articles.upsert_many([make_article(n) for n in range(1, articles + 1)])
 
 
 async def test_read_only_commands_on_a_missing_store_say_so_and_create_nothing(
@@ -267,10 +267,10 @@ async def test_output_to_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     config = config_for(tmp_path, store)
     try:
         process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot.cli", "--config", config, "latest", "--json"),
+            *(sys.executable, *NEWSBOT, "--config", config, "latest", "--json"),
             stdout=write_end,
             stderr=asyncio.subprocess.PIPE,
-            env=cli_env(),
+            env=newsbot_env(),
         )
     finally:
         os.close(write_end)

@@ -6,7 +6,7 @@ Used by the tests and by bench/ (which puts the checkout on ``sys.path`` to impo
         await tg.wait_for_messages(1)            # wait on a real signal: the double's record
         await bot.wait_for_output("stopped")     # ... or a line the process wrote
         done = await bot.stop()                  # SIGTERM, then its exit code and output
-    done = await start_newsbot(...).finish()     # a command that ends by itself
+    code, out, err = await newsbot("--config", config, "backup", target)  # one that ends
     done = run_newsbot("--config", config, "import", feed)   # the same from synchronous code
 
 Leaving the ``async with`` block kills a process that is still running, so no test leaves one
@@ -175,6 +175,12 @@ async def start_newsbot(
 ) -> PythonProcess:
     """Start ``newsbot ARGS`` (as ``python -m bot.cli``)."""
     return await start_python(*NEWSBOT, *args, log=log, merge_stderr=merge_stderr, env=env, cwd=cwd)
+
+
+async def newsbot(*args: str | Path, seconds: float = 60) -> tuple[int, str, str]:
+    """Run ``newsbot ARGS`` to its end: exit code, stdout, stderr."""
+    done = await (await start_newsbot(*args)).finish(seconds)
+    return done.code, done.out, done.err
 
 
 def run_newsbot(
