@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.render.text import strip_invisible
 from core.clock import hhmm
+from core.matching import key_of, phrase
 from core.settings import TopicConfig
+from storage.words import MAX_LENGTH
 
 # Each command with its one-line description: /help and setMyCommands read this one list.
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -20,7 +22,11 @@ PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("topics", "All topics, tap to follow"),
     ("subscribe", "Follow topics: /subscribe economy russia"),
     ("unsubscribe", "Stop following: /unsubscribe economy, or all"),
-    ("subscriptions", "The topics this chat follows"),
+    ("subscriptions", "The topics and words this chat follows or mutes"),
+    ("follow", 'Follow words: /follow inflation "central bank"'),
+    ("unfollow", "Stop following words: /unfollow inflation, or all"),
+    ("mute", "Never send articles with these words: /mute crypto"),
+    ("unmute", "Stop muting words: /unmute crypto, or all"),
     ("settings", "Delivery: instant or digest, time zone, quiet hours"),
     ("help", "Every command"),
 )
@@ -203,3 +209,62 @@ def check_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"{clip(name)!r} is not a time zone name like Europe/Berlin") from None
     return name
+
+
+# Straight and typographic quotes: phones turn " into “ or « as it is typed.
+_QUOTES = frozenset('"“”„«»')
+_WORD_EXAMPLES = {
+    "follow": '/follow inflation "central bank"',
+    "unfollow": '/unfollow inflation "central bank", or /unfollow all',
+    "mute": '/mute crypto "transfer window"',
+    "unmute": "/unmute crypto, or /unmute all",
+}
+
+
+def split_words(text: str) -> list[str]:
+    """Words and "quoted phrases" as a user typed them, separated by spaces or commas."""
+    text = strip_invisible(text)
+    found: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char.isspace() or char == ",":
+            i += 1
+            continue
+        if char in _QUOTES:
+            end = next((j for j in range(i + 1, n) if text[j] in _QUOTES), n)
+            found.append(text[i + 1 : end])
+            i = end + 1
+            continue
+        end = i
+        while end < n and not text[end].isspace() and text[end] != "," and text[end] not in _QUOTES:
+            end += 1
+        found.append(text[i:end])
+        i = end
+    return [" ".join(word.split()) for word in found if word.strip()]
+
+
+def parse_words(text: str, command: str) -> list[str]:
+    """The normalised words of ``/follow``, ``/unfollow``, ``/mute`` or ``/unmute``.
+
+    Literal text only, never patterns. UsageError (one line with an example) for none, one over
+    MAX_LENGTH characters, or one without a letter or digit to match.
+    """
+    example = _WORD_EXAMPLES.get(command, _WORD_EXAMPLES["follow"])
+    words = split_words(text)
+    if not words:
+        raise UsageError(f"Name the words, for example: {example}")
+    normalised = []
+    for word in words:
+        folded = phrase(word)
+        if len(folded) > MAX_LENGTH:
+            raise UsageError(
+                f"{clip(word, 24)!r} is {len(folded)} characters; a word or phrase may have"
+                f" {MAX_LENGTH}. For example: {example}"
+            )
+        if key_of(folded) is None:
+            raise UsageError(
+                f"{clip(word)!r} has no letter or digit to match. For example: {example}"
+            )
+        normalised.append(folded)
+    return list(dict.fromkeys(normalised))

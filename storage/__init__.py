@@ -11,6 +11,7 @@ from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.search import SearchEngine
+from storage.words import Words
 
 __all__ = [
     "Article",
@@ -30,6 +31,7 @@ __all__ = [
     "Subscriptions",
     "Topic",
     "UpsertOutcome",
+    "Words",
 ]
 
 
@@ -44,6 +46,7 @@ class Store:
         self.chats = Chats(db)
         self.subscriptions = Subscriptions(db)
         self.deliveries = Deliveries(db)
+        self.words = Words(db)
 
     @classmethod
     async def open(cls, path: str | Path, *, readonly: bool = False) -> Store:

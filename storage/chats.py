@@ -152,6 +152,11 @@ class Chats:
                 (new_id, old_id),
             )
             conn.execute(
+                "INSERT OR IGNORE INTO chat_words (chat_id, word, first, kind, created_at)"
+                " SELECT ?, word, first, kind, created_at FROM chat_words WHERE chat_id = ?",
+                (new_id, old_id),
+            )
+            conn.execute(
                 "INSERT OR IGNORE INTO deliveries (chat_id, article_id, status, message_id,"
                 " attempts, next_attempt_at, last_error, created_at, updated_at)"
                 " SELECT ?, article_id, status, message_id, attempts, next_attempt_at, last_error,"

@@ -17,13 +17,18 @@ repeat.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.matching import PhraseSet, article_text
 from storage.db import Database
+from storage.words import any_words, article_hits
 
 OWED, QUEUED, SENDING = "owed", "queued", "sending"
 SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
+# A backlog looks for its articles among this many newest candidates (enough for any backlog
+# after muted ones are left out, few enough to read in milliseconds).
+BACKLOG_SCAN = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,8 @@ class Deliveries:
     async def fan_out(
         self, article_ids: Sequence[int], now: int, *, published_after: int | None = None
     ) -> int:
-        """Owe each new article to every active chat subscribed to any of its topics.
+        """Owe each new article to every active chat subscribed to any of its topics or
+        following a word it holds, except the chats muting a word it holds.
 
         Articles published before ``published_after`` are stored but owed to nobody: an
         imported archive must not flood readers. Returns how many rows were added.
@@ -102,6 +108,7 @@ class Deliveries:
         oldest = published_after if published_after is not None else -(2**62)
 
         def work(conn: sqlite3.Connection) -> int:
+            _word_hits(conn, ids, oldest)
             added = 0
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -109,38 +116,87 @@ class Deliveries:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO deliveries"
                     " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
-                    " FROM article_topics t"
-                    " JOIN articles a ON a.id = t.article_id"
-                    " JOIN subscriptions s ON s.topic = t.topic"
-                    " JOIN chats c ON c.id = s.chat_id"
-                    f" WHERE t.article_id IN ({marks}) AND c.active = 1"
-                    " AND a.published_at >= ?",
-                    (now, now, now, *chunk, oldest),
+                    " SELECT DISTINCT r.chat_id, r.article_id, ?, ?, ? FROM ("
+                    "  SELECT s.chat_id, t.article_id FROM article_topics t"
+                    "  JOIN subscriptions s ON s.topic = t.topic"
+                    f"  WHERE t.article_id IN ({marks})"
+                    "  UNION ALL"
+                    "  SELECT w.chat_id, h.article_id FROM temp.fan_out_hits h"
+                    "  JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
+                    f"  WHERE h.article_id IN ({marks})) r"
+                    " JOIN articles a ON a.id = r.article_id"
+                    " JOIN chats c ON c.id = r.chat_id"
+                    " WHERE c.active = 1 AND a.published_at >= ?"
+                    " AND (r.article_id, r.chat_id) NOT IN ("
+                    "  SELECT h.article_id, m.chat_id FROM temp.fan_out_hits h"
+                    "  JOIN chat_words m ON m.word = h.word AND m.kind = 'mute')",
+                    (now, now, now, *chunk, *chunk, oldest),
                 )
                 added += cursor.rowcount
+            conn.execute("DELETE FROM temp.fan_out_hits")
             return added
 
         return await self._db.write(work)
 
     async def backlog(self, chat_id: int, topics: Sequence[str], count: int, now: int) -> int:
-        """Owe a new subscriber the ``count`` newest articles of the topics it just chose."""
+        """Owe a new subscriber the ``count`` newest articles of the topics it just chose
+        (none holding a word the chat mutes)."""
         if count <= 0 or not topics:
             return 0
         marks = ",".join("?" * len(topics))
 
         def work(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO deliveries"
-                " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                " SELECT ?, id, ?, ?, ? FROM ("
+            newest = conn.execute(
+                "SELECT id FROM ("
                 "  SELECT DISTINCT a.id, a.published_at FROM article_topics t"
                 "  JOIN articles a ON a.id = t.article_id"
                 f"  WHERE t.topic IN ({marks})"
                 "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?)",
-                (chat_id, now, now, now, *topics, count),
+                (*topics, BACKLOG_SCAN),
             )
-            return cursor.rowcount
+            return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now)
+
+        return await self._db.write(work)
+
+    async def backlog_words(self, chat_id: int, words: Sequence[str], count: int, now: int) -> int:
+        """Owe a chat that just followed ``words`` the ``count`` newest articles holding one,
+        among the newest ``BACKLOG_SCAN`` stored (none holding a word the chat mutes)."""
+        if count <= 0 or not words:
+            return 0
+        wanted = PhraseSet(words)
+
+        def work(conn: sqlite3.Connection) -> int:
+            newest = conn.execute(
+                "SELECT id, title, summary, body FROM articles"
+                " ORDER BY published_at DESC, id DESC LIMIT ?",
+                (BACKLOG_SCAN,),
+            )
+            holding = (
+                row[0] for row in newest if wanted.found_in(article_text(row[1], row[2], row[3]))
+            )
+            return _owe_unmuted(conn, chat_id, holding, count, now)
+
+        return await self._db.write(work)
+
+    async def withhold(self, chat_id: int, words: Sequence[str], now: int) -> int:
+        """A chat muted ``words``: cancel what it is still owed that holds one (a digest's
+        pending articles too). Returns how many rows were cancelled."""
+        muted = PhraseSet(words)
+
+        def work(conn: sqlite3.Connection) -> int:
+            owed = conn.execute(
+                "SELECT d.id, a.title, a.summary, a.body FROM deliveries d"
+                " JOIN articles a ON a.id = d.article_id"
+                " WHERE d.chat_id = ? AND d.status = 'owed'",
+                (chat_id,),
+            ).fetchall()
+            gone = [r[0] for r in owed if muted.found_in(article_text(r[1], r[2], r[3]))]
+            conn.executemany(
+                "UPDATE deliveries SET status = 'cancelled', last_error = 'muted',"
+                " updated_at = ? WHERE id = ? AND status = 'owed'",
+                [(now, i) for i in gone],
+            )
+            return len(gone)
 
         return await self._db.write(work)
 
@@ -365,6 +421,60 @@ def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> li
         [(later, now, delivery_id) for later, delivery_id in waiting],
     )
     return ready
+
+
+def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
+    """Fill temp.fan_out_hits with the followed or muted words each article holds."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS fan_out_hits (article_id INTEGER NOT NULL,"
+        " word TEXT NOT NULL, PRIMARY KEY (article_id, word)) WITHOUT ROWID"
+    )
+    conn.execute("DELETE FROM temp.fan_out_hits")
+    if not any_words(conn):
+        return
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        texts = conn.execute(
+            f"SELECT id, title, summary, body FROM articles WHERE id IN ({marks})"
+            " AND published_at >= ?",
+            (*chunk, oldest),
+        ).fetchall()
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.fan_out_hits (article_id, word) VALUES (?, ?)",
+            article_hits(conn, texts),
+        )
+
+
+def _owe_unmuted(
+    conn: sqlite3.Connection, chat_id: int, newest: Iterable[int], count: int, now: int
+) -> int:
+    """Owe ``chat_id`` the first ``count`` of the ``newest`` article ids that hold no word the
+    chat mutes."""
+    mutes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT word FROM chat_words WHERE chat_id = ? AND kind = 'mute'", (chat_id,)
+        )
+    ]
+    muted = PhraseSet(mutes)
+    chosen: list[int] = []
+    for article_id in newest:
+        if mutes:
+            title, summary, body = conn.execute(
+                "SELECT title, summary, body FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+            if muted.found_in(article_text(title, summary, body)):
+                continue
+        chosen.append(article_id)
+        if len(chosen) >= count:
+            break
+    cursor = conn.executemany(
+        "INSERT OR IGNORE INTO deliveries"
+        " (chat_id, article_id, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        [(chat_id, article_id, now, now, now) for article_id in chosen],
+    )
+    return max(cursor.rowcount, 0)
 
 
 def _mark(conn: sqlite3.Connection, status: str, ids: list[int], now: int) -> None:

@@ -76,6 +76,14 @@ class DeliveryService:
             self.dispatcher.notify()
         return added
 
+    async def followed(self, chat_id: int, words: Sequence[str]) -> int:
+        """A chat followed words: owe it the backlog of recent articles holding one."""
+        count = self.config.delivery.new_subscriber_backlog
+        added = await self.store.deliveries.backlog_words(chat_id, words, count, self.now())
+        if added:
+            self.dispatcher.notify()
+        return added
+
     # -- digests ---------------------------------------------------------------------------
 
     async def send_due_digests(self) -> int:

@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
-from bot.handlers import admin, articles, chats, opml, settings, start, subscriptions
+from bot.handlers import admin, articles, chats, opml, settings, start, subscriptions, words
 from bot.handlers.common import record_chat
 from bot.handlers.errors import on_error
 
@@ -35,6 +35,10 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "subscribe": subscriptions.subscribe,
         "unsubscribe": subscriptions.unsubscribe,
         "subscriptions": subscriptions.subscriptions,
+        "follow": words.follow,
+        "unfollow": words.unfollow,
+        "mute": words.mute,
+        "unmute": words.unmute,
         "settings": settings.settings,
         "stats": admin.stats,
         "feeds": admin.feeds,
@@ -55,6 +59,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(subscriptions.on_topic_button, pattern=r"^(tog|sub):"))
     app.add_handler(CallbackQueryHandler(settings.on_settings_button, pattern=r"^set:"))
     app.add_handler(CallbackQueryHandler(opml.on_export_button, pattern=rf"^{opml.EXPORT_DATA}$"))
+    app.add_handler(CallbackQueryHandler(words.on_word_button, pattern=r"^wrd:"))
     app.add_handler(CallbackQueryHandler(expired_button))
     app.add_handler(InlineQueryHandler(articles.inline_query))
     app.add_handler(ChatMemberHandler(chats.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

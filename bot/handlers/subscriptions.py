@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot import usecases
@@ -12,7 +12,13 @@ from bot.commands import resolve_topics
 from bot.context import Context, Services
 from bot.handlers.articles import unknown_topic_text
 from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text
-from bot.render.messages import parse_callback, render_topics_keyboard
+from bot.render.messages import (
+    parse_callback,
+    quoted_word,
+    render_topics_keyboard,
+    render_word_rows,
+)
+from storage.words import FOLLOW, MUTE
 
 NOT_ALLOWED = "Only this group's admins can change what it follows."
 
@@ -42,18 +48,61 @@ async def topics(update: Update, context: Context) -> None:
 
 
 async def subscriptions(update: Update, context: Context) -> None:
-    """Show what this chat follows, with the toggles to change it."""
+    """Show what this chat follows and mutes, with the buttons to change it."""
     services = context.bot_data.services
     chat = update.effective_chat
-    if chat is None:
+    message = update.effective_message
+    if chat is None or message is None:
         return
     current = await services.store.subscriptions.of_chat(chat.id)
-    intro = (
+    lines = [
         f"This chat follows {names(services, current)}."
         if current
         else "This chat follows no topics yet."
+    ]
+    words = await services.store.words.of_chat(chat.id)
+    for kind, label in ((FOLLOW, "Words followed"), (MUTE, "Words muted")):
+        listed = [html.escape(quoted_word(w.word)) for w in words if w.kind == kind]
+        if listed:
+            lines.append(f"{label}: {', '.join(listed)}.")
+    if not services.config.topics and not words:
+        await reply_text(update, "No topics are set up yet.")
+        return
+    markup = await subscriptions_keyboard(services, chat.id)
+    await message.reply_text(
+        "\n".join(lines) + " Tap to change:", reply_markup=markup, do_quote=False
     )
-    await show_picker(update, context, intro + " Tap to change:")
+
+
+async def subscriptions_keyboard(services: Services, chat_id: int) -> InlineKeyboardMarkup:
+    """The topic toggles, then a remove button for each followed or muted word."""
+    subscribed = await services.store.subscriptions.of_chat(chat_id)
+    topics = render_topics_keyboard(services.config.topics, set(subscribed))
+    words = await services.store.words.of_chat(chat_id)
+    rows = render_word_rows([(w.id, w.word, w.kind) for w in words])
+    return InlineKeyboardMarkup([*topics.inline_keyboard, *rows])
+
+
+async def edit_keyboard(query: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
+    """Show ``markup`` under the pressed message."""
+    try:
+        await query.edit_message_reply_markup(markup)
+    except BadRequest as exc:
+        # Two quick taps can leave the keyboard as it already is; that is not a failure.
+        if "not modified" not in str(exc):
+            raise
+
+
+def has_word_buttons(message: object) -> bool:
+    """Whether a message is a /subscriptions listing (its keyboard has word buttons)."""
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return False
+    return any(
+        str(button.callback_data).startswith("wrd:")
+        for row in markup.inline_keyboard
+        for button in row
+    )
 
 
 async def topic_change(update: Update, context: Context, picker_intro: str) -> list[str] | None:
@@ -156,12 +205,10 @@ async def on_topic_button(update: Update, context: Context) -> None:
         current.add(slug)
         note = f"Subscribed to {name}" if added else f"Already following {name}"
     if action == "tog":
-        try:
-            await query.edit_message_reply_markup(
-                render_topics_keyboard(services.config.topics, current)
-            )
-        except BadRequest as exc:
-            # Two quick taps can leave the keyboard as it already is; that is not a failure.
-            if "not modified" not in str(exc):
-                raise
+        await edit_keyboard(
+            query,
+            await subscriptions_keyboard(services, chat.id)
+            if has_word_buttons(query.message)
+            else render_topics_keyboard(services.config.topics, current),
+        )
     await query.answer(note)

@@ -62,7 +62,7 @@ _ID = re.compile(r"[0-9]{1,19}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 # The actions this module puts on buttons, with the one argument each takes; other actions
 # (the handlers' own, such as a page callback) are only checked for shape.
-_ARGUMENT = {"rel": _ID, "art": _ID, "sub": _SLUG, "tog": _SLUG}
+_ARGUMENT = {"rel": _ID, "art": _ID, "sub": _SLUG, "tog": _SLUG, "wrd": _ID}
 _QUOTED = re.compile(r"%(25|3A)")
 _BAD_QUOTE = re.compile(r"%(?!25|3A)")
 
@@ -457,6 +457,25 @@ def render_topics_keyboard(
     return InlineKeyboardMarkup(
         [buttons[i : i + TOGGLES_PER_ROW] for i in range(0, len(buttons), TOGGLES_PER_ROW)]
     )
+
+
+def quoted_word(word: str) -> str:
+    """A followed or muted word as shown: a phrase in quotes (plain text, not escaped)."""
+    return f'"{word}"' if " " in word else word
+
+
+def render_word_rows(words: Sequence[tuple[int, str, str]]) -> list[list[InlineKeyboardButton]]:
+    """One remove button a row for each (id, word, kind): ``✖ Unfollow inflation``."""
+    verbs = {"follow": "Unfollow", "mute": "Unmute"}
+    return [
+        [
+            InlineKeyboardButton(
+                f"✖ {verbs.get(kind, 'Remove')} {_button_name(quoted_word(word), '?')}",
+                callback_data=callback("wrd", word_id),
+            )
+        ]
+        for word_id, word, kind in words
+    ]
 
 
 def render_help(commands: Sequence[tuple[str, str]]) -> str:

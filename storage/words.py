@@ -1,0 +1,195 @@
+"""Words and phrases a chat follows or mutes, and which of them an article holds.
+
+Stored normalised (core.matching.phrase) with their first run of word characters as the index
+key. An article is matched by tokenising it once into its set of words, looking those up in the
+``first`` index, and checking only the candidates that are phrases (or hold punctuation) against
+the text with the topic keywords' rule: never a loop over chats.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.matching import PhraseSet, article_text, key_of, phrase, words_of
+from storage.db import Database
+
+FOLLOW, MUTE = "follow", "mute"
+KINDS = (FOLLOW, MUTE)
+MAX_WORDS = 50  # per chat, followed and muted together
+MAX_LENGTH = 64  # characters of a word or phrase as normalised
+
+__all__ = [
+    "FOLLOW",
+    "KINDS",
+    "MAX_LENGTH",
+    "MAX_WORDS",
+    "MUTE",
+    "ChatWord",
+    "WordChange",
+    "Words",
+    "article_hits",
+    "matching",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatWord:
+    id: int
+    word: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class WordChange:
+    """What ``add`` did: words new to the chat (or moved from the other kind), words the chat
+    already had as this kind, and words left out because the chat is at its limit."""
+
+    added: tuple[str, ...]
+    already: tuple[str, ...]
+    refused: tuple[str, ...]
+
+
+class Words:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def of_chat(self, chat_id: int) -> list[ChatWord]:
+        """The chat's words, followed first, each kind alphabetical."""
+
+        def work(conn: sqlite3.Connection) -> list[ChatWord]:
+            rows = conn.execute(
+                "SELECT id, word, kind FROM chat_words WHERE chat_id = ? ORDER BY kind, word",
+                (chat_id,),
+            )
+            return [ChatWord(*row) for row in rows]
+
+        return await self._db.read(work)
+
+    async def add(self, chat_id: int, kind: str, words: Sequence[str], now: int) -> WordChange:
+        """Follow or mute ``words`` (normalised here); a word of the other kind changes kind."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        wanted = list(dict.fromkeys(phrase(w) for w in words))
+        for word in wanted:
+            if not valid(word):
+                raise ValueError(f"not a word to match: {word!r}")
+
+        def work(conn: sqlite3.Connection) -> WordChange:
+            have = dict(
+                conn.execute("SELECT word, kind FROM chat_words WHERE chat_id = ?", (chat_id,))
+            )
+            room = MAX_WORDS - len(have)
+            added, already, refused = [], [], []
+            for word in wanted:
+                if have.get(word) == kind:
+                    already.append(word)
+                elif word in have:
+                    conn.execute(
+                        "UPDATE chat_words SET kind = ?, created_at = ?"
+                        " WHERE chat_id = ? AND word = ?",
+                        (kind, now, chat_id, word),
+                    )
+                    added.append(word)
+                elif room > 0:
+                    conn.execute(
+                        "INSERT INTO chat_words (chat_id, word, first, kind, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (chat_id, word, key_of(word), kind, now),
+                    )
+                    room -= 1
+                    added.append(word)
+                else:
+                    refused.append(word)
+            return WordChange(tuple(added), tuple(already), tuple(refused))
+
+        return await self._db.write(work)
+
+    async def remove(self, chat_id: int, kind: str, words: Sequence[str] | None) -> list[str]:
+        """Stop following (or muting) ``words``, or every word of that kind; returns those gone."""
+        wanted = None if words is None else [phrase(w) for w in words]
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            if wanted is None:
+                rows = conn.execute(
+                    "DELETE FROM chat_words WHERE chat_id = ? AND kind = ? RETURNING word",
+                    (chat_id, kind),
+                ).fetchall()
+                return sorted(r[0] for r in rows)
+            gone = []
+            for word in dict.fromkeys(wanted):
+                if conn.execute(
+                    "DELETE FROM chat_words WHERE chat_id = ? AND kind = ? AND word = ?",
+                    (chat_id, kind, word),
+                ).rowcount:
+                    gone.append(word)
+            return gone
+
+        return await self._db.write(work)
+
+    async def remove_id(self, chat_id: int, word_id: int) -> ChatWord | None:
+        """Remove one word by id, only if it is this chat's (a forged id removes nothing)."""
+
+        def work(conn: sqlite3.Connection) -> ChatWord | None:
+            row = conn.execute(
+                "DELETE FROM chat_words WHERE id = ? AND chat_id = ? RETURNING id, word, kind",
+                (word_id, chat_id),
+            ).fetchone()
+            return None if row is None else ChatWord(*row)
+
+        return await self._db.write(work)
+
+
+def valid(word: str) -> bool:
+    """A normalised word can be stored: not empty, within the length, with a word character."""
+    return 0 < len(word) <= MAX_LENGTH and key_of(word) is not None
+
+
+def matching(folded: str, candidates: Iterable[str], tokens: set[str] | None = None) -> set[str]:
+    """Which normalised ``candidates`` occur in ``folded`` text, by the topic keywords' rule.
+
+    A candidate equal to one of the text's runs of word characters is a whole-word match
+    already; only the others (phrases, words holding punctuation) need the regex scan.
+    """
+    words = words_of(folded) if tokens is None else tokens
+    found: set[str] = set()
+    rest: list[str] = []
+    for word in candidates:
+        if word in words:
+            found.add(word)
+        else:
+            rest.append(word)
+    if rest:
+        found |= PhraseSet(rest).found_in(folded)
+    return found
+
+
+def article_hits(
+    conn: sqlite3.Connection, articles: Iterable[tuple[int, str, str, str]]
+) -> list[tuple[int, str]]:
+    """(article id, word) for every word some chat follows or mutes that the article holds.
+
+    ``articles`` are (id, title, summary, body). Each article is tokenised once; its words are
+    looked up in the ``first`` index, one query per article whatever the number of chats.
+    """
+    hits: list[tuple[int, str]] = []
+    for article_id, title, summary, body in articles:
+        text = article_text(title, summary or "", body or "")
+        tokens = words_of(text)
+        candidates = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT word FROM chat_words"
+                " WHERE first IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(tokens)),),
+            )
+        ]
+        hits += [(article_id, word) for word in matching(text, candidates, tokens)]
+    return hits
+
+
+def any_words(conn: sqlite3.Connection) -> bool:
+    """Whether any chat follows or mutes anything (if not, the fan-out reads no text)."""
+    return conn.execute("SELECT 1 FROM chat_words LIMIT 1").fetchone() is not None
