@@ -5,7 +5,7 @@ Keywords are literal text, never patterns, matched as whole words or phrases, ig
 words of a phrase. Text is compared in NFC, so a decomposed "é" still matches "é".
 
 For looking phrases up in an index, ``key_of`` gives a phrase's first run of word characters:
-wherever the phrase matches, that run is one of ``words_of`` the (folded) text, because the
+wherever the phrase matches, that run is one of ``Tokens(text).words``, because the
 match is bounded by non-word characters on both sides.
 """
 
@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator
 __all__ = [
     "FIELD_BREAK",
     "PhraseSet",
+    "Tokens",
     "article_text",
     "fold",
     "implies",
+    "is_plain",
     "key_of",
     "phrase",
-    "words_of",
 ]
 
 # Between fields, so a phrase cannot run from the end of the title into the summary: NUL is
@@ -50,9 +51,47 @@ def key_of(normalised: str) -> str | None:
     return found[0] if found else None
 
 
-def words_of(folded: str) -> set[str]:
-    """Every run of word characters in already folded text."""
-    return set(_WORD.findall(folded))
+def is_plain(normalised: str) -> bool:
+    """Whether a phrase is only runs of word characters separated by single spaces."""
+    return all(_WORD.fullmatch(word) for word in normalised.split(" "))
+
+
+class Tokens:
+    """Folded text as its runs of word characters in order, to find many plain words and
+    phrases (see ``is_plain``) without a regex per phrase.
+
+    The same rule as ``PhraseSet``: a plain phrase matches where its words are consecutive runs
+    with only whitespace between them (a run is bounded by non-word characters already).
+    """
+
+    def __init__(self, folded: str) -> None:
+        self.text = folded
+        self.runs = [(m.start(), m.end(), m[0]) for m in _WORD.finditer(folded)]
+        self.words = {run[2] for run in self.runs}
+        self._positions: dict[str, list[int]] | None = None
+
+    def has(self, plain: str) -> bool:
+        """Whether the plain word or phrase occurs."""
+        words = plain.split(" ")
+        if len(words) == 1:
+            return plain in self.words
+        if not all(word in self.words for word in words):
+            return False
+        if self._positions is None:
+            self._positions = {}
+            for index, run in enumerate(self.runs):
+                self._positions.setdefault(run[2], []).append(index)
+        runs, text = self.runs, self.text
+        for start in self._positions.get(words[0], ()):
+            if start + len(words) > len(runs):
+                break
+            if all(
+                runs[start + k][2] == words[k]
+                and text[runs[start + k - 1][1] : runs[start + k][0]].isspace()
+                for k in range(1, len(words))
+            ):
+                return True
+        return False
 
 
 def article_text(title: str, summary: str, body: str) -> str:
@@ -84,9 +123,7 @@ class PhraseSet:
         # At one position the regex reports only the first alternative that matches, so longer
         # phrases go first and each phrase also stands for every shorter phrase that matches
         # wherever it does ("central bank" implies "central").
-        self._implied = {
-            p: frozenset(o for o in self.phrases if implies(p, o)) for p in self.phrases
-        }
+        self._implied = {p: frozenset(_prefixes(p, self.phrases)) for p in self.phrases}
         self._pattern = _compile(self.phrases) if self.phrases else None
 
     def scan(self, folded: str) -> Iterator[frozenset[str]]:
@@ -107,6 +144,15 @@ class PhraseSet:
             if len(found) == len(self.phrases):
                 break
         return found
+
+
+def _prefixes(longer: str, phrases: frozenset[str]) -> list[str]:
+    """The phrases ``longer`` implies: itself and those of its prefixes that end a word."""
+    return [
+        longer[:k]
+        for k in range(1, len(longer) + 1)
+        if longer[:k] in phrases and (k == len(longer) or not _is_word_char(longer[k]))
+    ]
 
 
 def _compile(phrases: Iterable[str]) -> re.Pattern[str]:

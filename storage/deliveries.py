@@ -29,6 +29,11 @@ SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
 # A backlog looks for its articles among this many newest candidates (enough for any backlog
 # after muted ones are left out, few enough to read in milliseconds).
 BACKLOG_SCAN = 1000
+# The fan-out leaves out chats muting a word of the article: one key look-up per owed row.
+_NOT_MUTED = (
+    " AND NOT EXISTS (SELECT 1 FROM temp.fan_out_muted m"
+    "  WHERE m.article_id = {0}.article_id AND m.chat_id = {1}.chat_id)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,27 +118,34 @@ class Deliveries:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                cursor = conn.execute(
+                topics = conn.execute(
                     "INSERT OR IGNORE INTO deliveries"
                     " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT DISTINCT r.chat_id, r.article_id, ?, ?, ? FROM ("
-                    "  SELECT s.chat_id, t.article_id FROM article_topics t"
-                    "  JOIN subscriptions s ON s.topic = t.topic"
-                    f"  WHERE t.article_id IN ({marks})"
-                    "  UNION ALL"
-                    "  SELECT w.chat_id, h.article_id FROM temp.fan_out_hits h"
-                    "  JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
-                    f"  WHERE h.article_id IN ({marks})) r"
-                    " JOIN articles a ON a.id = r.article_id"
-                    " JOIN chats c ON c.id = r.chat_id"
-                    " WHERE c.active = 1 AND a.published_at >= ?"
-                    " AND (r.article_id, r.chat_id) NOT IN ("
-                    "  SELECT h.article_id, m.chat_id FROM temp.fan_out_hits h"
-                    "  JOIN chat_words m ON m.word = h.word AND m.kind = 'mute')",
-                    (now, now, now, *chunk, *chunk, oldest),
+                    " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
+                    " FROM article_topics t"
+                    " JOIN articles a ON a.id = t.article_id"
+                    " JOIN subscriptions s ON s.topic = t.topic"
+                    " JOIN chats c ON c.id = s.chat_id"
+                    f" WHERE t.article_id IN ({marks}) AND c.active = 1"
+                    " AND a.published_at >= ?" + _NOT_MUTED.format("t", "s"),
+                    (now, now, now, *chunk, oldest),
                 )
-                added += cursor.rowcount
+                # Hits exist only for articles new enough to owe (see _word_hits). A chat
+                # following two of an article's words, or its topic too, gets one row: the
+                # ledger's UNIQUE (chat_id, article_id) ignores the rest.
+                words = conn.execute(
+                    "INSERT OR IGNORE INTO deliveries"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
+                    " SELECT w.chat_id, h.article_id, ?, ?, ? FROM temp.fan_out_hits h"
+                    " JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
+                    " JOIN chats c ON c.id = w.chat_id"
+                    f" WHERE h.article_id IN ({marks}) AND c.active = 1"
+                    + _NOT_MUTED.format("h", "w"),
+                    (now, now, now, *chunk),
+                )
+                added += topics.rowcount + words.rowcount
             conn.execute("DELETE FROM temp.fan_out_hits")
+            conn.execute("DELETE FROM temp.fan_out_muted")
             return added
 
         return await self._db.write(work)
@@ -424,12 +436,19 @@ def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> li
 
 
 def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
-    """Fill temp.fan_out_hits with the followed or muted words each article holds."""
+    """Fill temp.fan_out_hits with the followed or muted words each article holds, and
+    temp.fan_out_muted with the chats muting each (one key look-up per owed row later; a
+    row-value NOT IN over a subquery is scanned, not looked up)."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS fan_out_hits (article_id INTEGER NOT NULL,"
         " word TEXT NOT NULL, PRIMARY KEY (article_id, word)) WITHOUT ROWID"
     )
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS fan_out_muted (article_id INTEGER NOT NULL,"
+        " chat_id INTEGER NOT NULL, PRIMARY KEY (article_id, chat_id)) WITHOUT ROWID"
+    )
     conn.execute("DELETE FROM temp.fan_out_hits")
+    conn.execute("DELETE FROM temp.fan_out_muted")
     if not any_words(conn):
         return
     for start in range(0, len(ids), 500):
@@ -444,6 +463,11 @@ def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
             "INSERT OR IGNORE INTO temp.fan_out_hits (article_id, word) VALUES (?, ?)",
             article_hits(conn, texts),
         )
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.fan_out_muted (article_id, chat_id)"
+        " SELECT h.article_id, m.chat_id FROM temp.fan_out_hits h"
+        " JOIN chat_words m ON m.word = h.word AND m.kind = 'mute'"
+    )
 
 
 def _owe_unmuted(

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.matching import PhraseSet, article_text, key_of, phrase, words_of
+from core.matching import PhraseSet, Tokens, article_text, is_plain, key_of, phrase
 from storage.db import Database
 
 FOLLOW, MUTE = "follow", "mute"
@@ -147,22 +147,23 @@ def valid(word: str) -> bool:
     return 0 < len(word) <= MAX_LENGTH and key_of(word) is not None
 
 
-def matching(folded: str, candidates: Iterable[str], tokens: set[str] | None = None) -> set[str]:
-    """Which normalised ``candidates`` occur in ``folded`` text, by the topic keywords' rule.
+def matching(folded: str | Tokens, candidates: Iterable[str]) -> set[str]:
+    """Which normalised ``candidates`` occur in folded text, by the topic keywords' rule.
 
-    A candidate equal to one of the text's runs of word characters is a whole-word match
-    already; only the others (phrases, words holding punctuation) need the regex scan.
+    Plain words and phrases are found among the text's runs of word characters; only the
+    others (holding punctuation, such as "c++") need the regex scan.
     """
-    words = words_of(folded) if tokens is None else tokens
+    tokens = folded if isinstance(folded, Tokens) else Tokens(folded)
     found: set[str] = set()
     rest: list[str] = []
     for word in candidates:
-        if word in words:
-            found.add(word)
+        if is_plain(word):
+            if tokens.has(word):
+                found.add(word)
         else:
             rest.append(word)
     if rest:
-        found |= PhraseSet(rest).found_in(folded)
+        found |= PhraseSet(rest).found_in(tokens.text)
     return found
 
 
@@ -176,17 +177,16 @@ def article_hits(
     """
     hits: list[tuple[int, str]] = []
     for article_id, title, summary, body in articles:
-        text = article_text(title, summary or "", body or "")
-        tokens = words_of(text)
+        tokens = Tokens(article_text(title, summary or "", body or ""))
         candidates = [
             row[0]
             for row in conn.execute(
                 "SELECT DISTINCT word FROM chat_words"
                 " WHERE first IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(tokens)),),
+                (json.dumps(sorted(tokens.words)),),
             )
         ]
-        hits += [(article_id, word) for word in matching(text, candidates, tokens)]
+        hits += [(article_id, word) for word in matching(tokens, candidates)]
     return hits
 
 
