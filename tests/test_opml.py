@@ -24,6 +24,7 @@ from botapi_double.state import User
 from ingest.guard import REFUSED
 from ingest.opml import MAX_OUTLINES, read_opml
 from tests.harness import ADMIN_ID, RunningBot, running_bot
+from tests.support.feedserver import feed_server as local_server
 
 OPML = Path(__file__).parent / "data" / "opml"
 
@@ -184,7 +185,9 @@ async def feed_server() -> AsyncIterator[tuple[str, list[str]]]:
     asked: list[str] = []
 
     async def feed(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = request.path.removeprefix("/").removesuffix(".xml")
+        if "/" in name or not request.path.endswith(".xml"):
+            raise web.HTTPNotFound()
         asked.append(name)
         if name == "missing":
             raise web.HTTPNotFound()
@@ -194,15 +197,8 @@ async def feed_server() -> AsyncIterator[tuple[str, list[str]]]:
         )
         return web.Response(body=body.encode(), content_type="application/rss+xml")
 
-    app = web.Application()
-    app.router.add_get("/{name}.xml", feed)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", asked
-    finally:
-        await runner.cleanup()
+    async with local_server({}, fallback=feed) as http:
+        yield http.base, asked
 
 
 def write_config(tmp_path: Path, *, allow_private: bool = True, extra: str = "") -> str:

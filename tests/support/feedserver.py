@@ -54,8 +54,11 @@ def redirect(location: str | None, code: int = 302) -> Handler:
 class FeedServer:
     """The running server: where it is and what it was asked."""
 
-    def __init__(self, routes: Mapping[str, bytes | Handler], host: str) -> None:
+    def __init__(
+        self, routes: Mapping[str, bytes | Handler], host: str, fallback: Handler | None = None
+    ) -> None:
         self.routes = {path: body(r) if isinstance(r, bytes) else r for path, r in routes.items()}
+        self.fallback = fallback  # for paths without a route of their own
         self.host = host
         self.port = 0
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, lower-cased headers)
@@ -73,7 +76,7 @@ class FeedServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.path, {k.lower(): v for k, v in request.headers.items()}))
         self.paths.append(request.path)
-        route = self.routes.get(request.path)
+        route = self.routes.get(request.path, self.fallback)
         if route is None:
             return web.Response(status=404, text="<h1>Not Found</h1>", content_type="text/html")
         return await route(request)
@@ -81,10 +84,14 @@ class FeedServer:
 
 @asynccontextmanager
 async def feed_server(
-    routes: Mapping[str, bytes | Handler], host: str = "127.0.0.1"
+    routes: Mapping[str, bytes | Handler],
+    host: str = "127.0.0.1",
+    *,
+    fallback: Handler | None = None,
 ) -> AsyncIterator[FeedServer]:
-    """Serve ``routes`` on ``host`` (loopback) until the block ends."""
-    server = FeedServer(routes, host)
+    """Serve ``routes`` on ``host`` (loopback) until the block ends; ``fallback`` answers the
+    paths no route names (404 without one)."""
+    server = FeedServer(routes, host, fallback)
     app = web.Application()
     app.router.add_route("*", "/{path:.*}", server.handle)
     runner = web.AppRunner(app, access_log=None)
