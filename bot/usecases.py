@@ -7,7 +7,7 @@ imports python-telegram-bot, so each rule lives once and is testable with a stor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -81,15 +81,18 @@ async def subscribe(
 
 @dataclass(frozen=True)
 class LatestPage:
-    articles: list[Article]
+    articles: list[Article]  # one a story, shown by its newest report
     more: bool  # a next page has something on it
+    sources: dict[int, int] = field(default_factory=dict)  # reports of each shown story
 
 
 async def latest_page(store: Store, topic: str | None, offset: int, count: int) -> LatestPage:
-    """One page of the newest articles, optionally of one topic."""
+    """One page of the newest stories, optionally of one topic, with their reports' count."""
     # One extra row tells whether a "More" button has anything behind it.
-    found = await store.articles.latest(topic=topic, limit=count + 1, offset=offset)
-    return LatestPage(found[:count], len(found) > count)
+    found = await store.articles.latest_stories(topic=topic, limit=count + 1, offset=offset)
+    shown = found[:count]
+    sources = {article.id: n for article, n in shown}
+    return LatestPage([article for article, _ in shown], len(found) > count, sources)
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,49 @@ class Articles:
 
         await self._db.write(work)
 
+    async def latest_stories(
+        self, *, topic: str | None = None, limit: int = 5, offset: int = 0
+    ) -> list[tuple[Article, int]]:
+        """The newest stories (of one topic), each once, shown by its newest report, with the
+        number of reports the story has: one row per story for /latest."""
+
+        def work(conn: sqlite3.Connection) -> list[tuple[Article, int]]:
+            if topic is None:
+                rows = conn.execute(
+                    "SELECT a.id FROM articles a WHERE NOT EXISTS ("
+                    " SELECT 1 FROM articles b WHERE b.story_id = a.story_id AND b.id != a.id"
+                    " AND (b.published_at > a.published_at"
+                    "  OR (b.published_at = a.published_at AND b.id > a.id)))"
+                    " ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
+                    (limit, offset),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT t.article_id FROM article_topics t"
+                    " JOIN articles a ON a.id = t.article_id"
+                    " WHERE t.topic = ? AND NOT EXISTS ("
+                    "  SELECT 1 FROM articles b JOIN article_topics bt"
+                    "  ON bt.article_id = b.id AND bt.topic = t.topic"
+                    "  WHERE b.story_id = a.story_id AND b.id != a.id"
+                    "  AND (b.published_at > t.published_at"
+                    "   OR (b.published_at = t.published_at AND b.id > t.article_id)))"
+                    " ORDER BY t.published_at DESC, t.article_id DESC LIMIT ? OFFSET ?",
+                    (topic, limit, offset),
+                ).fetchall()
+            found = load_articles(conn, [r[0] for r in rows], with_related=False)
+            stories = sorted({a.story or a.id for a in found})
+            marks = ",".join("?" * len(stories))
+            counts = dict(
+                conn.execute(
+                    f"SELECT story_id, count(*) FROM articles WHERE story_id IN ({marks})"
+                    " GROUP BY story_id",
+                    stories,
+                ).fetchall()
+            )
+            return [(a, int(counts.get(a.story or a.id, 1))) for a in found]
+
+        return await self._db.read(work)
+
     async def latest(
         self, *, topic: str | None = None, limit: int = 5, offset: int = 0
     ) -> list[Article]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from bot.render.messages import also_reported_spans, publisher_name, render_story_article
-from bot.render.text import MESSAGE_LIMIT, fit_html, utf16_len, visible_len
+from bot.render.messages import (
+    also_reported_spans,
+    publisher_name,
+    render_list,
+    render_related,
+    render_story_article,
+)
+from bot.render.text import MESSAGE_LIMIT, fit_html, utf16_len, visible_len, visible_text
 from tests.test_render_messages import TOPICS, make_article
 
 
@@ -48,3 +54,23 @@ def test_a_story_message_stays_within_one_message_and_keeps_the_publishers() -> 
     assert "Also reported by: Publisher number 02" in text
     assert text.endswith("Publisher number 49 with a long name")
     assert utf16_len(text) > 0
+
+
+def test_related_puts_the_story_s_reports_first_then_related_stories() -> None:
+    article = make_article(id=1, publisher="Trend", attribution=None)
+    reports = [article, make_article(id=2, publisher="Caspian Wire", attribution=None)]
+    related = [make_article(id=9, title="Another event", attribution=None)]
+    rendered = render_related(article, related, reports=reports)
+    text = visible_text(rendered.text)
+    assert text.index("Also reported by") < text.index("1. Caspian Wire: Putin")
+    assert text.index("Related stories") < text.index("2. Another event")
+    assert rendered.reply_markup is not None
+    buttons = [b.callback_data for row in rendered.reply_markup.inline_keyboard for b in row]
+    assert buttons == ["art:2", "art:9"]
+
+
+def test_a_list_row_says_how_many_sources_its_story_has() -> None:
+    rendered = render_list("Latest news", [make_article(id=5)], sources={5: 3})
+    assert "· 3 sources · #5" in visible_text(rendered.text)
+    single = render_list("Latest news", [make_article(id=5)], sources={5: 1})
+    assert "sources" not in visible_text(single.text)

@@ -171,3 +171,31 @@ async def test_a_digest_lists_a_story_once_with_its_publishers(tmp_path: Path) -
     assert "Headline number 3" in digest.text
     assert [row[1] for row in ledger(tmp_path)] == ["sent"] * 3
     assert len({row[2] for row in ledger(tmp_path)}) == 1
+
+
+async def test_latest_shows_one_row_per_story_with_its_sources(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        ids = await bot.store_articles(
+            [report(1, "Trend"), report(2, "Caspian Wire"), report(3, "Report"), make_article(4)]
+        )
+        await bot.store.articles.join_story(ids[1], ids[0])
+        await bot.store.articles.join_story(ids[2], ids[0])
+        [answer] = await bot.say("/latest")
+    assert answer.text.count("Baku and Rome agree") == 1
+    assert "(Report)\n" in answer.text  # the story at its newest report
+    assert "· 3 sources ·" in answer.text
+    assert "Headline number 4" in answer.text
+    assert len(answer.buttons()) == 2
+
+
+async def test_related_lists_the_story_s_other_reports_first(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        ids = await bot.store_articles(
+            [report(1, "Trend"), report(2, "Caspian Wire"), make_article(3, published_at=NOW)]
+        )
+        await bot.store.articles.join_story(ids[1], ids[0])
+        [answer] = await bot.say(f"/related {ids[0]}")
+    text = answer.text
+    assert text.index("Also reported by") < text.index("1. Caspian Wire: Baku and Rome")
+    assert "(Trend)" not in text.split("Also reported by", 1)[1]
+    assert answer.buttons()[0]["callback_data"] == f"art:{ids[1]}"

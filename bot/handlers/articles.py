@@ -94,6 +94,7 @@ async def send_latest_page(
         page_callback=page,
         back_callback=back,
         first=offset + 1,
+        sources=found.sources,
     )
     if edit is not None:
         await edit.edit_text(
@@ -164,10 +165,19 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
     if article is None:
         await reply_text(update, f"There is no article #{article_id}.")
         return False
-    found = await services.store.search.related(article_id, limit=RELATED_LIMIT)
+    # The story's other reports come first; the related stories after them are other events.
+    reports = await services.store.articles.in_story(article.story or article.id)
+    same = {r.id for r in reports} | {article.id}
+    found = [
+        a
+        for a in await services.store.search.related(article_id, limit=RELATED_LIMIT + len(same))
+        if a.id not in same
+    ][:RELATED_LIMIT]
     # When nothing in the store relates, the publisher's own box still says something.
     tz = await chat_zone(services, update.effective_chat)
-    rendered = render_related(article, found or article.related, limit=RELATED_LIMIT, tz=tz)
+    rendered = render_related(
+        article, found or article.related, limit=RELATED_LIMIT, tz=tz, reports=reports
+    )
     await reply(update, context, rendered)
     return True
 

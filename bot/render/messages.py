@@ -352,31 +352,54 @@ def _related_entry(n: int, related: Article | RelatedEntry, tz: tzinfo | None) -
     return spans
 
 
+def _report_entry(n: int, report: Article, tz: tzinfo | None) -> list[Span]:
+    """Another report of the same story: its publisher first, then its headline."""
+    return [
+        plain(f"\n\n{n}. "),
+        bold_link(publisher_name(report), report.url),
+        plain(f": {_title(report.title, LIST_TITLE_LIMIT)}"),
+        plain(f"\n{_dateline(report.published_at, tz)} · "),
+        code(f"#{report.id}"),
+    ]
+
+
 def render_related(
     article: Article,
     related: Sequence[Article | RelatedEntry],
     *,
     limit: int = RELATED_LIMIT,
     tz: tzinfo | None = None,
+    reports: Sequence[Article] = (),
 ) -> RenderedMessage:
     """The "Related news" box: numbered headlines with their dateline and category.
 
     Stored articles get their ``#id`` and a number button opening them (``art:<id>``); entries
     of the publisher's own box (``RelatedEntry``) have no id, so they are listed only. ``tz``
-    shows the times in the reader's zone, as ``render_article`` does.
+    shows the times in the reader's zone, as ``render_article`` does. ``reports`` are the
+    story's other reports: listed first, as "Also reported by", then the related stories.
     """
+    own = [r for r in reports if r.id != article.id][:MAX_LIST]
     shown = list(related)[: max(limit, 0)]
-    if not shown:
+    if not shown and not own:
         return RenderedMessage(NO_RELATED, None, disable_preview=True)
     head = [bold("Related news"), plain("\n"), italic(_title(article.title, 120))]
-    entries = [_related_entry(n, rel, tz) for n, rel in enumerate(shown, 1)]
+    entries = [_report_entry(n, r, tz) for n, r in enumerate(own, 1)]
+    if own:
+        head.append(plain("\n\n"))
+        head.append(bold("Also reported by"))
+        if shown:  # the heading of the related part rides with its first entry
+            entries.append([plain("\n\n"), bold("Related stories")])
+    entries += [_related_entry(n, rel, tz) for n, rel in enumerate(shown, len(own) + 1)]
     spans, count = _pack(head, entries)
+    listed = [*own, *shown]
+    count -= 1 if own and shown and count > len(own) else 0  # the heading is no entry
     buttons = [
         InlineKeyboardButton(str(n), callback_data=callback("art", rel.id))
-        for n, rel in enumerate(shown[:count], 1)
+        for n, rel in enumerate(listed[:count], 1)
         if isinstance(rel, Article)
     ]
-    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    markup = InlineKeyboardMarkup(rows) if rows else None
     return RenderedMessage(fit_html(spans), markup, disable_preview=True)
 
 
@@ -384,12 +407,14 @@ def render_related(
 
 
 def _list_entry(
-    n: int, article: Article, tz: tzinfo | None, also: Sequence[Article] = ()
+    n: int, article: Article, tz: tzinfo | None, also: Sequence[Article] = (), sources: int = 1
 ) -> list[Span]:
     meta = _dateline(article.published_at, tz)
     category = _label(article.category)
     if category:
         meta += f" · {category}"
+    if sources > 1:
+        meta += f" · {sources} sources"
     return [
         plain(f"\n\n{n}. "),
         bold_link(_title(article.title, LIST_TITLE_LIMIT), article.url),
@@ -409,6 +434,7 @@ def render_list(
     first: int = 1,
     empty: str = NOTHING_LISTED,
     also: Mapping[int, Sequence[Article]] | None = None,
+    sources: Mapping[int, int] | None = None,
 ) -> RenderedMessage:
     """A numbered list of articles with a button per entry and optional "‹ Back" / "More ›".
 
@@ -416,13 +442,18 @@ def render_list(
     valid callback data. ``first`` is the number of the first entry (a later page goes on
     counting); ``empty`` is said when there is nothing to list. Entries that do not fit in one
     message are dropped from the end (so are their buttons). ``also`` gives, by article id,
-    the other reports of its story, named under it ("Also reported by: ...").
+    the other reports of its story, named under it ("Also reported by: ..."); ``sources``
+    gives, by article id, how many reports its story has ("· 3 sources").
     """
     head = [bold(truncate(clean_line(title) or "Articles", HEADER_LIMIT))]
     shown = list(articles)[:MAX_LIST]
     if shown:
         others = also or {}
-        entries = [_list_entry(n, a, tz, others.get(a.id, ())) for n, a in enumerate(shown, first)]
+        counts = sources or {}
+        entries = [
+            _list_entry(n, a, tz, others.get(a.id, ()), counts.get(a.id, 1))
+            for n, a in enumerate(shown, first)
+        ]
         spans, count = _pack(head, entries)
     else:
         spans, count = [*head, plain(f"\n\n{truncate(clean_line(empty), HEADER_LIMIT)}")], 0
