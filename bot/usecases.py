@@ -104,6 +104,9 @@ class FeedAdded:
     known: bool = False  # the feed was registered before
     imported: int = 0
     duplicate: int = 0
+    # Entries of a feed that works which could not be stored, and replaced impossible dates:
+    # one line each, told to the admin; they do not make the feed unusable.
+    warnings: tuple[str, ...] = ()
 
 
 async def add_feed(
@@ -125,11 +128,18 @@ async def add_feed(
     known = await store.feeds.find(url) is not None
     feed = await store.feeds.add(url, slugs, NEW_FEED_EVERY, now)
     summary = await importer.poll_feed(feed, http, config.fetch, fetched)
-    if not summary.failed:
-        return FeedAdded(None, feed.id, known, summary.imported, summary.duplicate)
+    # The document decides, as the poller does: a feed whose poll recorded success works, even
+    # when some of its entries could not be stored (their siblings were); only a document that
+    # did not parse as a feed keeps it out.
+    polled = await store.feeds.find(url)
+    if polled is not None and polled.last_error is None:
+        warnings = (*summary.failures, *summary.warnings)
+        return FeedAdded(
+            None, feed.id, known, summary.imported, summary.duplicate, warnings=warnings
+        )
     if not known:
         await store.feeds.remove(feed.id)  # never worked: not registered
-    return FeedAdded(summary.failures[0], feed.id, known)
+    return FeedAdded(summary.failures[-1], feed.id, known)  # the document's failure
 
 
 __all__ = [

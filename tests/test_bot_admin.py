@@ -46,3 +46,29 @@ async def test_add_list_and_remove_a_feed(tmp_path: Path) -> None:
     assert removed.text == "Removed feed #1."
     assert gone.text == "There is no feed #1."
     assert bad.text.startswith("Usage: /addfeed URL")
+
+
+# Two good items and one empty one: the reviewer's feed (/tmp/review/addfeed.py).
+ONE_BAD_ENTRY = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x/</link>
+<item><title>Good one</title><link>http://x/1</link><guid>g1</guid></item>
+<item><title>Good two</title><link>http://x/2</link><guid>g2</guid></item>
+<item><description></description></item>
+</channel></rss>"""
+
+
+async def test_a_feed_with_one_bad_entry_is_added_with_a_warning(tmp_path: Path) -> None:
+    # The document parsed and its poll recorded success: one bad entry is the publisher's slip,
+    # not a reason to refuse the feed (while keeping its siblings' articles).
+    async with running_bot(tmp_path) as bot, feed_server({"/rss": ONE_BAD_ENTRY}) as feeds:
+        url = feeds.url("/rss")
+        admin_chat = bot.tg.chat(ADMIN_ID)
+        [added] = await bot.say(f"/addfeed {url}", chat=admin_chat, user=bot.admin)
+        feed = await bot.store.feeds.find(url)
+        stored = await bot.store.articles.count()
+    assert added.text.startswith("Added feed #1: 2 new articles, 0 known.")
+    [warning] = added.text.splitlines()[1:]
+    assert warning.startswith("Warning: ")
+    assert "entry #3 has neither a title nor a summary" in warning
+    assert feed is not None
+    assert feed.last_error is None
+    assert stored == 2

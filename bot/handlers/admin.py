@@ -19,6 +19,7 @@ REFUSAL = "Sorry, that command is only for this bot's admins."
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 REMOVEFEED_USAGE = "Usage: /removefeed ID (the #ID from /feeds)"
+MAX_WARNINGS = 5  # a feed with many bad entries gets a short answer, not a wall of text
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -94,10 +95,14 @@ async def addfeed(update: Update, context: Context) -> None:
         services.now(),
     )
     if added.error is None:
-        await reply_text(
-            update,
-            f"Added feed #{added.feed_id}: {added.imported} new articles, {added.duplicate} known.",
-        )
+        lines = [
+            f"Added feed #{added.feed_id}: {added.imported} new articles, {added.duplicate} known."
+        ]
+        shown = added.warnings[:MAX_WARNINGS]
+        lines += [f"Warning: {html.escape(clip(w, 200))}" for w in shown]
+        if len(added.warnings) > len(shown):
+            lines.append(f"… and {len(added.warnings) - len(shown)} more warnings.")
+        await reply_text(update, "\n".join(lines))
         return
     detail = html.escape(clip(added.error, 200))
     if added.known:
