@@ -121,11 +121,14 @@ async def add_feed(
     """Register a feed once a first fetch shows it works, and store what it has."""
     # Fetched before it is registered: an address that never answered with a feed (or that
     # the fetch policy refuses) must not stay in the store to be polled for ever.
+    # Looked up before the fetch: a registered feed that fails to fetch now is known, not
+    # "not added".
+    registered = await store.feeds.find(url)
+    known = registered is not None
     try:
         fetched = await fetch_feed(http, url, etag=None, last_modified=None, config=config.fetch)
     except ImportFailure as failure:
-        return FeedAdded(failure.reason)
-    known = await store.feeds.find(url) is not None
+        return FeedAdded(failure.reason, registered.id if registered else None, known)
     feed = await store.feeds.add(url, slugs, NEW_FEED_EVERY, now)
     summary = await importer.poll_feed(feed, http, config.fetch, fetched)
     # The document decides, as the poller does: a feed whose poll recorded success works, even

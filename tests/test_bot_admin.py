@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.settings import FeedConfig
 from tests.harness import ADMIN_ID, make_article, running_bot
 from tests.support.feedserver import feed_server
 
@@ -72,3 +73,31 @@ async def test_a_feed_with_one_bad_entry_is_added_with_a_warning(tmp_path: Path)
     assert feed is not None
     assert feed.last_error is None
     assert stored == 2
+
+
+async def test_re_adding_a_registered_feed_that_fails_now_says_it_is_known(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        admin_chat = bot.tg.chat(ADMIN_ID)
+        async with feed_server({"/rss": FEED.read_bytes()}) as feeds:
+            url = feeds.url("/rss")
+            [added] = await bot.say(f"/addfeed {url}", chat=admin_chat, user=bot.admin)
+        # The server is gone: the fetch fails before anything is parsed.
+        [again] = await bot.say(f"/addfeed {url}", chat=admin_chat, user=bot.admin)
+        feed = await bot.store.feeds.find(url)
+    assert added.text.startswith("Added feed #1:")
+    assert again.text.startswith("Feed #1 is known, but reading it failed: ")
+    assert feed is not None
+
+
+async def test_re_adding_a_config_feed_keeps_the_configs_topics(tmp_path: Path) -> None:
+    async with feed_server({"/rss": FEED.read_bytes()}) as server:
+        url = server.url("/rss")
+        feeds = (FeedConfig(url, ("economy",)),)
+        async with running_bot(tmp_path, feeds=feeds) as bot:
+            admin_chat = bot.tg.chat(ADMIN_ID)
+            [added] = await bot.say(f"/addfeed {url} russia", chat=admin_chat, user=bot.admin)
+            feed = await bot.store.feeds.find(url)
+    assert added.text.startswith(f"Added feed #{feed.id if feed else '?'}:")
+    assert feed is not None
+    assert feed.topics == ("economy",)
+    assert feed.from_config
