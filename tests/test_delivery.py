@@ -365,3 +365,33 @@ async def test_one_chats_backlog_does_not_starve_the_others(tmp_path: Path) -> N
     assert busy_done_before < 30  # the late chat did not wait for the backlog to drain
     assert sorted(received) == list(range(40))  # and the busy chat got all of it, once
     assert throttled == 0
+
+
+async def test_a_lost_digest_answer_leaves_the_pages_never_sent_owed_as_they_were(
+    tmp_path: Path,
+) -> None:
+    # The first page's connection drops after Telegram took it: that page may have arrived
+    # (one lost answer each); the second page never left, so nothing counts against it.
+    clock = FakeClock(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))  # 08:00 in Berlin
+    async with running_bot(tmp_path, clock=clock) as bot:
+        chat = await bot.add_reader("a", ["economy"])
+        await bot.store.chats.update_settings(
+            chat.id, 0, mode="digest", digest_time="08:00", timezone="Europe/Berlin"
+        )
+        await bot.publish([fresh(n, published_at=clock.now) for n in range(1, 26)])
+        bot.tg.drop_connection("sendMessage", executed=True, chat_id=chat.id)
+        [digests] = bot.app.job_queue.get_jobs_by_name("digests")
+        await digests.run(bot.app)
+        [page] = await bot.tg.wait_for_messages(1, chat_id=chat.id, timeout=10)
+    on_page = set(headline_numbers_all([page]))
+    with sqlite3.connect(tmp_path / "news.db") as conn:
+        rows = conn.execute(
+            "SELECT a.title, d.status, d.attempts, d.lost_answers"
+            " FROM deliveries d JOIN articles a ON a.id = d.article_id"
+        ).fetchall()
+    states = {
+        int(title.split()[-1]): (status, attempts, lost) for title, status, attempts, lost in rows
+    }
+    assert len(on_page) == 20
+    assert {states[n] for n in on_page} == {("owed", 1, 1)}
+    assert {states[n] for n in set(range(1, 26)) - on_page} == {("owed", 0, 0)}

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 from telegram.error import TelegramError
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.policy import digest_moment, ledger_outcome, quiet_until, zone_named
+from bot.delivery.policy import Action, digest_moment, ledger_outcome, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
 from bot.usecases import owe_new_articles
 from core.clock import Clock, utc_now
 from core.settings import ChannelConfig, Config
 from storage import Article, Store
-from storage.deliveries import CANCELLED, SENT, Due, Outcome
+from storage.deliveries import CANCELLED, OWED, SENT, Due, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,15 @@ class DeliveryService:
             result = await self.dispatcher.send(chat_id, rendered)
             if not isinstance(result, int):
                 log.warning("digest for chat %d: %s", chat_id, result.reason)
-                outcomes += [ledger_outcome(d, result, now) for s in pending for d, _ in s]
+                outcomes += [ledger_outcome(d, result, now) for s in page for d, _ in s]
+                # The later pages never left: owed again as they were, no attempt counted (a
+                # lost answer counted against them would fail them on the next loss), unless
+                # the chat itself is gone.
+                rest = [d for s in pending[len(page) :] for d, _ in s]
+                if result.action is Action.DEACTIVATE:
+                    outcomes += [ledger_outcome(d, result, now) for d in rest]
+                else:
+                    outcomes += [Outcome(d.id, OWED, attempted=False) for d in rest]
                 break
             outcomes += [Outcome(d.id, SENT, message_id=result) for s in page for d, _ in s]
             pending = pending[len(page) :]
