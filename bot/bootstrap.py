@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from core.clock import utc_now
 from core.settings import Config
-from storage import Store, Topic
+from storage import Meaning, Store, Topic
 
 
 async def open_store(config: Config, *, readonly: bool = False) -> Store:
@@ -16,6 +18,7 @@ async def open_store(config: Config, *, readonly: bool = False) -> Store:
     if readonly:
         return await Store.open(config.storage.path, readonly=True)
     store = await Store.open(config.storage.path)
+    store.meaning = Meaning(window=timedelta(hours=config.stories.window))
     try:
         await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
         await store.feeds.sync_config(

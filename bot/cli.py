@@ -40,7 +40,9 @@ from core.clock import utc_now
 from core.settings import Config, ConfigError
 from ingest.jsonio import article_to_dict
 from ingest.pipeline import ImportSummary
-from storage import Article, Store
+from semantic import ModelError
+from semantic.model import shared_embedder
+from storage import Article, Meaning, Store
 from storage.db import describe
 
 MAX_LIST = 200
@@ -54,6 +56,15 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 1 <= value <= MAX_LIST:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIST}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    value = int(text)
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 100000")
     return value
 
 
@@ -97,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE"
     )
     opml.add_parser("export", help="print every feed as OPML 2.0")
+
+    p = sub.add_parser(
+        "reindex", help="compute the vectors (and stories) of articles that have none yet"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=1000,
+        metavar="N",
+        help="articles per committed batch (default 1000; an interrupted run keeps them)",
+    )
 
     p = sub.add_parser("latest", help="the newest articles")
     p.add_argument("--topic", metavar="T", help="only this topic's articles (default: all)")
@@ -188,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(command(config, args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except ModelError as exc:  # the embedding model's files: one line naming the file
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except sqlite3.Error as exc:  # StoreError included: one line naming the store and why
         print(f"newsbot: {describe(config.storage.path, exc)}", file=sys.stderr)
         return EXIT_FAILED
@@ -208,8 +234,9 @@ def run_bot(config: Config) -> int:
     from bot.webhook import WebhookError, run_webhook
 
     try:
+        shared_embedder()  # a missing or damaged model stops the start, not the first import
         app = build_application(config)
-    except ConfigError as exc:
+    except (ConfigError, ModelError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -273,15 +300,43 @@ def _print_summary(summary: ImportSummary, out: TextIO) -> None:
     )
 
 
+def _progress_bar(quiet: bool, desc: str) -> AbstractContextManager[Any]:
+    if quiet:
+        return nullcontext()
+    bar: AbstractContextManager[Any] = tqdm(
+        desc=desc, unit=" articles", file=sys.stderr, disable=None
+    )
+    return bar
+
+
+async def _load_model() -> None:
+    """Load the embedding model before the store is opened: a broken model changes nothing."""
+    await asyncio.to_thread(shared_embedder)
+
+
+async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
+    """Vectors and stories for articles stored without them; Ctrl-C keeps the batches done."""
+    await _load_model()
+    async with opened(config) as store:
+        meaning = store.meaning or Meaning()
+        todo = await store.vectors.missing()
+        with _progress_bar(args.quiet, "reindexing") as bar:
+            if bar is not None:
+                bar.total = todo
+            done = await store.vectors.fill_missing(
+                meaning,
+                batch_size=args.batch_size,
+                progress=bar.update if bar is not None else None,
+            )
+    print(f"vectors computed for {done} article(s); every article has one")
+    return EXIT_OK
+
+
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
+    await _load_model()
     async with opened(config) as store:
         importer = make_importer(store, config, clock=utc_now)
-        bar: AbstractContextManager[Any] = (
-            nullcontext()
-            if args.quiet
-            else tqdm(desc="importing", unit=" articles", file=sys.stderr, disable=None)
-        )
-        with bar as progress:
+        with _progress_bar(args.quiet, "importing") as progress:
             summary = await importer.import_sources(
                 args.sources,
                 config.fetch,
@@ -326,6 +381,7 @@ async def cmd_fetch(config: Config, args: argparse.Namespace) -> int:
     if not config.feeds:
         print("newsbot: no [[feeds]] in the config: nothing to fetch", file=sys.stderr)
     total = ImportSummary()
+    await _load_model()
     async with opened(config) as store, make_client(config.fetch) as http:
         importer = make_importer(store, config, clock=utc_now)
         for feed in await store.feeds.all():
@@ -445,6 +501,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, i
     "export": cmd_export,
     "fetch": cmd_fetch,
     "opml": cmd_opml,
+    "reindex": cmd_reindex,
     "latest": cmd_latest,
     "related": cmd_related,
     "search": cmd_search,

@@ -27,6 +27,7 @@ from core.settings import (
     MetricsConfig,
     QuietHours,
     StorageConfig,
+    StoriesConfig,
     TelegramConfig,
     TopicConfig,
     WebhookConfig,
@@ -194,6 +195,7 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
     fetch = _fetch(_Reader(source, "[fetch]", top.get("fetch", dict, {})))
     logging_ = _logging(_Reader(source, "[logging]", top.get("logging", dict, {})))
     metrics = _metrics(_Reader(source, "[metrics]", top.get("metrics", dict, {})))
+    stories = _stories(_Reader(source, "[stories]", top.get("stories", dict, {})))
     top.done()
     seen_urls: set[str] = set()
     for feed in feeds:
@@ -201,7 +203,17 @@ def parse_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
             raise ConfigError(f"{source}: [[feeds]] lists {feed.url} twice")
         seen_urls.add(feed.url)
     return Config(
-        source, telegram, storage, topics, feeds, channels, delivery, fetch, logging_, metrics
+        source,
+        telegram,
+        storage,
+        topics,
+        feeds,
+        channels,
+        delivery,
+        fetch,
+        logging_,
+        metrics,
+        stories,
     )
 
 
@@ -392,6 +404,14 @@ def _fetch(r: _Reader) -> FetchConfig:
     )
     r.done()
     return result
+
+
+def _stories(r: _Reader) -> StoriesConfig:
+    hours = r.get("window", (int, float), StoriesConfig().window)
+    if not 0 < hours <= 24 * 14:
+        r.fail(f"{r.name('window')} must be hours, more than 0 and at most 336 (two weeks)")
+    r.done()
+    return StoriesConfig(float(hours))
 
 
 def _logging(r: _Reader) -> LoggingConfig:

@@ -108,6 +108,13 @@ class FetchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoriesConfig:
+    # Hours: reports published further apart than this are never one story. A day and a half
+    # covers a story's follow-ups across time zones.
+    window: float = 36.0
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -124,6 +131,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
 
     def topic(self, slug: str) -> TopicConfig | None:
         return next((t for t in self.topics if t.slug == slug), None)

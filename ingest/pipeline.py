@@ -224,7 +224,13 @@ class Importer:
     async def _flush(
         self, batch: list[NewArticle], summary: ImportSummary, progress: Progress | None
     ) -> None:
-        outcomes = await self.store.articles.upsert_many(batch, now=self.now())
+        meaning = self.store.meaning
+        vectors = None
+        if meaning is not None:
+            vectors = await meaning.embed_articles([(a.title, a.summary, a.body) for a in batch])
+        outcomes = await self.store.articles.upsert_many(
+            batch, now=self.now(), vectors=vectors, meaning=meaning
+        )
         fresh = [o.article_id for o in outcomes if o.status == INSERTED]
         if fresh and self.on_new is not None:
             await self.on_new(fresh)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,22 @@ class Embedder:
             missing, self._tokenizer.encode_batch(missing, add_special_tokens=False), strict=True
         ):
             self._word_ids[word] = [min(i, limit) for i in encoding.ids]
+
+
+_shared: Embedder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_embedder() -> Embedder:
+    """The process's one Embedder from the packaged files, loaded on first call (~0.5 s).
+
+    Its word cache is not thread-safe: callers in several threads hold a lock around ``embed``.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Embedder()
+        return _shared
 
 
 def article_text(title: str, summary: str = "", body: str = "", words: int = TEXT_WORDS) -> str:

@@ -9,6 +9,7 @@ from storage.chats import Chat, Chats, Subscriptions
 from storage.db import Database, StoreBusy, StoreError
 from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
+from storage.meaning import ArticleVectors, Meaning
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.search import SearchEngine
 from storage.words import Words
@@ -22,6 +23,7 @@ __all__ = [
     "Deliveries",
     "Feed",
     "Feeds",
+    "Meaning",
     "NewArticle",
     "RelatedEntry",
     "SearchEngine",
@@ -47,6 +49,10 @@ class Store:
         self.subscriptions = Subscriptions(db)
         self.deliveries = Deliveries(db)
         self.words = Words(db)
+        # Set by whoever opens the store for writing articles (bot.bootstrap.open_store): with
+        # it, imports store each article's vector and story; without it, neither.
+        self.meaning: Meaning | None = None
+        self.vectors = ArticleVectors(db)
 
     @classmethod
     async def open(cls, path: str | Path, *, readonly: bool = False) -> Store:

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import utc_now
+from semantic import Vectors
 from storage.db import Database
+from storage.meaning import Meaning, assign_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
 
@@ -60,14 +62,27 @@ class Articles:
         return await self._db.read(work)
 
     async def upsert_many(
-        self, articles: Sequence[NewArticle], *, now: datetime | None = None
+        self,
+        articles: Sequence[NewArticle],
+        *,
+        now: datetime | None = None,
+        vectors: Vectors | None = None,
+        meaning: Meaning | None = None,
     ) -> list[UpsertOutcome]:
-        """Store a batch in one transaction: new ones inserted, changed ones updated in place."""
+        """Store a batch in one transaction: new ones inserted, changed ones updated in place.
+
+        With ``vectors`` (one per article, from ``meaning``), the same transaction stores each
+        new or changed article's vector (an unchanged one's only if it had none) and puts each
+        new article into its story.
+        """
         stamp = int((now or utc_now()).timestamp())
 
         def work(conn: sqlite3.Connection) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
-            return [_upsert(conn, a, stamp, known) for a in articles]
+            outcomes = [_upsert(conn, a, stamp, known) for a in articles]
+            if vectors is not None:
+                _attach_meaning(conn, outcomes, vectors, meaning or Meaning())
+            return outcomes
 
         return await self._db.write(work)
 
@@ -198,6 +213,22 @@ class Articles:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
         return await self._db.read(work)
+
+
+def _attach_meaning(
+    conn: sqlite3.Connection, outcomes: Sequence[UpsertOutcome], vectors: Vectors, meaning: Meaning
+) -> None:
+    for replace, wanted in ((False, {DUPLICATE}), (True, {INSERTED, UPDATED})):
+        rows = [i for i, o in enumerate(outcomes) if o.status in wanted]
+        store_vectors(conn, [outcomes[i].article_id for i in rows], vectors[rows], replace=replace)
+    fresh = [i for i, o in enumerate(outcomes) if o.status == INSERTED]
+    assign_stories(
+        conn,
+        [outcomes[i].article_id for i in fresh],
+        vectors[fresh],
+        window=meaning.window,
+        rule=meaning.rule,
+    )
 
 
 # The article columns an import may change, in the order of _Stored's first fields.

@@ -1,0 +1,250 @@
+"""Vectors and story ids for stored articles.
+
+Every article gets its embedding (``semantic.Embedder``) when it is stored, and a new article
+joins the story of an earlier stored report that ``semantic.same_story`` says tells the same
+event: from any publisher, within the stories window. A publisher's own follow-up of an event
+(another URL, same event) is grouped too, as an editor would; the same URL is never a second
+report (the store keeps one article per URL).
+
+Candidates are the stored articles published within the window of the new one: their vectors are
+read in one range scan per cluster of a batch (articles close in time share their candidates),
+scored by one matrix product, and only the best few by cosine are compared word by word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+import numpy as np
+
+from semantic import (
+    DIM,
+    RULE,
+    WINDOW,
+    Embedder,
+    StoryItem,
+    StoryRule,
+    Vectors,
+    article_text,
+    story_score,
+    to_bytes,
+)
+from semantic.model import shared_embedder
+from storage.db import Database
+from storage.timeutil import utc_from_seconds
+
+# Compared word by word: the nearest candidates by cosine that could still reach the threshold.
+SHORTLIST = 8
+
+
+@dataclass(slots=True)
+class Meaning:
+    """The embedding model (loaded on first use, shared by the process) and the story rule."""
+
+    window: timedelta = WINDOW
+    rule: StoryRule = RULE
+    _embedder: Embedder | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self) -> Embedder:
+        """The model, loaded now if it was not; raises ``semantic.ModelError`` naming the file."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = shared_embedder()
+            return self._embedder
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        embedder = self.load()
+        with self._lock:  # the embedder's word cache is not thread-safe
+            return embedder.embed(texts)
+
+    async def embed_articles(self, texts: Sequence[tuple[str, str, str]]) -> Vectors:
+        """Embed (title, summary, body) triples in a worker thread, off the event loop."""
+        joined = [article_text(*t) for t in texts]
+        return await asyncio.to_thread(self.embed, joined)
+
+
+def decode(blobs: Sequence[bytes]) -> Vectors:
+    """Stored float16 vectors as one float32 matrix, a row each."""
+    if not blobs:
+        return np.zeros((0, DIM), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(-1, DIM).astype(np.float32)
+
+
+def store_vectors(
+    conn: sqlite3.Connection, ids: Sequence[int], vectors: Vectors, *, replace: bool = True
+) -> None:
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    conn.executemany(
+        f"{verb} INTO article_vectors (article_id, vector) VALUES (?, ?)",
+        [(i, to_bytes(v)) for i, v in zip(ids, vectors, strict=True)],
+    )
+
+
+def assign_stories(
+    conn: sqlite3.Connection,
+    ids: Sequence[int],
+    vectors: Vectors,
+    *,
+    window: timedelta = WINDOW,
+    rule: StoryRule = RULE,
+) -> dict[int, int]:
+    """Put each article of ``ids`` (stored, vectors given) into the story of an earlier report.
+
+    Earlier means a smaller id: stored before it, or before it in the same batch. Returns the
+    articles that joined a story, with the story. Runs inside the caller's transaction.
+    """
+    if not len(ids):
+        return {}
+    span = int(window.total_seconds())
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT id, published_at, title, summary FROM articles WHERE id IN ({marks})", list(ids)
+    ).fetchall()
+    info = {r[0]: r[1:] for r in rows}
+    order = sorted((i for i in ids if i in info), key=lambda i: info[i][0])
+    vector_of = dict(zip(ids, vectors, strict=True))
+    joined: dict[int, int] = {}
+    items: dict[int, StoryItem] = {}
+
+    def item(article_id: int, vector: Vectors) -> StoryItem:
+        if article_id not in items:
+            when, title, summary = (
+                info.get(article_id)
+                or conn.execute(
+                    "SELECT published_at, title, summary FROM articles WHERE id = ?", (article_id,)
+                ).fetchone()
+            )
+            items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
+        return items[article_id]
+
+    for cluster in _clusters(order, [info[i][0] for i in order], span):
+        lo = info[cluster[0]][0] - span
+        hi = info[cluster[-1]][0] + span
+        found = conn.execute(
+            "SELECT a.id, a.story_id, a.published_at, v.vector FROM articles a"
+            " JOIN article_vectors v ON v.article_id = a.id"
+            " WHERE a.published_at BETWEEN ? AND ?",
+            (lo, hi),
+        ).fetchall()
+        if not found:
+            continue
+        cand_ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+        cand_when = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
+        stories = {r[0]: r[1] or r[0] for r in found}
+        matrix = decode([r[3] for r in found])
+        mine = np.stack([vector_of[i] for i in cluster])
+        cosines = mine @ matrix.T
+        floor = rule.threshold - rule.word_weight  # the word share adds at most word_weight
+        for row, article_id in enumerate(cluster):
+            when = info[article_id][0]
+            ok = (cand_ids < article_id) & (np.abs(cand_when - when) <= span)
+            ok &= cosines[row] >= floor
+            picks = np.flatnonzero(ok)
+            if not len(picks):
+                continue
+            picks = picks[np.argsort(-cosines[row][picks])[:SHORTLIST]]
+            me = item(article_id, vector_of[article_id])
+            best, best_score = 0, rule.threshold
+            for p in picks:
+                other = int(cand_ids[p])
+                score = story_score(me, item(other, matrix[p]), rule)
+                if score >= best_score:
+                    best, best_score = other, score
+            if best:
+                story = joined.get(best, stories[best])
+                joined[article_id] = story
+    if joined:
+        conn.executemany(
+            "UPDATE articles SET story_id = ? WHERE id = ?", [(s, i) for i, s in joined.items()]
+        )
+    return joined
+
+
+def _clusters(order: Sequence[int], times: Sequence[int], span: int) -> list[list[int]]:
+    """Split ids sorted by time where two neighbours are more than ``span`` apart."""
+    out: list[list[int]] = []
+    last = None
+    for article_id, when in zip(order, times, strict=True):
+        if last is None or when - last > span:
+            out.append([])
+        out[-1].append(article_id)
+        last = when
+    return out
+
+
+class ArticleVectors:
+    """The stored vectors: what ``newsbot reindex`` still has to compute, and computing it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def missing(self) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM article_vectors)"
+            ).fetchone()
+            return int(row[0])
+
+        return await self._db.read(work)
+
+    async def fill_missing(
+        self,
+        meaning: Meaning,
+        *,
+        batch_size: int = 1000,
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Embed every article that has no vector, oldest first, one transaction per batch.
+
+        Each batch's articles also join their stories, as at import (candidates: the articles
+        that already have vectors). Stopped at any point, the batches done stay done and the
+        next run starts with the first article still without a vector.
+        """
+        done, after = 0, 0
+        while True:
+
+            def todo(
+                conn: sqlite3.Connection, after: int = after
+            ) -> list[tuple[int, str, str, str]]:
+                return conn.execute(
+                    "SELECT a.id, a.title, a.summary, a.body FROM articles a"
+                    " WHERE a.id > ? AND NOT EXISTS"
+                    " (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id)"
+                    " ORDER BY a.id LIMIT ?",
+                    (after, batch_size),
+                ).fetchall()
+
+            rows = await self._db.read(todo)
+            if not rows:
+                return done
+            ids = [r[0] for r in rows]
+            vectors = await meaning.embed_articles([(r[1], r[2], r[3]) for r in rows])
+
+            await self._db.write(partial(_fill, ids=ids, vectors=vectors, meaning=meaning))
+            done += len(ids)
+            after = ids[-1]
+            if progress is not None:
+                progress(len(ids))
+
+
+def _fill(conn: sqlite3.Connection, ids: list[int], vectors: Vectors, meaning: Meaning) -> None:
+    """Store vectors computed by reindex; articles never grouped join their stories."""
+    store_vectors(conn, ids, vectors, replace=False)
+    marks = ",".join("?" * len(ids))
+    ungrouped = {
+        r[0]
+        for r in conn.execute(
+            f"SELECT id FROM articles WHERE id IN ({marks}) AND story_id = id", ids
+        )
+    }
+    keep = [k for k, i in enumerate(ids) if i in ungrouped]
+    assign_stories(
+        conn, [ids[k] for k in keep], vectors[keep], window=meaning.window, rule=meaning.rule
+    )
