@@ -67,7 +67,7 @@ from semantic import (
     same_story,
     to_bytes,
 )
-from storage import NewArticle, Store
+from storage import Meaning, NewArticle, Store, UpsertOutcome
 from storage.search import RelatedTuning, SearchEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ async def lee(tuning: RelatedTuning, *, with_background: bool) -> tuple[float, i
             for i, text in enumerate(texts):
                 title, body = lead_and_rest(text)
                 batch.append(NewArticle(title=title, body=body, guid=f"lee:{i}", published_at=WHEN))
-            outcomes = await store.articles.upsert_many(batch)
+            outcomes = await store_with_vectors(store, batch)
             ids = [o.article_id for o in outcomes[: len(docs)]]
             engine = SearchEngine(store.db, related_tuning=tuning)
             scores = {}
@@ -170,6 +170,15 @@ async def lee(tuning: RelatedTuning, *, with_background: bool) -> tuple[float, i
             ours.append((scores[i][ids[j]] + scores[j][ids[i]]) / 2)
             theirs.append(human[i][j])
     return spearman(ours, theirs), len(ours)
+
+
+_MEANING = Meaning()
+
+
+async def store_with_vectors(store: Store, batch: Sequence[NewArticle]) -> list[UpsertOutcome]:
+    """Store articles the way an import does: with their vectors and stories."""
+    vectors = await _MEANING.embed_articles([(a.title, a.summary, a.body) for a in batch])
+    return await store.articles.upsert_many(batch, vectors=vectors, meaning=_MEANING)
 
 
 # --- (b) BBC News -------------------------------------------------------------------------
@@ -228,7 +237,7 @@ async def bbc(
 async def bbc_store(tmp: Path) -> tuple[Store, list[int], dict[int, str]]:
     articles = read_bbc()
     store = await Store.open(tmp / "bbc.db")
-    outcomes = await store.articles.upsert_many(articles)
+    outcomes = await store_with_vectors(store, articles)
     categories = {o.article_id: a.category or "" for o, a in zip(outcomes, articles, strict=True)}
     ids = sorted({o.article_id for o in outcomes})
     return store, ids, categories
@@ -264,6 +273,9 @@ async def run(args: argparse.Namespace) -> None:
     if args.only_semantic:
         await semantic_quality(Embedder())
         return
+    if args.meaning:
+        await meaning_before_after()
+        return
     tuning = RelatedTuning()
     alone, pairs = await lee(tuning, with_background=False)
     print(f"lee spearman={alone:.3f} (n={pairs} pairs; the 50 documents alone)")
@@ -294,6 +306,34 @@ async def run(args: argparse.Namespace) -> None:
         await latency(args.latency_db, args.queries)
     if args.semantic:
         await semantic_quality(Embedder())
+
+
+async def meaning_before_after() -> None:
+    """related through the real store (articles stored with vectors, as an import stores them):
+    words only (meaning_share 0, the engine before issue 10) against words and meaning."""
+    words = RelatedTuning(meaning_share=0.0)
+    both = RelatedTuning()
+    for label, tuning in (("words only", words), ("words + meaning", both)):
+        rho, pairs = await lee(tuning, with_background=False)
+        rho_bg, _ = await lee(tuning, with_background=True)
+        print(f"{label}: lee spearman {rho:.3f} alone, {rho_bg:.3f} with background ({pairs})")
+    with tempfile.TemporaryDirectory() as tmp:
+        store, ids, categories = await bbc_store(Path(tmp))
+        try:
+            for label, tuning in (("words only", words), ("words + meaning", both)):
+                p5, timings = await bbc(tuning, store, ids, categories)
+                print(
+                    f"{label}: bbc p@5 full text {p5:.3f} over {len(ids)},"
+                    f" related p95 {percentile(timings, 0.95):.2f} ms"
+                )
+        finally:
+            await store.close()
+    articles = unique_bbc()
+    labels = [a.category or "" for a in articles]
+    short = [f"{a.title} {first_sentence(a.summary or '')}" for a in articles]
+    print(f"short items: plain tf-idf cosine {precision_at_5(plain_tfidf(short), labels):.3f}")
+    for label, tuning in (("words only", words), ("words + meaning", both)):
+        print(f"{label}: short items p@5 {await short_engine(tuning):.3f}")
 
 
 # --- (d) meaning: WordLlama embeddings, hybrids, short items, stories, speed ---------------
@@ -416,7 +456,7 @@ async def semantic_quality(embedder: Embedder) -> None:
     speed(articles)
 
 
-async def short_engine() -> float:
+async def short_engine(tuning: RelatedTuning | None = None) -> float:
     """P@5 of SearchEngine.related when every BBC article is only its title and first sentence."""
     articles = [
         dataclasses.replace(a, summary=first_sentence(a.summary or ""), body="")
@@ -425,12 +465,12 @@ async def short_engine() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(Path(tmp) / "short.db")
         try:
-            outcomes = await store.articles.upsert_many(articles)
+            outcomes = await store_with_vectors(store, articles)
             categories = {
                 o.article_id: a.category or "" for o, a in zip(outcomes, articles, strict=True)
             }
             ids = sorted(categories)
-            p5, _ = await bbc(RelatedTuning(), store, ids, categories)
+            p5, _ = await bbc(tuning or RelatedTuning(), store, ids, categories)
         finally:
             await store.close()
     return p5
@@ -478,7 +518,7 @@ async def lee_engine_scores(tuning: RelatedTuning, count: int) -> npt.NDArray[np
             for i, text in enumerate(docs):
                 title, body = lead_and_rest(text)
                 batch.append(NewArticle(title=title, body=body, guid=f"lee:{i}", published_at=WHEN))
-            outcomes = await store.articles.upsert_many(batch)
+            outcomes = await store_with_vectors(store, batch)
             ids = [o.article_id for o in outcomes[:count]]
             engine = SearchEngine(store.db, related_tuning=tuning)
             matrix = np.zeros((count, count), dtype=np.float32)
@@ -602,6 +642,11 @@ def main() -> None:
     parser.add_argument("--latency-db", type=Path, help="a big store to time search/related on")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--only-semantic", action="store_true", help="run (d) alone")
+    parser.add_argument(
+        "--meaning",
+        action="store_true",
+        help="related through the store with vectors: words only against words + meaning",
+    )
     parser.add_argument(
         "--semantic", action="store_true", help="also (d): WordLlama, hybrids, stories, speed"
     )
