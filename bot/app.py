@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -46,6 +47,8 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         store = await open_store(config)
+        if store.meaning is not None:  # now, not at the first feed poll (~1 s, once a process)
+            await asyncio.to_thread(store.meaning.load)
         http = make_client(config.fetch)
         topic_names = {t.slug: t.name for t in config.topics}
         dispatcher = Dispatcher(store, app.bot, topic_names, limiter=limiter, clock=clock)
