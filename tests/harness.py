@@ -20,7 +20,7 @@ from bot.lifecycle import polling
 from botapi_double import BotApiDouble
 from botapi_double.state import CallbackAnswer, Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
-from core.settings import Config, FetchConfig, TelegramConfig, TopicConfig
+from core.settings import Config, FetchConfig, StoriesConfig, TelegramConfig, TopicConfig
 from ingest.pipeline import ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
@@ -165,6 +165,9 @@ def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
         storage=storage_config(DEFAULT_BACKEND, tmp_path),
         topics=TOPICS,
         fetch=FetchConfig(allow_private=True),  # the tests' feed servers are on loopback
+        # make_article's "Headline number N" articles differ only in N: with the real window
+        # they are one story. Tests of stories pass stories=StoriesConfig().
+        stories=StoriesConfig(window=1 / 3600),
     )
     return replace(config, **changes)
 
