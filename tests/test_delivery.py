@@ -382,7 +382,10 @@ async def test_a_lost_digest_answer_leaves_the_pages_never_sent_owed_as_they_wer
         await bot.store.chats.update_settings(
             chat.id, 0, mode="digest", digest_time="08:00", timezone="Europe/Berlin"
         )
-        await bot.publish([fresh(n, published_at=clock.now) for n in range(1, 26)])
+        # A minute apart, as in the digest test above: 25 stories, not one.
+        await bot.publish(
+            [fresh(n, published_at=clock.now - timedelta(minutes=n)) for n in range(1, 26)]
+        )
         bot.tg.drop_connection("sendMessage", executed=True, chat_id=chat.id)
         [digests] = bot.app.job_queue.get_jobs_by_name("digests")
         await digests.run(bot.app)
