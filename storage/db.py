@@ -369,12 +369,29 @@ def recognise(conn: sqlite3.Connection, path: str) -> bool:
     if app_id == APPLICATION_ID:
         return False
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if app_id == 0 and (not tables or {"schema_migrations", "articles"} <= tables):
+    if app_id == 0 and (not tables or _unstamped_store(conn, tables)):
         return True  # a new file, or a store made before newsbot stamped its id
     raise StoreError(
         f"{path}: another application's database, not a newsbot store; left untouched"
         " (see [storage].path)"
     )
+
+
+def _unstamped_store(conn: sqlite3.Connection, tables: set[str]) -> bool:
+    """Whether a file without an application_id is a store newsbot made before stamping one.
+
+    Table names alone are not enough (a Rails blog has ``schema_migrations`` and ``articles``
+    too): newsbot's ledger has its own columns and records newsbot's first migration.
+    """
+    if not {"schema_migrations", "articles"} <= tables:
+        return False
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(schema_migrations)")}
+    if not {"name", "applied_at"} <= columns:
+        return False
+    first = conn.execute(
+        "SELECT 1 FROM schema_migrations WHERE name = ?", (_migration_files()[0][0],)
+    ).fetchone()
+    return first is not None
 
 
 def _set_up(conn: sqlite3.Connection, path: str) -> None:

@@ -92,6 +92,31 @@ async def test_another_applications_database_is_refused_untouched(tmp_path: Path
     assert sorted(os.listdir(tmp_path)) == ["config.toml", "notes.sqlite"]
 
 
+async def test_a_rails_database_with_newsbots_table_names_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
+    # A Rails blog has tables named schema_migrations and articles and no application_id,
+    # as a store from before the stamp has; it used to be switched to WAL and then half-migrated.
+    rails = tmp_path / "development.sqlite3"
+    with contextlib.closing(sqlite3.connect(rails)) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+        conn.execute("CREATE TABLE ar_internal_metadata (key varchar PRIMARY KEY, value varchar)")
+        conn.execute("CREATE TABLE articles (id integer PRIMARY KEY, title varchar, body text)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('20240101000000')")
+        conn.commit()
+    before = digest(rails)
+    config = config_for(tmp_path, rails)
+    for command in (["import", "/dev/null"], ["import", "--quiet", str(SAMPLES)], ["stats"]):
+        code, _, err = await newsbot("--config", config, *command)
+        assert code == EXIT_FAILED, command
+        assert one_line(err) == (
+            f"newsbot: {rails}: another application's database, not a newsbot store;"
+            " left untouched (see [storage].path)"
+        )
+    assert digest(rails) == before
+    assert sorted(os.listdir(tmp_path)) == ["config.toml", "development.sqlite3"]
+
+
 async def test_not_a_database_and_a_folder_are_one_line_each(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("just some notes\n" * 100, encoding="utf-8")
