@@ -351,7 +351,10 @@ async def cmd_import(config: Config, args: argparse.Namespace) -> int:
 async def cmd_export(config: Config, args: argparse.Namespace) -> int:
     """Write every article as one JSON line each, in id order; ``import`` reads it back."""
     out: TextIO
-    async with opened(config) as store:
+    skipped: list[int] = []
+    # Export only looks: a missing store is an error, not a new empty one, and a store in a
+    # read-only folder can still be exported.
+    async with opened(config, readonly=True) as store:
         if args.target is None:
             out, close = sys.stdout, False
         else:
@@ -364,7 +367,7 @@ async def cmd_export(config: Config, args: argparse.Namespace) -> int:
                 print(f"newsbot: cannot write {args.target}: {exc.strerror}", file=sys.stderr)
                 return EXIT_FAILED
         try:
-            async for page in store.articles.all_pages():
+            async for page in store.articles.all_pages(skipped=skipped):
                 out.writelines(
                     json.dumps(article_to_dict(a, full=True), ensure_ascii=False) + "\n"
                     for a in page
@@ -372,6 +375,16 @@ async def cmd_export(config: Config, args: argparse.Namespace) -> int:
         finally:
             if close:
                 out.close()
+    if skipped:
+        # Export promises every article; a reader of the file must know some are missing.
+        shown = ", ".join(str(i) for i in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        print(
+            f"newsbot: export left out {len(skipped)} unreadable article(s) (ids {shown}{more});"
+            " the export is incomplete",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -180,12 +180,19 @@ class Articles:
 
         return await self._db.read(work)
 
-    async def all_pages(self, page_size: int = 500) -> AsyncIterator[list[Article]]:
-        """Every article with its related box, in id order, a page at a time (for export)."""
+    async def all_pages(
+        self, page_size: int = 500, skipped: list[int] | None = None
+    ) -> AsyncIterator[list[Article]]:
+        """Every article with its related box, in id order, a page at a time (for export).
+
+        The ids of rows left out as unreadable are appended to ``skipped``.
+        """
         last = 0
         while True:
 
-            def work(conn: sqlite3.Connection, after: int = last) -> tuple[int, list[Article]]:
+            def work(
+                conn: sqlite3.Connection, after: int = last
+            ) -> tuple[int, list[int], list[Article]]:
                 ids = [
                     r[0]
                     for r in conn.execute(
@@ -194,11 +201,14 @@ class Articles:
                     )
                 ]
                 # The last id, not the last article: an unreadable row is skipped, not a stop.
-                return (ids[-1] if ids else 0), load_articles(conn, ids, with_related=True)
+                return (ids[-1] if ids else 0), ids, load_articles(conn, ids, with_related=True)
 
-            last, articles = await self._db.run(work)
+            last, ids, articles = await self._db.read(work)
             if not last:
                 return
+            if skipped is not None and len(articles) < len(ids):
+                loaded = {a.id for a in articles}
+                skipped.extend(i for i in ids if i not in loaded)
             yield articles
 
     async def topic_counts(self) -> dict[str, int]:

@@ -29,7 +29,15 @@ from tests.support.store import opened_store
 from tests.test_locked_store import write_lock_held
 
 SAMPLES = ROOT / "samples"
-READERS = (["stats"], ["latest"], ["show", "1"], ["search", "putin"], ["related", "1"], ["topics"])
+READERS = (
+    ["stats"],
+    ["latest"],
+    ["show", "1"],
+    ["search", "putin"],
+    ["related", "1"],
+    ["topics"],
+    ["export"],
+)
 
 
 def config_for(tmp_path: Path, store: Path, extra: str = "") -> str:
@@ -115,6 +123,25 @@ async def test_a_rails_database_with_newsbots_table_names_is_refused_untouched(
         )
     assert digest(rails) == before
     assert sorted(os.listdir(tmp_path)) == ["config.toml", "development.sqlite3"]
+
+
+async def test_export_says_which_articles_it_left_out_and_fails(tmp_path: Path) -> None:
+    store = tmp_path / "news.db"
+    await make_store(store, articles=3)
+    # What versions without date checks stored for "Fri, 31 Dec 9999 23:59:59 -1400".
+    with contextlib.closing(sqlite3.connect(store)) as conn:
+        conn.execute(
+            "UPDATE articles SET published_at = 253402351199, utc_offset = -840 WHERE id = 2"
+        )
+        conn.commit()
+    config = config_for(tmp_path, store)
+    code, out, err = await newsbot("--config", config, "export")
+    assert code == EXIT_FAILED
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [1, 3]
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "newsbot: export left out 1 unreadable article(s) (ids 2); the export is incomplete"
+    )
 
 
 async def test_not_a_database_and_a_folder_are_one_line_each(tmp_path: Path) -> None:
