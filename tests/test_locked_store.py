@@ -111,6 +111,30 @@ async def test_a_write_that_cannot_wait_longer_asks_to_try_again_and_stores_noth
     assert again.text == "Subscribed to Economy."
 
 
+async def test_a_chat_never_seen_gets_one_answer_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    # Recording the new chat cannot wait longer; that used to be an answer of its own
+    # ("busy", from the error handler) before /subscribe answered "busy" again.
+    async with running_bot(tmp_path) as bot:
+        chat = bot.tg.add_private_chat(bot.tg.add_user("New"))
+        bot.store.db.write_patience = 0.5
+        processor = bot.app.update_processor
+        async with write_lock_held(tmp_path / "news.db"):
+            bot.tg.send_text(chat, chat.user, "/subscribe economy")
+            await bot.tg.wait_for_messages(1, chat.id, timeout=10)
+            await bot.tg.wait_for(
+                lambda: processor.current_concurrent_updates == 0, 10, what="the update handled"
+            )
+            answers = bot.tg.sent(chat.id)
+        assert await bot.store.chats.get(chat.id) is None  # recorded at its next update
+        [again] = await bot.say("/subscribe economy", chat=chat, user=chat.user)
+        recorded = await bot.store.chats.get(chat.id)
+    assert [a.text for a in answers] == [BUSY]
+    assert again.text == "Subscribed to Economy."
+    assert recorded is not None
+
+
 class Records(logging.Handler):
     """Keeps the records of one logger; sets ``busy`` once the store has refused a write."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from telegram import Chat as TgChat
@@ -11,6 +12,9 @@ from telegram.constants import ChatMemberStatus, ChatType
 from bot.context import Context, Services
 from bot.delivery.policy import zone_named
 from bot.render.messages import RenderedMessage
+from storage import StoreBusy
+
+log = logging.getLogger(__name__)
 
 EXPIRED = "This button has expired."
 MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -31,8 +35,23 @@ async def record_chat(update: Update, context: Context) -> None:
     key = (chat.type, chat.title, chat.username)
     if services.recent_chats.get(chat.id) == key:
         return
-    await services.store.chats.seen(chat.id, chat.type, chat.title, chat.username, services.now())
+    try:
+        await services.store.chats.seen(
+            chat.id, chat.type, chat.title, chat.username, services.now()
+        )
+    except StoreBusy:
+        # Not an answer of its own: the update goes on to its command, which answers "busy"
+        # itself only if it has to write. Not remembered, so the next update records the chat.
+        if chat.id not in _unrecorded:
+            _unrecorded.add(chat.id)
+            log.warning("chat %d not recorded yet: the store is locked; recorded later", chat.id)
+        return
+    _unrecorded.discard(chat.id)
     services.remember(chat.id, key)
+
+
+# Chats whose recording a write lock held elsewhere put off: warned about once each.
+_unrecorded: set[int] = set()
 
 
 async def may_manage(update: Update, context: Context) -> bool:
