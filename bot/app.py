@@ -73,15 +73,18 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
             await services.delivery.dispatcher.stop()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        # A start that failed after post_init (a webhook port taken) never ran post_stop: its
+        # dispatchers stop first, so sends in flight finish and are recorded while the bot's
+        # connections are still open.
+        for services in running:
+            if services.delivery.dispatcher.running:
+                await services.delivery.dispatcher.stop()
         # A start that failed in initialize (Telegram unreachable, token rejected) leaves the
         # bot's HTTP sessions open: Application.shutdown skips an app that never initialized.
         await app.bot.shutdown()
         for server in ops:
             await server.stop()
         for services in running:
-            # A start that failed after post_init (a webhook port taken) never ran post_stop.
-            if services.delivery.dispatcher.running:
-                await services.delivery.dispatcher.stop()
             await services.http.aclose()
             await services.store.close()
 
