@@ -267,7 +267,14 @@ class Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            # A COMMIT that fails (disk full, I/O error) can leave the transaction open, and
+            # then every later BEGIN IMMEDIATE on this connection would fail: undo it here.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return result
 
 

@@ -22,6 +22,7 @@ import pytest
 from bot.exitcodes import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from botapi_double import BotApiDouble
 from core.settings import StorageConfig
+from storage import Store
 from storage.db import APPLICATION_ID
 from tests.harness import free_port, make_article
 from tests.support.newsbot import NEWSBOT, ROOT, newsbot, newsbot_env
@@ -271,6 +272,52 @@ async def test_a_full_disk_is_one_line_and_the_store_stays_intact(tmp_path: Path
     )
     assert integrity == [("ok",)]
     assert first == ("Headline number 1",)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a small filesystem needs a root mount")
+async def test_a_write_the_full_disk_refused_does_not_block_later_writes(tmp_path: Path) -> None:
+    # The bot keeps one Database for its life: once the disk has room again, it writes again.
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with small_disk(disk):
+        store = await Store.open(disk / "news.db")
+        try:
+            await store.articles.upsert_many([make_article(1)])
+            filler = disk / "filler"
+            with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
+                while True:  # the disk full, whatever the store took so far
+                    out.write(b"x" * 4096)
+            big = [make_article(n, body=f"word{n} " * 800) for n in range(2, 202)]
+            with pytest.raises(sqlite3.Error) as refused:
+                await store.articles.upsert_many(big)
+            filler.unlink()  # room again
+            await store.articles.upsert_many([make_article(202)])
+            latest = await store.articles.latest(limit=10)
+        finally:
+            await store.close()
+    assert refused.value.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
+    assert [a.title for a in latest] == ["Headline number 202", "Headline number 1"]
+
+
+async def test_a_commit_that_fails_is_undone_and_the_next_write_works(tmp_path: Path) -> None:
+    # SQLite undoes a COMMIT refused for a full disk itself, but not every refused COMMIT (here
+    # a deferred foreign key); one left open made every later write on the Database fail.
+    store = await Store.open(tmp_path / "news.db")
+    try:
+
+        def orphan(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("DELETE FROM articles WHERE id = 1")
+            conn.execute("INSERT INTO article_topics (article_id, topic) VALUES (1, 'economy')")
+
+        await store.articles.upsert_many([make_article(1)])
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.db.write(orphan)
+        await store.articles.upsert_many([make_article(2)])
+        latest = await store.articles.latest(limit=10)
+    finally:
+        await store.close()
+    assert [a.title for a in latest] == ["Headline number 2", "Headline number 1"]
 
 
 async def test_a_locked_store_is_one_line_after_waiting_and_reads_still_answer(
