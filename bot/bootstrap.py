@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from core.clock import utc_now
@@ -9,16 +10,20 @@ from core.settings import Config
 from storage import Meaning, Store, Topic
 
 
-async def open_store(config: Config, *, readonly: bool = False) -> Store:
+async def open_store(
+    config: Config, *, readonly: bool = False, on_wait: Callable[[float], None] | None = None
+) -> Store:
     """Open the store and bring its topics and config feeds in line with the config.
 
     ``readonly`` (the commands that only look) opens it as it is: a missing store is an error,
-    not a new file, and a store in a read-only folder still opens.
+    not a new file, and a store in a read-only folder still opens. ``on_wait`` is told when a
+    write waits for another process's lock (``Database.on_wait``).
     """
     if readonly:
         return await Store.open(config.storage.path, readonly=True)
     store = await Store.open(config.storage.path)
     store.meaning = Meaning(window=timedelta(hours=config.stories.window))
+    store.db.on_wait = on_wait
     try:
         await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)
         await store.feeds.sync_config(

@@ -273,7 +273,19 @@ async def opened(config: Config, *, readonly: bool = False) -> AsyncIterator[Sto
     Commands that only look (latest, show, stats, ...) open it ``readonly``: a missing store is
     then an error rather than a new empty file, and a store in a read-only folder still answers.
     """
-    store = await open_store(config, readonly=readonly)
+    told: list[float] = []
+
+    def waiting(seconds: float) -> None:  # in the writer's thread; said once per command
+        if not told:
+            told.append(seconds)
+            print(
+                f"newsbot: {config.storage.path}: locked by another process;"
+                f" waiting up to {seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    store = await open_store(config, readonly=readonly, on_wait=waiting)
     try:
         yield store
     finally:

@@ -169,6 +169,9 @@ class Database:
         self.readonly = readonly
         self.write_patience = WRITE_PATIENCE
         self.busy_waits = 0  # writes that found the store locked and had to wait
+        # Called (in the writer's thread) with the seconds a write will wait for the lock:
+        # for a caller that tells a person it is waiting (the CLI); storage logs it at DEBUG.
+        self.on_wait: Callable[[float], None] | None = None
         self._write_lock = asyncio.Lock()
         self._all_readers = list(readers)
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -297,7 +300,11 @@ def _begin_immediate(conn: sqlite3.Connection, db: Database, deadline: float) ->
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.busy_waits += 1
     remaining = deadline - time.monotonic()
-    log.warning("%s is locked by another connection; waiting up to %.1f s", db.path, remaining)
+    # DEBUG: a bot waits now and then as a matter of course; whoever must tell a person (the
+    # CLI) does so from busy_waits or StoreBusy, once.
+    log.debug("%s is locked by another connection; waiting up to %.1f s", db.path, remaining)
+    if db.on_wait is not None:
+        db.on_wait(remaining)
     try:
         conn.execute(f"PRAGMA busy_timeout = {max(int(remaining * 1000), 1)}")
         conn.execute("BEGIN IMMEDIATE")

@@ -239,13 +239,26 @@ class Deliveries:
     ) -> list[Due]:
         """Take up to ``limit`` due rows of chats in these modes, oldest first, for sending."""
         mode_marks = ",".join("?" * len(modes))
+        owed = (
+            f"{_DUE_JOIN}"
+            f" WHERE d.status = 'owed' AND d.next_attempt_at <= ? AND c.mode IN ({mode_marks})"
+            " AND c.active = 1"
+        )
+
+        def any_due(conn: sqlite3.Connection) -> bool:
+            return bool(
+                conn.execute(f"SELECT EXISTS (SELECT 1 {owed})", (now, *modes)).fetchone()[0]
+            )
+
+        # The idle dispatcher asks twice a second: when nothing is owed that is a read, which
+        # never waits for (or warns about) another process's write lock. A row owed after this
+        # snapshot is claimed at the next ask.
+        if not await self._db.read(any_due):
+            return []
 
         def work(conn: sqlite3.Connection) -> list[Due]:
             rows = conn.execute(
-                f"SELECT {_DUE_COLUMNS} {_DUE_JOIN}"
-                f" WHERE d.status = 'owed' AND d.next_attempt_at <= ? AND c.mode IN ({mode_marks})"
-                " AND c.active = 1"
-                " ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                f"SELECT {_DUE_COLUMNS} {owed} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
             due = _one_per_story(conn, [Due(*r) for r in rows], now)

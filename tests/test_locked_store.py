@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.handlers.errors import BUSY
-from tests.harness import make_article, running_bot
+from tests.harness import FakeClock, make_article, running_bot
 
 HOLD_LOCK = """
 import sqlite3, sys
@@ -49,43 +50,39 @@ async def write_lock_held(store: Path) -> AsyncIterator[asyncio.subprocess.Proce
         assert await holder.wait() == 0
 
 
-class Waiting(logging.Handler):
-    """Sets an event when the store logs that a write is waiting for the lock."""
+def waits_counted(bot: Any, n: int = 1) -> asyncio.Event:
+    """An event set once ``n`` writes of the bot's store have found it locked and waited."""
+    loop = asyncio.get_running_loop()
+    event = asyncio.Event()
+    waits: list[float] = []
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.get_running_loop()
-        self.event = asyncio.Event()
+    def waiting(seconds: float) -> None:  # in the writer's thread
+        waits.append(seconds)
+        if len(waits) >= n:
+            loop.call_soon_threadsafe(event.set)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if "is locked by another connection" in record.getMessage():
-            self.loop.call_soon_threadsafe(self.event.set)
+    bot.store.db.on_wait = waiting
+    return event
 
 
 async def test_latest_answers_and_subscribes_are_stored_while_another_process_writes(
     tmp_path: Path,
 ) -> None:
-    waiting = Waiting()
-    logging.getLogger("storage.db").addHandler(waiting)
-    try:
-        async with running_bot(tmp_path) as bot:
-            await bot.store_articles([make_article(1)])
-            await bot.say("/start")  # this chat is known before the lock
-            readers = [bot.tg.add_private_chat(bot.tg.add_user(f"R{n}")) for n in range(5)]
-            async with write_lock_held(tmp_path / "news.db") as holder:
-                for chat in readers:
-                    bot.tg.send_text(chat, chat.user, "/subscribe economy")
-                await asyncio.wait_for(waiting.event.wait(), 5)
-                # A write is waiting for the lock now; the read answers all the same.
-                [latest] = await bot.say("/latest")
-                assert holder.returncode is None  # the lock is still held
-                assert all(bot.tg.sent(chat.id) == [] for chat in readers)
-            answers = [
-                (await bot.tg.wait_for_messages(1, chat.id, timeout=15))[0] for chat in readers
-            ]
-            stored = [await bot.store.subscriptions.of_chat(chat.id) for chat in readers]
-    finally:
-        logging.getLogger("storage.db").removeHandler(waiting)
+    async with running_bot(tmp_path) as bot:
+        waiting = waits_counted(bot)
+        await bot.store_articles([make_article(1)])
+        await bot.say("/start")  # this chat is known before the lock
+        readers = [bot.tg.add_private_chat(bot.tg.add_user(f"R{n}")) for n in range(5)]
+        async with write_lock_held(tmp_path / "news.db") as holder:
+            for chat in readers:
+                bot.tg.send_text(chat, chat.user, "/subscribe economy")
+            await asyncio.wait_for(waiting.wait(), 5)
+            # A write is waiting for the lock now; the read answers all the same.
+            [latest] = await bot.say("/latest")
+            assert holder.returncode is None  # the lock is still held
+            assert all(bot.tg.sent(chat.id) == [] for chat in readers)
+        answers = [(await bot.tg.wait_for_messages(1, chat.id, timeout=15))[0] for chat in readers]
+        stored = [await bot.store.subscriptions.of_chat(chat.id) for chat in readers]
     assert "Headline number 1" in latest.text
     assert [a.text for a in answers] == ["Subscribed to Economy."] * 5
     assert stored == [["economy"]] * 5
@@ -136,21 +133,14 @@ async def test_a_chat_never_seen_gets_one_answer_while_another_process_writes(
 
 
 class Records(logging.Handler):
-    """Keeps the records of one logger; sets ``busy`` once the store has refused a write."""
+    """Keeps the records of the loggers it is added to."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.get_running_loop()
+        super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
-        self.busy_writes = 0
-        self.busy = asyncio.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-        if record.name == "storage.db" and "is locked by another connection" in record.getMessage():
-            self.busy_writes += 1
-            if self.busy_writes >= 3:
-                self.loop.call_soon_threadsafe(self.busy.set)
 
 
 async def test_claims_refused_by_a_locked_store_are_one_warning_without_a_traceback(
@@ -161,20 +151,37 @@ async def test_claims_refused_by_a_locked_store_are_one_warning_without_a_traceb
     for logger in loggers:
         logger.addHandler(records)
     try:
-        async with running_bot(tmp_path) as bot:
+        clock = FakeClock(datetime.now(UTC))
+        async with running_bot(tmp_path, clock=clock) as bot:
             chat = await bot.add_reader("a", ["economy"])
             bot.store.db.write_patience = 0.2
+            dispatcher = bot.delivery.dispatcher
+            # The first send fails and is owed again a few (fake) seconds later: not due yet.
+            bot.tg.fail_next("sendMessage", chat, error_code=500, description="Internal error")
+            await bot.publish([make_article(1, published_at=clock.now, category="Economy news")])
+            await bot.tg.wait_for(
+                lambda: dispatcher.stats.retried == 1 and dispatcher.stats.unrecorded == 0,
+                10,
+                what="the failed send recorded",
+            )
+            refused = waits_counted(bot, 3)
+            records.records.clear()  # the failed send's own warning is not this test's
             async with write_lock_held(tmp_path / "news.db"):
-                # Three writes (the dispatcher's claims) waited for the lock and gave up.
-                await asyncio.wait_for(records.busy.wait(), 15)
-            now = datetime.now(UTC)
-            await bot.publish([make_article(1, published_at=now, category="Economy news")])
+                # Nothing is due: the idle dispatcher's claims only read, so none waits.
+                idle = await bot.store.deliveries.claim(dispatcher.now(), 10)
+                assert bot.store.db.busy_waits == 0
+                clock.advance(minutes=1)  # now it is due
+                # Three claims found the row due, waited for the lock and gave up.
+                await asyncio.wait_for(refused.wait(), 15)
             [message] = await bot.tg.wait_for_messages(1, chat.id, timeout=15)
     finally:
         for logger in loggers:
             logger.removeHandler(records)
     said = [r for r in records.records if r.name == "bot.delivery.dispatcher"]
     warnings = [r for r in said if r.levelno >= logging.WARNING]
+    assert idle == []
     assert [r.getMessage().startswith("cannot claim deliveries yet") for r in warnings] == [True]
     assert all(r.exc_info is None for r in said)
+    # The store's own note of each wait is for debugging, not a warning every half second.
+    assert all(r.levelno < logging.WARNING for r in records.records if r.name == "storage.db")
     assert "Headline number 1" in message.text
