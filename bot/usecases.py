@@ -48,11 +48,13 @@ def make_importer(
     clock: Clock,
     tagger: TopicTagger | None = None,
     owed: Callable[[int], None] | None = None,
+    deliver: bool = True,
 ) -> Importer:
     """The Importer every entry point uses: what it stores new is owed to subscribers.
 
     ``owed`` is told how many deliveries a batch added, when it added some (the bot wakes its
     dispatcher); without it the rows wait in the ledger for a running bot to send (the CLI).
+    ``deliver=False`` stores without owing anything: an archive loaded as old news (the demo).
     """
 
     async def owe(article_ids: list[int]) -> int:
@@ -63,7 +65,9 @@ def make_importer(
             owed(added)
         return added
 
-    return Importer(store, tagger or TopicTagger(config.topics), now=clock, on_new=owe)
+    return Importer(
+        store, tagger or TopicTagger(config.topics), now=clock, on_new=owe if deliver else None
+    )
 
 
 async def subscribe(

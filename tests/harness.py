@@ -86,6 +86,13 @@ class RunningBot:
         await importer.store_articles(list(articles), summary)
         return summary
 
+    async def owe(self, article_ids: Sequence[int]) -> None:
+        """Owe articles already stored, through the hook the bot's Importer calls after storing
+        (for a test that changes the store between storing and owing)."""
+        importer = self.app.bot_data.services.importer
+        assert importer.on_new is not None
+        await importer.on_new(list(article_ids))
+
     async def add_reader(self, name: str, topics: Sequence[str]) -> Chat:
         """A user with a private chat who has subscribed to ``topics`` (set up directly)."""
         user = self.tg.add_user(name)

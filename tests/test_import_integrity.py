@@ -178,7 +178,7 @@ async def test_an_unreadable_article_costs_only_its_own_delivery(tmp_path: Path)
                 "UPDATE articles SET published_at = 253402300800, utc_offset = -840 WHERE id = ?",
                 (ids[1],),
             )
-        await bot.delivery.articles_stored(ids)
+        await bot.owe(ids)
         await bot.tg.wait_for_messages(2)
         [latest] = await bot.say("/latest")
         delivered = [m.text for m in bot.tg.sent() if "Headline number" in m.text]

@@ -44,7 +44,7 @@ async def another_report(
     """Another publisher's report of ``story``, stored, filed under the story and owed."""
     [article_id] = await bot.store_articles([report(n, publisher, **changes)])
     await bot.store.articles.join_story(article_id, story)
-    await bot.delivery.articles_stored([article_id])
+    await bot.owe([article_id])
     return article_id
 
 
@@ -145,7 +145,7 @@ async def test_two_reports_owed_together_make_one_message_then_an_edit(tmp_path:
         chat = await bot.add_reader("a", ["economy"])
         ids = await bot.store_articles([report(1, "Trend"), report(2, "Caspian Wire")])
         await bot.store.articles.join_story(ids[1], ids[0])
-        await bot.delivery.articles_stored(ids)
+        await bot.owe(ids)
         async with asyncio.timeout(10):
             await bot.delivery.dispatcher.wait_until(lambda s: s.sent == 2)
         messages = bot.tg.sent(chat)
@@ -161,7 +161,7 @@ async def test_a_digest_lists_a_story_once_with_its_publishers(tmp_path: Path) -
             [report(1, "Trend"), report(2, "Caspian Wire"), make_article(3, published_at=NOW)]
         )
         await bot.store.articles.join_story(ids[1], ids[0])
-        await bot.delivery.articles_stored(ids)
+        await bot.owe(ids)
         assert await bot.delivery.send_due_digests() == 1
         [digest] = bot.tg.sent(chat)
     assert digest.text.startswith("Your digest: 2 new articles")

@@ -15,7 +15,6 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.policy import Action, digest_moment, ledger_outcome, quiet_until, zone_named
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
-from bot.usecases import owe_new_articles
 from core.clock import Clock, utc_now
 from core.settings import ChannelConfig, Config
 from storage import Article, Store
@@ -60,13 +59,6 @@ class DeliveryService:
 
     def now(self) -> int:
         return int(self.clock().timestamp())
-
-    async def articles_stored(self, article_ids: Sequence[int]) -> int:
-        """New articles: owe them to every subscribed chat and wake the dispatcher."""
-        added = await owe_new_articles(self.store, self.config.delivery, article_ids, self.now())
-        if added:
-            self.dispatcher.notify()
-        return added
 
     async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int:
         """A chat chose topics: owe it the configured backlog of recent articles."""

@@ -28,7 +28,7 @@ from bot.usecases import make_importer
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
-from ingest.pipeline import Importer, ImportSummary
+from ingest.pipeline import ImportSummary
 from storage import NewArticle
 
 __all__ = ["ARRIVE", "DemoSession", "Outcome", "Shown"]
@@ -153,8 +153,14 @@ class DemoSession:
         await self._stack.aclose()
 
     async def _load_archive(self, services: Services) -> None:
-        # No on_new: with their own old datelines these are the archive, not news to deliver.
-        importer = Importer(services.store, services.tagger, now=services.clock)
+        # Not owed: with their own old datelines these are the archive, not news to deliver.
+        importer = make_importer(
+            services.store,
+            services.config,
+            clock=services.clock,
+            tagger=services.tagger,
+            deliver=False,
+        )
         summary = ImportSummary()
         await importer.store_articles(self.samples.archive, summary)
         if not summary.ok:
