@@ -6,15 +6,17 @@ import asyncio
 import logging
 import os
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import Bot, BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, Defaults
 
 from bot.bootstrap import open_store
-from bot.context import BotData, Services
+from bot.commands import DESCRIPTION, SHORT_DESCRIPTION
+from bot.context import BotData, Context, Services
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.service import DeliveryService
 from bot.handlers import COMMANDS, register_handlers
+from bot.i18n import Languages
 from bot.jobs import schedule_jobs
 from bot.metrics import OpsServer, start_ops_server
 from bot.ratelimit import Limits, TelegramRateLimiter
@@ -31,6 +33,20 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 10
 
 
+async def introduce(bot: Bot, languages: Languages) -> None:
+    """The command menu and the bot's descriptions, in every language it speaks.
+
+    The default language's (English) go without a ``language_code``, so that Telegram shows
+    them to everyone whose language has none of its own; each other language gets its own.
+    """
+    for tr in languages:
+        code = None if tr is languages.default else tr.code
+        commands = [BotCommand(name, tr.gettext(about)) for name, about in COMMANDS]
+        await bot.set_my_commands(commands, language_code=code)
+        await bot.set_my_description(tr.gettext(DESCRIPTION), language_code=code)
+        await bot.set_my_short_description(tr.gettext(SHORT_DESCRIPTION), language_code=code)
+
+
 def build_application(config: Config, *, clock: Clock = utc_now) -> Application:  # type: ignore[type-arg]
     """The whole bot, ready for ``run_polling`` or ``run_webhook``; the store opens in post_init."""
     # PTB 22 reports retry_after as a timedelta only in this mode, and warns otherwise.
@@ -40,6 +56,7 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         source = config.path or "the config"
         raise ConfigError(f"{source}: [telegram].token is required to run (or set NEWSBOT_TOKEN)")
 
+    languages = Languages.load()  # now: a broken catalogue stops the start, not an answer
     # What post_init started, for the stop and shutdown steps (which PTB also runs after a
     # post_init that failed half way).
     running: list[Services] = []
@@ -57,10 +74,10 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         importer = make_importer(
             store, config, clock=clock, tagger=tagger, owed=lambda added: dispatcher.notify()
         )
-        services = Services(config, store, tagger, http, delivery, importer, clock=clock)
+        services = Services(config, store, tagger, http, delivery, importer, languages, clock=clock)
         running.append(services)
         app.bot_data.attach(services)
-        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        await introduce(app.bot, languages)
         await delivery.resolve_channels()
         if config.metrics.enabled:
             ops.append(await start_ops_server(app, config.metrics))
@@ -111,7 +128,7 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
     app = (
         Application.builder()
         .bot(bot)
-        .context_types(ContextTypes(bot_data=BotData))
+        .context_types(ContextTypes(context=Context, bot_data=BotData))
         .concurrent_updates(16)
         .post_init(post_init)
         .post_stop(post_stop)

@@ -190,7 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         return run_demo(
-            args.script, out=sys.stdout, inp=sys.stdin, arrival_seconds=args.arrive_every
+            args.script,
+            out=sys.stdout,
+            inp=sys.stdin,
+            arrival_seconds=args.arrive_every,
+            language=args.lang,
         )
     try:
         config = load_config(args.config)

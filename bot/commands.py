@@ -7,48 +7,72 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.i18n import N_, Text, Translator, language_name
 from bot.render.text import strip_invisible
 from core.clock import hhmm
 from core.matching import key_of, phrase
 from core.settings import TopicConfig
 from storage.words import MAX_LENGTH
 
-# Each command with its one-line description: /help and setMyCommands read this one list.
+# Each command with its one-line description (a msgid, said in the reader's language): /help
+# and setMyCommands read this one list.
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Welcome and topic picker"),
-    ("latest", "Newest articles: /latest [topic] [n]"),
-    ("related", "Articles related to one: /related ID, or reply to an article"),
-    ("search", "Find articles: /search words"),
-    ("topics", "All topics, tap to follow"),
-    ("subscribe", "Follow topics: /subscribe economy russia"),
-    ("unsubscribe", "Stop following: /unsubscribe economy, or all"),
-    ("subscriptions", "The topics and words this chat follows or mutes"),
-    ("follow", 'Follow words: /follow inflation "central bank"'),
-    ("unfollow", "Stop following words: /unfollow inflation, or all"),
-    ("mute", "Never send articles with these words: /mute crypto"),
-    ("unmute", "Stop muting words: /unmute crypto, or all"),
-    ("settings", "Delivery: instant or digest, time zone, quiet hours"),
-    ("help", "Every command"),
+    ("start", N_("Welcome and topic picker")),
+    ("latest", N_("Newest articles: /latest [topic] [n]")),
+    ("related", N_("Articles related to one: /related ID, or reply to an article")),
+    ("search", N_("Find articles: /search words")),
+    ("topics", N_("All topics, tap to follow")),
+    ("subscribe", N_("Follow topics: /subscribe economy russia")),
+    ("unsubscribe", N_("Stop following: /unsubscribe economy, or all")),
+    ("subscriptions", N_("The topics and words this chat follows or mutes")),
+    ("follow", N_('Follow words: /follow inflation "central bank"')),
+    ("unfollow", N_("Stop following words: /unfollow inflation, or all")),
+    ("mute", N_("Never send articles with these words: /mute crypto")),
+    ("unmute", N_("Stop muting words: /unmute crypto, or all")),
+    ("settings", N_("Delivery, time zone, quiet hours, language")),
+    ("help", N_("Every command")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("stats", "Admin: delivery and store figures"),
-    ("feeds", "Admin: feeds and their health"),
-    ("addfeed", "Admin: /addfeed URL [topics]"),
-    ("removefeed", "Admin: /removefeed ID"),
+    ("stats", N_("Admin: delivery and store figures")),
+    ("feeds", N_("Admin: feeds and their health")),
+    ("addfeed", N_("Admin: /addfeed URL [topics]")),
+    ("removefeed", N_("Admin: /removefeed ID")),
 )
+
+# The bot's profile: shown in an empty chat with the bot (at most 512 characters) and on its
+# profile page and in shared links (at most 120).
+DESCRIPTION = N_(
+    "I bring you a news agency's articles: follow topics or words, and new articles come as"
+    " they are published or as one daily digest. /latest, /search and /related read the"
+    " archive; /settings sets the time zone, quiet hours and language."
+)
+SHORT_DESCRIPTION = N_("The news on the topics and words you follow, as it is published.")
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 MAX_ARGUMENT = 64  # an argument echoed back is cut to this many characters
 SQLITE_MAX_INTEGER = 2**63 - 1  # an id beyond it cannot be bound as an SQLite parameter
 MAX_OFFSET = 1_000_000  # deepest "More ›" page offset: far past any real paging
-RELATED_USAGE = "Usage: /related ID (the number shown as #ID), or reply to an article"
+RELATED_USAGE = N_("Usage: /related ID (the number shown as #ID), or reply to an article")
+LATEST_USAGE = N_("Usage: /latest [topic] [n]")
 # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads
 # differently; 19 digits hold every int64.
 _NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 class UsageError(ValueError):
-    """Arguments a user can fix; the message is what to tell them."""
+    """Arguments a user can fix; the message is what to tell them.
+
+    ``message`` is a msgid (marked with ``N_``) whose ``%(name)s`` placeholders ``params``
+    fill: the parser does not know the reader, the handler says it in their language with
+    ``text(tr)``; ``str()`` is the English.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message = Text(message, params)
+        super().__init__(str(self.message))
+
+    def text(self, tr: Translator) -> str:
+        return self.message.render(tr)
 
 
 def clip(text: str, limit: int = MAX_ARGUMENT) -> str:
@@ -118,13 +142,15 @@ def parse_latest(args: Sequence[str], topics: Sequence[TopicConfig]) -> LatestAr
     topic: str | None = None
     count = LATEST_DEFAULT
     if len(args) > 2:
-        raise UsageError("Usage: /latest [topic] [n]")
+        raise UsageError(LATEST_USAGE)
     for arg in args:
         if looks_numeric(arg):
             number = parse_number(arg, low=1, high=LATEST_MAX)
             if number is None:
                 raise UsageError(
-                    f"n must be between 1 and {LATEST_MAX}. Usage: /latest [topic] [n]"
+                    N_("n must be between 1 and %(max)d. %(usage)s"),
+                    max=LATEST_MAX,
+                    usage=Text(LATEST_USAGE),
                 )
             count = number
             continue
@@ -137,7 +163,7 @@ def parse_latest(args: Sequence[str], topics: Sequence[TopicConfig]) -> LatestAr
 
 class UnknownTopic(UsageError):
     def __init__(self, word: str) -> None:
-        super().__init__(f"unknown topic {clip(word)!r}")
+        super().__init__(N_("unknown topic %(word)s"), word=repr(clip(word)))
         self.word = word
 
 
@@ -150,70 +176,112 @@ class SettingsChange:
     """Only the fields given change; ``None`` in a field given means "clear it"."""
 
     values: dict[str, str | None]
-    summary: str
+    summary: Text
 
 
-SETTINGS_USAGE = (
+SETTINGS_USAGE = N_(
     "Usage: /settings instant | /settings digest HH:MM | /settings tz Europe/Berlin|off"
-    " | /settings quiet 23:00-07:00|off"
+    " | /settings quiet 23:00-07:00|off | /settings language en|ru|auto"
 )
+AUTO_LANGUAGE = "auto"  # the language of each reader's Telegram
 
 
 def _time_of_day(text: str) -> str:
     try:
         return hhmm(text)
     except ValueError:
-        raise UsageError(f"{clip(text)!r} is not a time like 08:00. {SETTINGS_USAGE}") from None
+        raise UsageError(
+            N_("%(text)s is not a time like 08:00. %(usage)s"),
+            text=repr(clip(text)),
+            usage=Text(SETTINGS_USAGE),
+        ) from None
 
 
-def parse_settings(args: Sequence[str]) -> SettingsChange:
-    """``/settings instant``, ``digest 08:00``, ``tz Europe/Berlin``, ``quiet 23:00-07:00``."""
+def parse_settings(args: Sequence[str], languages: Sequence[str] = ("en",)) -> SettingsChange:
+    """``/settings instant``, ``digest 08:00``, ``tz Europe/Berlin``, ``quiet 23:00-07:00``,
+    ``language ru`` (one of ``languages``, or ``auto``)."""
     if not args:
         raise UsageError(SETTINGS_USAGE)
     what, rest = args[0].lower(), list(args[1:])
+    if what in ("language", "lang") and len(rest) == 1:
+        return language_change(rest[0].lower(), languages)
     if what == "instant" and not rest:
-        return SettingsChange({"mode": "instant"}, "Articles now come as they are published.")
+        return SettingsChange(
+            {"mode": "instant"}, Text(N_("Articles now come as they are published."))
+        )
     if what == "digest" and len(rest) <= 1:
         at = _time_of_day(rest[0]) if rest else "08:00"
         return SettingsChange(
-            {"mode": "digest", "digest_time": at}, f"Articles now come as one digest at {at}."
+            {"mode": "digest", "digest_time": at},
+            Text(N_("Articles now come as one digest at %(time)s."), {"time": at}),
         )
     if what in ("tz", "timezone", "zone") and len(rest) == 1:
         name = rest[0]
         if name.lower() in ("off", "publisher", "none"):
             return SettingsChange(
-                {"timezone": None}, "Datelines now show the publisher's own time zone."
+                {"timezone": None}, Text(N_("Datelines now show the publisher's own time zone."))
             )
-        return SettingsChange({"timezone": check_zone(name)}, f"Datelines now show {name}.")
+        return SettingsChange(
+            {"timezone": check_zone(name)},
+            Text(N_("Datelines now show %(zone)s."), {"zone": name}),
+        )
     if what == "quiet" and len(rest) == 1:
         if rest[0].lower() in ("off", "none"):
-            return SettingsChange({"quiet_start": None, "quiet_end": None}, "Quiet hours are off.")
+            return SettingsChange(
+                {"quiet_start": None, "quiet_end": None}, Text(N_("Quiet hours are off."))
+            )
         parts = rest[0].split("-")
         if len(parts) != 2:
-            raise UsageError(f"{clip(rest[0])!r} is not a window like 23:00-07:00")
+            raise UsageError(
+                N_("%(text)s is not a window like 23:00-07:00"), text=repr(clip(rest[0]))
+            )
         start, end = _time_of_day(parts[0]), _time_of_day(parts[1])
         if start == end:
-            raise UsageError("Quiet hours need a start and an end that differ")
+            raise UsageError(N_("Quiet hours need a start and an end that differ"))
         return SettingsChange(
             {"quiet_start": start, "quiet_end": end},
-            f"Quiet hours: nothing is sent from {start} to {end}; it waits until then.",
+            Text(
+                N_("Quiet hours: nothing is sent from %(start)s to %(end)s; it waits until then."),
+                {"start": start, "end": end},
+            ),
         )
     raise UsageError(SETTINGS_USAGE)
 
 
+def language_change(code: str, languages: Sequence[str]) -> SettingsChange:
+    """Speak ``code`` in this chat, or each reader's own language for ``auto``."""
+    if code == AUTO_LANGUAGE:
+        return SettingsChange(
+            {"language": None}, Text(N_("Language: each reader's own, as set in Telegram."))
+        )
+    if code not in languages:
+        raise UsageError(
+            N_("%(code)s is not a language I speak; I speak %(known)s."),
+            code=repr(clip(code, 16)),
+            known=", ".join([*languages, AUTO_LANGUAGE]),
+        )
+    return SettingsChange(
+        {"language": code}, Text(N_("Language: %(language)s."), {"language": language_name(code)})
+    )
+
+
 def check_zone(name: str) -> str:
     if len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name):
-        raise UsageError(f"{clip(name)!r} is not a time zone name like Europe/Berlin")
+        raise UsageError(
+            N_("%(name)s is not a time zone name like Europe/Berlin"), name=repr(clip(name))
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"{clip(name)!r} is not a time zone name like Europe/Berlin") from None
+        raise UsageError(
+            N_("%(name)s is not a time zone name like Europe/Berlin"), name=repr(clip(name))
+        ) from None
     return name
 
 
 # Straight and typographic quotes: phones turn " into “ or « as it is typed.
 _QUOTES = frozenset('"“”„«»')
-_WORD_EXAMPLES = {
+_WORD_EXAMPLES = {  # commands and search words stay as typed in every language
     "follow": '/follow inflation "central bank"',
     "unfollow": '/unfollow inflation "central bank", or /unfollow all',
     "mute": '/mute crypto "transfer window"',
@@ -253,18 +321,26 @@ def parse_words(text: str, command: str) -> list[str]:
     example = _WORD_EXAMPLES.get(command, _WORD_EXAMPLES["follow"])
     words = split_words(text)
     if not words:
-        raise UsageError(f"Name the words, for example: {example}")
+        raise UsageError(N_("Name the words, for example: %(example)s"), example=example)
     normalised = []
     for word in words:
         folded = phrase(word)
         if len(folded) > MAX_LENGTH:
             raise UsageError(
-                f"{clip(word, 24)!r} is {len(folded)} characters; a word or phrase may have"
-                f" {MAX_LENGTH}. For example: {example}"
+                N_(
+                    "%(word)s is %(length)d characters; a word or phrase may have %(max)d."
+                    " For example: %(example)s"
+                ),
+                word=repr(clip(word, 24)),
+                length=len(folded),
+                max=MAX_LENGTH,
+                example=example,
             )
         if key_of(folded) is None:
             raise UsageError(
-                f"{clip(word)!r} has no letter or digit to match. For example: {example}"
+                N_("%(word)s has no letter or digit to match. For example: %(example)s"),
+                word=repr(clip(word)),
+                example=example,
             )
         normalised.append(folded)
     return list(dict.fromkeys(normalised))

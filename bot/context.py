@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.i18n import Languages, Translator
 from core.clock import Clock, utc_now
 from core.settings import Config
 from ingest.pipeline import Importer
@@ -32,15 +33,19 @@ class Services:
     http: httpx.AsyncClient
     delivery: DeliveryService
     importer: Importer  # stores what it finds and owes the new articles to subscribers
+    languages: Languages  # every language the bot speaks, read once at start
     clock: Clock = field(default=utc_now)
-    # Chats seen lately, so that a command does not rewrite its chat row every time.
-    recent_chats: OrderedDict[int, tuple[object, ...]] = field(default_factory=OrderedDict)
+    # Chats seen lately, so that a command does not rewrite its chat row every time: what was
+    # recorded of each, and the language chosen for it in /settings (None: follow the reader).
+    recent_chats: OrderedDict[int, tuple[tuple[object, ...], str | None]] = field(
+        default_factory=OrderedDict
+    )
 
     def now(self) -> int:
         return int(self.clock().timestamp())
 
-    def remember(self, chat_id: int, key: tuple[object, ...]) -> None:
-        self.recent_chats[chat_id] = key
+    def remember(self, chat_id: int, key: tuple[object, ...], language: str | None) -> None:
+        self.recent_chats[chat_id] = (key, language)
         self.recent_chats.move_to_end(chat_id)
         while len(self.recent_chats) > RECENT_CHATS:
             self.recent_chats.popitem(last=False)
@@ -79,4 +84,18 @@ class BotData:
         return self._services
 
 
-Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """PTB's context with the language to answer this update in.
+
+    PTB makes one context per update and hands it to every handler group in turn, so the
+    group -1 handler (``record_chat``) resolves the language once and every handler after it
+    reads ``context.tr``.
+    """
+
+    translator: Translator | None = None
+
+    @property
+    def tr(self) -> Translator:
+        if self.translator is None:  # a programming error: a handler ran before group -1
+            raise RuntimeError("the update's language is resolved in group -1 (record_chat)")
+        return self.translator

@@ -395,6 +395,14 @@ class BotApiDouble:
         """The bot's commands for a scope (a BotCommandScope dict) and language."""
         return list(self.state.commands.get(commands_key(scope, language_code), []))
 
+    def description(self, language_code: str = "") -> str | None:
+        """The description set for exactly this language ("" the default), or None."""
+        return self.state.descriptions.get(language_code)
+
+    def short_description(self, language_code: str = "") -> str | None:
+        """The short description set for exactly this language ("" the default), or None."""
+        return self.state.short_descriptions.get(language_code)
+
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
         """Updates not yet confirmed by getUpdates nor delivered to the webhook."""

@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from botapi_double.errors import ApiError, bad_request, conflict
 from botapi_double.html import (
@@ -46,6 +46,10 @@ MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile hands a bot
 MAX_CALLBACK_TEXT = 200
 MAX_INLINE_RESULTS = 50
 MAX_COMMANDS = 100
+MAX_DESCRIPTION = 512
+MAX_SHORT_DESCRIPTION = 120
+# "A two-letter ISO 639-1 language code", or empty for the default (the spec's words).
+_LANGUAGE_CODE_RE = re.compile(r"^(?:[a-z]{2})?$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CHAT_ACTIONS = frozenset(
@@ -492,7 +496,16 @@ async def answer_inline_query(ctx: Context, params: dict[str, Any]) -> Any:
     return True
 
 
+def _language_code(params: dict[str, Any]) -> str:
+    """The call's language_code, "" for none; Telegram refuses anything but two letters."""
+    code: str = params.get("language_code") or ""
+    if not _LANGUAGE_CODE_RE.match(code):
+        raise bad_request("invalid language code specified")
+    return code
+
+
 def _scope_key(ctx: Context, params: dict[str, Any]) -> tuple[str, str]:
+    _language_code(params)
     scope = params.get("scope")
     if scope is not None and "chat_id" in scope:
         chat = ctx.state.resolve_chat(scope["chat_id"])
@@ -527,6 +540,50 @@ async def delete_my_commands(ctx: Context, params: dict[str, Any]) -> Any:
 async def get_my_commands(ctx: Context, params: dict[str, Any]) -> Any:
     """Return the command list stored for exactly this scope and language."""
     return [dict(c) for c in ctx.state.commands.get(_scope_key(ctx, params), [])]
+
+
+def _set_description(
+    texts: dict[str, str], params: dict[str, Any], field: str, limit: int
+) -> Literal[True]:
+    """Store one language's (short) description; an empty or missing one removes it."""
+    code = _language_code(params)
+    text: str = params.get(field) or ""
+    if len(text) > limit:
+        # Telegram counts characters here (the spec says "0-512 characters").
+        raise bad_request(f"{field} is too long")
+    if text:
+        texts[code] = text
+    else:
+        texts.pop(code, None)
+    return True
+
+
+def _get_description(texts: dict[str, str], params: dict[str, Any]) -> str:
+    """What a user of that language sees: its own text, else the default's, else none."""
+    code = _language_code(params)
+    return texts.get(code, texts.get("", ""))
+
+
+async def set_my_description(ctx: Context, params: dict[str, Any]) -> Any:
+    """Set the description shown in an empty chat with the bot, for one language."""
+    return _set_description(ctx.state.descriptions, params, "description", MAX_DESCRIPTION)
+
+
+async def get_my_description(ctx: Context, params: dict[str, Any]) -> Any:
+    """Return BotDescription for a language."""
+    return {"description": _get_description(ctx.state.descriptions, params)}
+
+
+async def set_my_short_description(ctx: Context, params: dict[str, Any]) -> Any:
+    """Set the short description of the bot's profile, for one language."""
+    return _set_description(
+        ctx.state.short_descriptions, params, "short_description", MAX_SHORT_DESCRIPTION
+    )
+
+
+async def get_my_short_description(ctx: Context, params: dict[str, Any]) -> Any:
+    """Return BotShortDescription for a language."""
+    return {"short_description": _get_description(ctx.state.short_descriptions, params)}
 
 
 async def get_chat(ctx: Context, params: dict[str, Any]) -> Any:
@@ -588,6 +645,10 @@ HANDLERS: dict[str, Handler] = {
     "setMyCommands": set_my_commands,
     "deleteMyCommands": delete_my_commands,
     "getMyCommands": get_my_commands,
+    "setMyDescription": set_my_description,
+    "getMyDescription": get_my_description,
+    "setMyShortDescription": set_my_short_description,
+    "getMyShortDescription": get_my_short_description,
     "getChat": get_chat,
     "getChatMember": get_chat_member,
     "getChatAdministrators": get_chat_administrators,

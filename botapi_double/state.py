@@ -90,6 +90,10 @@ class BotState(UpdateQueue):
         self.callback_answers: list[CallbackAnswer] = []
         self.inline_answers: list[InlineAnswer] = []
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        # The bot's description and short description by language_code ("" is the default
+        # every language without its own falls back to), as set*Description left them.
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.calls: list[ApiCall] = []
         self.downloads: list[str] = []  # file_id of each file the bot downloaded
         self._calls_by_method: dict[str, list[ApiCall]] = {}

@@ -11,7 +11,7 @@ from storage.db import Database
 
 CHAT_COLUMNS = (
     "id, type, title, username, active, inactive_reason, mode, digest_time, timezone,"
-    " quiet_start, quiet_end"
+    " quiet_start, quiet_end, language, reader_language"
 )
 INSTANT, DIGEST, SCHEDULED = "instant", "digest", "scheduled"
 
@@ -29,6 +29,14 @@ class Chat:
     timezone: str | None
     quiet_start: str | None
     quiet_end: str | None
+    language: str | None = None  # chosen in /settings; None follows the reader
+    reader_language: str | None = None  # a private chat's user's language_code, as last seen
+
+    @property
+    def speaks(self) -> str | None:
+        """The language code to write to this chat in when nobody is asking: the chosen one,
+        else its reader's; None when neither is known."""
+        return self.language or self.reader_language
 
 
 def _chat(row: Any) -> Chat:
@@ -44,6 +52,8 @@ def _chat(row: Any) -> Chat:
         timezone=row[8],
         quiet_start=row[9],
         quiet_end=row[10],
+        language=row[11],
+        reader_language=row[12],
     )
 
 
@@ -60,28 +70,41 @@ class Chats:
         self._db = db
 
     async def seen(
-        self, chat_id: int, chat_type: str, title: str | None, username: str | None, now: int
+        self,
+        chat_id: int,
+        chat_type: str,
+        title: str | None,
+        username: str | None,
+        now: int,
+        reader_language: str | None = None,
     ) -> Chat:
-        """Record a chat the bot heard from, keeping its settings and active flag."""
+        """Record a chat the bot heard from, keeping its settings and active flag.
+
+        ``reader_language`` (a private chat's user's language code) is kept once known: an
+        update without one does not forget it.
+        """
         # A chat already stored as it is needs no write: reading is never held up by another
         # process's write lock, so a known chat's /latest answers even then.
         known = await self._db.read(lambda conn: _select_chat(conn, chat_id))
-        if known is not None and (known.type, known.title, known.username) == (
+        unchanged = known is not None and (known.type, known.title, known.username) == (
             chat_type,
             title,
             username,
-        ):
+        )
+        if known is not None and unchanged and reader_language in (None, known.reader_language):
             return known
 
         def work(conn: sqlite3.Connection) -> Chat:
             conn.execute(
-                "INSERT INTO chats (id, type, title, username, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                "INSERT INTO chats (id, type, title, username, reader_language, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " type = excluded.type, title = excluded.title, username = excluded.username,"
+                " reader_language = COALESCE(excluded.reader_language, chats.reader_language),"
                 " updated_at = excluded.updated_at"
-                " WHERE (chats.type, chats.title, chats.username) IS NOT"
-                " (excluded.type, excluded.title, excluded.username)",
-                (chat_id, chat_type, title, username, now, now),
+                " WHERE (chats.type, chats.title, chats.username, chats.reader_language) IS NOT"
+                " (excluded.type, excluded.title, excluded.username,"
+                "  COALESCE(excluded.reader_language, chats.reader_language))",
+                (chat_id, chat_type, title, username, reader_language, now, now),
             )
             chat = _select_chat(conn, chat_id)
             assert chat is not None
@@ -110,7 +133,7 @@ class Chats:
         await self._db.write(work)
 
     async def update_settings(self, chat_id: int, now: int, **settings: str | None) -> Chat:
-        allowed = {"mode", "digest_time", "timezone", "quiet_start", "quiet_end"}
+        allowed = {"mode", "digest_time", "timezone", "quiet_start", "quiet_end", "language"}
         unknown = set(settings) - allowed
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
@@ -164,8 +187,9 @@ class Chats:
                 (new_id, now, old_id),
             )
             conn.execute(
-                "UPDATE chats SET (mode, digest_time, timezone, quiet_start, quiet_end) ="
-                " (SELECT mode, digest_time, timezone, quiet_start, quiet_end FROM chats"
+                "UPDATE chats SET (mode, digest_time, timezone, quiet_start, quiet_end,"
+                " language) = (SELECT mode, digest_time, timezone, quiet_start, quiet_end,"
+                " language FROM chats"
                 "  WHERE id = ?), active = 1, updated_at = ? WHERE id = ?",
                 (old_id, now, new_id),
             )

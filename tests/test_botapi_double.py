@@ -660,6 +660,33 @@ async def test_set_my_commands_validation(bot: telegram.Bot, tg: BotApiDouble) -
     assert len(tg.commands) == 2
     await bot.set_my_commands([("hello", "Hi")], language_code="ru")
     assert tg.commands_for(language_code="ru") == [{"command": "hello", "description": "Hi"}]
+    for code in ("ru-RU", "rus", "RU"):  # the spec: a two-letter ISO 639-1 code
+        with pytest.raises(BadRequest, match=r"(?i)invalid language code specified"):
+            await bot.set_my_commands([("hello", "Hi")], language_code=code)
+    assert tg.commands_for(language_code="ru") == [{"command": "hello", "description": "Hi"}]
+
+
+async def test_descriptions_are_kept_per_language(bot: telegram.Bot, tg: BotApiDouble) -> None:
+    await bot.set_my_description("News as it happens")
+    await bot.set_my_description("Новости сразу", language_code="ru")
+    await bot.set_my_short_description("News")
+    await bot.set_my_short_description("Новости", language_code="ru")
+    assert (tg.description(), tg.description("ru")) == ("News as it happens", "Новости сразу")
+    assert (tg.short_description(), tg.short_description("ru")) == ("News", "Новости")
+    assert (await bot.get_my_description("ru")).description == "Новости сразу"
+    # A language without its own sees the default, as in Telegram.
+    assert (await bot.get_my_short_description("de")).short_description == "News"
+    assert tg.short_description("de") is None
+    with pytest.raises(BadRequest, match=r"(?i)^description is too long"):
+        await bot.set_my_description("d" * 513, language_code="ru")
+    with pytest.raises(BadRequest, match=r"(?i)short_description is too long"):
+        await bot.set_my_short_description("s" * 121)
+    with pytest.raises(BadRequest, match=r"(?i)invalid language code specified"):
+        await bot.set_my_description("x", language_code="ru_RU")
+    await bot.set_my_description("d" * 512, language_code="ru")  # the limit itself is fine
+    await bot.set_my_description("", language_code="ru")  # empty removes that language's
+    assert tg.description("ru") is None
+    assert (await bot.get_my_description("ru")).description == "News as it happens"
 
 
 # -- faults and flood limits -----------------------------------------------------------------------

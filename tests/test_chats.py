@@ -98,3 +98,25 @@ async def test_an_inactive_chat_has_its_owed_deliveries_cancelled(
     with sqlite3.connect(store_config.path) as conn:
         status, error = conn.execute("SELECT status, last_error FROM deliveries").fetchone()
     assert (status, error) == ("cancelled", "Forbidden: bot was blocked by the user")
+
+
+async def test_a_chat_keeps_its_chosen_and_its_readers_language(store: Store) -> None:
+    chat = await store.chats.seen(7, "private", None, None, NOW, "ru")
+    assert (chat.language, chat.reader_language, chat.speaks) == (None, "ru", "ru")
+    # An update without a language_code does not forget the one seen; a new one replaces it.
+    assert (await store.chats.seen(7, "private", None, None, NOW + 1)).reader_language == "ru"
+    assert (await store.chats.seen(7, "private", None, None, NOW + 2, "de")).reader_language == "de"
+    chosen = await store.chats.update_settings(7, NOW + 3, language="en")
+    assert (chosen.language, chosen.speaks) == ("en", "en")
+    cleared = await store.chats.update_settings(7, NOW + 4, language=None)
+    assert cleared.speaks == "de"
+
+
+async def test_a_migrated_group_keeps_its_language(store: Store) -> None:
+    await store.chats.seen(-6, "group", "Readers", None, NOW)
+    await store.chats.update_settings(-6, NOW, language="ru")
+    await store.chats.seen(-1006, "supergroup", "Readers", None, NOW)  # spoke first
+    await store.chats.migrate(-6, -1006, NOW)
+    moved = await store.chats.get(-1006)
+    assert moved is not None
+    assert moved.language == "ru"

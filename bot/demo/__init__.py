@@ -7,6 +7,7 @@ their formatting and numbered buttons::
 
     newsbot demo                          # interactive; a new article arrives every 20 s
     newsbot demo --script tour.txt        # run the inputs in a file and print the transcript
+    newsbot demo --lang ru                # you are a reader whose Telegram is in Russian
 
 This module stays light (argparse only) so that ``newsbot --help`` does not load the bot.
 """
@@ -33,7 +34,7 @@ def _seconds(text: str) -> float:
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--script FILE`` and ``--arrive-every SECONDS`` to the ``demo`` sub-command."""
+    """Add ``--script FILE``, ``--arrive-every SECONDS`` and ``--lang CODE`` to ``demo``."""
     parser.add_argument(
         "--script",
         type=Path,
@@ -48,6 +49,13 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"interactive mode: publish a new article this often (default {ARRIVAL_SECONDS:g})",
     )
+    parser.add_argument(
+        "--lang",
+        default="en",
+        metavar="CODE",
+        help="the language_code of your Telegram, as Telegram sends it (ru, ru-RU, de ...): the"
+        " bot answers in Russian for ru, in English for anything it does not speak (default en)",
+    )
 
 
 def run_demo(
@@ -56,9 +64,12 @@ def run_demo(
     out: TextIO,
     inp: TextIO,
     arrival_seconds: float = ARRIVAL_SECONDS,
+    language: str = "en",
 ) -> int:
-    """Run the demo: interactive on ``inp``, or the inputs in ``script``; return the exit code."""
+    """Run the demo: interactive on ``inp``, or the inputs in ``script``; return the exit code.
+
+    ``language`` is the demo reader's Telegram ``language_code``."""
     # The engine loads python-telegram-bot, the store and the double: only when it runs.
     from bot.demo.drivers import run_demo as run
 
-    return run(script, out=out, inp=inp, arrival_seconds=arrival_seconds)
+    return run(script, out=out, inp=inp, arrival_seconds=arrival_seconds, language=language)

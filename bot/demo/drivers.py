@@ -35,8 +35,11 @@ def run_demo(
     out: TextIO,
     inp: TextIO,
     arrival_seconds: float = ARRIVAL_SECONDS,
+    language: str = "en",
 ) -> int:
     """Run the demo: interactive on ``inp``, or the inputs in ``script``; return the exit code.
+
+    ``language`` is the demo reader's Telegram ``language_code``: it picks the bot's language.
 
     Exit codes: 0 done, 1 the bot did not answer an input as it should, 2 the script cannot be
     read, 130 interrupted during a script.
@@ -55,7 +58,7 @@ def run_demo(
         bot_logs(console),
         LoopThread() as runner,
     ):
-        session = DemoSession(Path(workdir), samples)
+        session = DemoSession(Path(workdir), samples, language=language)
         try:
             try:
                 runner.run(session.start())

@@ -95,8 +95,10 @@ class DemoSession:
         answer_timeout: float = ANSWER_TIMEOUT,
         quiet_seconds: float = QUIET_SECONDS,
         clock: Clock = utc_now,
+        language: str = "en",
     ) -> None:
         self.workdir = workdir
+        self.language = language  # the reader's Telegram language_code
         self.samples = samples or load_samples()
         self.answer_timeout = answer_timeout
         self.quiet_seconds = quiet_seconds
@@ -130,7 +132,7 @@ class DemoSession:
             tg = await stack.enter_async_context(
                 BotApiDouble(bot_username="newsbot_demo_bot", bot_name="Newsbot")
             )
-            user = tg.add_user("You", username="demo_reader")
+            user = tg.add_user("You", username="demo_reader", language_code=self.language)
             chat = tg.add_private_chat(user)
             config = demo_config(tg.base_url, tg.token, self.workdir / "demo.db")
             app: App = build_application(config, clock=self.clock)

@@ -17,8 +17,9 @@ from telegram.ext import (
 )
 
 from bot.commands import ADMIN_COMMANDS, PUBLIC_COMMANDS
+from bot.context import Context
 from bot.handlers import admin, articles, chats, opml, settings, start, subscriptions, words
-from bot.handlers.common import record_chat
+from bot.handlers.common import EXPIRED, record_chat
 from bot.handlers.errors import on_error
 
 COMMANDS = PUBLIC_COMMANDS
@@ -72,7 +73,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_error_handler(on_error)
 
 
-async def expired_button(update: Any, context: Any) -> None:
+async def expired_button(update: Update, context: Context) -> None:
     """A button this version of the bot does not know (an old message's)."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button has expired.")
+        await update.callback_query.answer(context.tr.gettext(EXPIRED))

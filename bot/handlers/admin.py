@@ -13,9 +13,11 @@ from bot import usecases
 from bot.commands import UsageError, clip, parse_id, resolve_topics
 from bot.context import Context
 from bot.handlers.common import args_of, reply_text
+from bot.i18n import N_
+from bot.render.text import markup
 from bot.stats import gather_stats, render_stats
 
-REFUSAL = "Sorry, that command is only for this bot's admins."
+REFUSAL = N_("Sorry, that command is only for this bot's admins.")
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 REMOVEFEED_USAGE = "Usage: /removefeed ID (the #ID from /feeds)"
@@ -29,7 +31,7 @@ def admin_only(handler: Handler) -> Handler:
         services = context.bot_data.services
         user = update.effective_user
         if not services.is_admin(user.id if user else None):
-            await reply_text(update, REFUSAL)
+            await reply_text(update, markup(context.tr.gettext(REFUSAL)))
             return
         await handler(update, context)
 

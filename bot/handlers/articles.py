@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Mapping
 
+from babel.lists import format_list
 from telegram import (
     InlineQueryResultArticle,
     InputTextMessageContent,
@@ -36,6 +36,7 @@ from bot.handlers.common import (
     reply_text,
 )
 from bot.render.messages import (
+    UNTITLED,
     callback,
     parse_callback,
     render_article,
@@ -43,7 +44,7 @@ from bot.render.messages import (
     render_related,
     suggest_topics,
 )
-from bot.render.text import clean_line, truncate
+from bot.render.text import clean_line, escape, markup, truncate
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ async def latest(update: Update, context: Context) -> None:
         await reply_text(update, unknown_topic_text(exc.word, context))
         return
     except UsageError as exc:
-        await reply_text(update, html.escape(str(exc)))
+        await reply_text(update, escape(exc.text(context.tr)))
         return
     await send_latest_page(update, context, wanted.topic, 0, wanted.count, edit=None)
 
@@ -77,12 +78,15 @@ async def send_latest_page(
     edit: Message | None,
 ) -> bool:
     services = context.bot_data.services
+    tr = context.tr
     found = await usecases.latest_page(services.store, topic, offset, count)
     articles, more = found.articles, found.more
     if not articles and edit is not None:
         return False
     name = services.topic_names.get(topic, topic) if topic else None
-    title = f"Latest in {name}" if name else "Latest news"
+    title = (
+        tr.gettext("Latest in %(topic)s") % {"topic": name} if name else tr.gettext("Latest news")
+    )
     if offset:
         title += f" ({offset + 1}–{offset + len(articles)})"
     page = callback("more", topic or "-", offset + count, count) if more else None
@@ -95,6 +99,7 @@ async def send_latest_page(
         back_callback=back,
         first=offset + 1,
         sources=found.sources,
+        tr=tr,
     )
     if edit is not None:
         await edit.edit_text(
@@ -111,10 +116,13 @@ def unknown_topic_text(word: str, context: Context) -> str:
     services = context.bot_data.services
     pairs = [(t.slug, t.name) for t in services.config.topics]
     close = suggest_topics(word, pairs)
-    text = f"I don't know the topic “{html.escape(clip(word))}”."
+    tr = context.tr
+    text = markup(tr.gettext("I don't know the topic “%(word)s”."), word=escape(clip(word)))
     if close:
-        text += " Did you mean " + " or ".join(f"<b>{html.escape(n)}</b>" for n in close) + "?"
-    return text + " /topics lists them all."
+        # "A, B or C" with the language's own "or" (CLDR list patterns).
+        names = format_list([f"<b>{escape(n)}</b>" for n in close], "or", tr.locale)
+        text += " " + markup(tr.gettext("Did you mean %(names)s?"), names=names)
+    return text + " " + markup(tr.gettext("/topics lists them all."))
 
 
 def article_id_from_reply(message: Message | None) -> int | None:
@@ -143,7 +151,7 @@ async def related(update: Update, context: Context) -> None:
         try:
             article_id = parse_article_id(args[0])
         except UsageError as exc:
-            await reply_text(update, html.escape(str(exc)))
+            await reply_text(update, escape(exc.text(context.tr)))
             return
     elif message is not None and message.reply_to_message is not None:
         replied = message.reply_to_message
@@ -154,7 +162,7 @@ async def related(update: Update, context: Context) -> None:
                 replied.chat.id, replied.message_id
             )
     if article_id is None:
-        await reply_text(update, f"{RELATED_USAGE} with /related")
+        await reply_text(update, markup(context.tr.gettext(RELATED_USAGE)))
         return
     await send_related(update, context, article_id)
 
@@ -163,7 +171,9 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
     services = context.bot_data.services
     article = await services.store.articles.get(article_id)
     if article is None:
-        await reply_text(update, f"There is no article #{article_id}.")
+        await reply_text(
+            update, markup(context.tr.gettext("There is no article #%(id)d.") % {"id": article_id})
+        )
         return False
     # The story's other reports come first; the related stories after them are other events.
     reports = await services.store.articles.in_story(article.story or article.id)
@@ -176,7 +186,12 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
     # When nothing in the store relates, the publisher's own box still says something.
     tz = await chat_zone(services, update.effective_chat)
     rendered = render_related(
-        article, found or article.related, limit=RELATED_LIMIT, tz=tz, reports=reports
+        article,
+        found or article.related,
+        limit=RELATED_LIMIT,
+        tz=tz,
+        reports=reports,
+        tr=context.tr,
     )
     await reply(update, context, rendered)
     return True
@@ -185,17 +200,19 @@ async def send_related(update: Update, context: Context, article_id: int) -> boo
 async def search(update: Update, context: Context) -> None:
     """Send the best matches for the words, newest first among them."""
     services = context.bot_data.services
+    tr = context.tr
     text = " ".join(args_of(context))[:MAX_QUERY]
     if not text.strip():
-        await reply_text(update, "Usage: /search words")
+        await reply_text(update, markup(tr.gettext("Usage: /search words")))
         return
     found = await services.store.search.search(text, limit=SEARCH_LIMIT)
     shown = truncate(clean_line(text), 40)
     rendered = render_list(
-        f"Search: {shown}",
+        tr.gettext("Search: %(words)s") % {"words": shown},
         found,
         tz=await chat_zone(services, update.effective_chat),
-        empty=f"No articles match “{shown}”.",
+        empty=tr.gettext("No articles match “%(words)s”.") % {"words": shown},
+        tr=tr,
     )
     await reply(update, context, rendered)
 
@@ -214,25 +231,23 @@ async def on_article_button(update: Update, context: Context) -> None:
         page = _page(args, services.topic_names)
         message = query.message if isinstance(query.message, Message) else None
         if page is None or message is None:
-            await query.answer(EXPIRED)
+            await query.answer(context.tr.gettext(EXPIRED))
             return
         shown = await send_latest_page(update, context, *page, edit=message)
-        await query.answer(None if shown else "No more articles.")
+        await query.answer(None if shown else context.tr.gettext("No more articles."))
         return
     article_id = parse_number(args[0], low=1) if action in ("art", "rel") and args else None
-    if article_id is None:
-        await query.answer(EXPIRED)
-        return
-    article = await services.store.articles.get(article_id)
-    if article is None:
-        await query.answer(EXPIRED)
+    article = await services.store.articles.get(article_id) if article_id is not None else None
+    if article_id is None or article is None:
+        await query.answer(context.tr.gettext(EXPIRED))
         return
     await query.answer()
     if action == "rel":
         await send_related(update, context, article_id)
     else:
         tz = await chat_zone(services, update.effective_chat)
-        await reply(update, context, render_article(article, topics=services.topic_names, tz=tz))
+        rendered = render_article(article, topics=services.topic_names, tz=tz, tr=context.tr)
+        await reply(update, context, rendered)
 
 
 def _page(args: list[str], topic_names: Mapping[str, str]) -> tuple[str | None, int, int] | None:
@@ -260,12 +275,13 @@ async def inline_query(update: Update, context: Context) -> None:
         found = await services.store.articles.latest(limit=INLINE_LIMIT)
     results = []
     for article in found:
-        rendered = render_article(article, topics=services.topic_names)
+        # Shared into any chat, but in the language of the one who shares it.
+        rendered = render_article(article, topics=services.topic_names, tr=context.tr)
         description = truncate(clean_line(article.summary or article.body), 120)
         results.append(
             InlineQueryResultArticle(
                 id=str(article.id),
-                title=truncate(clean_line(article.title) or "Untitled", 120),
+                title=truncate(clean_line(article.title) or context.tr.gettext(UNTITLED), 120),
                 description=description or None,
                 url=article.url if article.url and article.url.startswith("http") else None,
                 input_message_content=InputTextMessageContent(

@@ -11,33 +11,44 @@ from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import Context, Services
 from bot.delivery.policy import zone_named
+from bot.i18n import N_, Translator, language_of
 from bot.render.messages import RenderedMessage
 from storage import StoreBusy
 
 log = logging.getLogger(__name__)
 
-EXPIRED = "This button has expired."
+EXPIRED = N_("This button has expired.")
 MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
 async def record_chat(update: Update, context: Context) -> None:
-    """Record the chat every update comes from, so delivery knows where it can send.
+    """Record the chat every update comes from, and resolve the language to answer it in.
 
     Registered once, in group -1, ahead of every handler (python-telegram-bot's
     ``examples/contexttypesbot.py`` tracks users the same way). A chat seen recently with the
     same name is not written again: a write transaction on every update would cost more than
-    the command itself.
+    the command itself. The language is the chat's chosen one (/settings), else the sender's
+    Telegram ``language_code``; it is set on the context, which PTB hands to every handler of
+    this update.
     """
-    chat = update.effective_chat
-    if chat is None:
-        return
     services = context.bot_data.services
-    key = (chat.type, chat.title, chat.username)
-    if services.recent_chats.get(chat.id) == key:
-        return
+    chat, user = update.effective_chat, update.effective_user
+    user_language = user.language_code if user is not None else None
+    chosen = await _record(services, chat, user_language) if chat is not None else None
+    context.translator = services.languages.get(chosen or user_language)
+
+
+async def _record(services: Services, chat: TgChat, user_language: str | None) -> str | None:
+    """Record ``chat``; the language chosen for it (None: follow the reader)."""
+    # A private chat keeps its reader's language for what is sent with nobody asking.
+    reader = language_of(user_language) if chat.type == ChatType.PRIVATE else None
+    key = (chat.type, chat.title, chat.username, reader)
+    recent = services.recent_chats.get(chat.id)
+    if recent is not None and recent[0] == key:
+        return recent[1]
     try:
-        await services.store.chats.seen(
-            chat.id, chat.type, chat.title, chat.username, services.now()
+        stored = await services.store.chats.seen(
+            chat.id, chat.type, chat.title, chat.username, services.now(), reader
         )
     except StoreBusy:
         # Not an answer of its own: the update goes on to its command, which answers "busy"
@@ -45,9 +56,10 @@ async def record_chat(update: Update, context: Context) -> None:
         if chat.id not in _unrecorded:
             _unrecorded.add(chat.id)
             log.warning("chat %d not recorded yet: the store is locked; recorded later", chat.id)
-        return
+        return recent[1] if recent is not None else None
     _unrecorded.discard(chat.id)
-    services.remember(chat.id, key)
+    services.remember(chat.id, key, stored.language)
+    return stored.language
 
 
 # Chats whose recording a write lock held elsewhere put off: warned about once each.
@@ -108,6 +120,15 @@ async def chat_zone(services: Services, chat: TgChat | None) -> ZoneInfo | None:
         return None
     stored = await services.store.chats.get(chat.id)
     return zone_named(stored.timezone) if stored is not None else None
+
+
+def cached_translator(services: Services, update: Update) -> Translator:
+    """The update's language from what is already known, without the store: for the error
+    handler, which PTB calls with a context of its own (and often because the store failed)."""
+    chat, user = update.effective_chat, update.effective_user
+    recent = services.recent_chats.get(chat.id) if chat is not None else None
+    chosen = recent[1] if recent is not None else None
+    return services.languages.get(chosen or (user.language_code if user else None))
 
 
 def args_of(context: Context) -> list[str]:

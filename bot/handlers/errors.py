@@ -8,12 +8,14 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.context import Context
+from bot.handlers.common import cached_translator
+from bot.i18n import N_
 from storage.db import StoreBusy
 
 log = logging.getLogger(__name__)
 
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-BUSY = "The news store is busy right now. Please try again in a minute."
+SORRY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
+BUSY = N_("The news store is busy right now. Please try again in a minute.")
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -23,9 +25,10 @@ async def on_error(update: object, context: Context) -> None:
         log.warning("could not handle an update: %s", error)
     else:
         log.error("error while handling an update", exc_info=error)
-    answer = BUSY if isinstance(error, StoreBusy) else SORRY
     if not isinstance(update, Update) or isinstance(error, Forbidden | NetworkError):
         return  # nobody to tell, or telling would fail the same way
+    tr = cached_translator(context.bot_data.services, update)
+    answer = tr.gettext(BUSY if isinstance(error, StoreBusy) else SORRY)
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(answer)

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from bot.commands import clip
 from bot.context import Context
 from bot.handlers.admin import REFUSAL, admin_only
-from bot.handlers.common import reply_text
+from bot.handlers.common import EXPIRED, reply_text
 from bot.opml import export_opml, import_opml_feeds, report_lines
 from ingest.opml import MAX_BYTES
 
@@ -55,11 +55,11 @@ async def on_export_button(update: Update, context: Context) -> None:
     if query is None:
         return
     if not services.is_admin(query.from_user.id):
-        await query.answer(REFUSAL, show_alert=True)
+        await query.answer(context.tr.gettext(REFUSAL), show_alert=True)
         return
     chat = update.effective_chat
     if chat is None:
-        await query.answer("This button has expired.")
+        await query.answer(context.tr.gettext(EXPIRED))
         return
     document = await export_opml(services.store, services.config, services.clock())
     feeds = document.count("<outline ")

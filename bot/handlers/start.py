@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import Update
 
 from bot import usecases
@@ -12,6 +10,7 @@ from bot.context import Context
 from bot.handlers.common import args_of, may_manage, reply_text
 from bot.handlers.subscriptions import NOT_ALLOWED
 from bot.render.messages import render_help, render_topics_keyboard, render_welcome
+from bot.render.text import escape, markup
 
 DEEP_LINK_SUBSCRIBE = "sub_"
 
@@ -19,6 +18,7 @@ DEEP_LINK_SUBSCRIBE = "sub_"
 async def start(update: Update, context: Context) -> None:
     """Welcome the reader with the topic picker; ``?start=sub_<topic>`` subscribes at once."""
     services = context.bot_data.services
+    tr = context.tr
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None:
         return
@@ -27,10 +27,11 @@ async def start(update: Update, context: Context) -> None:
         topic = find_topic(args[0][len(DEEP_LINK_SUBSCRIBE) :], services.config.topics)
         if topic is None:
             await reply_text(
-                update, "That link names a topic I no longer have. /topics lists them."
+                update,
+                markup(tr.gettext("That link names a topic I no longer have. /topics lists them.")),
             )
         elif not await may_manage(update, context):
-            await reply_text(update, NOT_ALLOWED)
+            await reply_text(update, markup(tr.gettext(NOT_ALLOWED)))
         else:
             # The same use case as /subscribe: a newly followed topic brings its backlog.
             await usecases.subscribe(
@@ -38,7 +39,10 @@ async def start(update: Update, context: Context) -> None:
             )
             await reply_text(
                 update,
-                f"Subscribed to <b>{html.escape(topic.name)}</b>. New articles will come here.",
+                markup(
+                    tr.gettext("Subscribed to %(topic)s. New articles will come here."),
+                    topic=f"<b>{escape(topic.name)}</b>",
+                ),
             )
             return
     subscribed = set(await services.store.subscriptions.of_chat(chat.id))
@@ -48,7 +52,7 @@ async def start(update: Update, context: Context) -> None:
         else None
     )
     await message.reply_text(
-        render_welcome(context.bot.first_name), reply_markup=keyboard, do_quote=False
+        render_welcome(context.bot.first_name, tr), reply_markup=keyboard, do_quote=False
     )
 
 
@@ -59,7 +63,7 @@ async def help_command(update: Update, context: Context) -> None:
     commands = list(PUBLIC_COMMANDS)
     if services.is_admin(user.id if user else None):
         commands += ADMIN_COMMANDS
-    await reply_text(update, render_help(commands))
+    await reply_text(update, render_help(commands, context.tr))
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -74,4 +78,6 @@ async def unknown_command(update: Update, context: Context) -> None:
         return  # another bot's command in a group
     if chat.type != "private" and not addressed:
         return  # in groups, unaddressed commands may be for other bots
-    await reply_text(update, "I don't know that command. /help lists what I can do.")
+    await reply_text(
+        update, markup(context.tr.gettext("I don't know that command. /help lists what I can do."))
+    )

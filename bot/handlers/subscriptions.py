@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
@@ -12,39 +10,45 @@ from bot.commands import resolve_topics
 from bot.context import Context, Services
 from bot.handlers.articles import unknown_topic_text
 from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text
+from bot.i18n import N_, Translator
 from bot.render.messages import (
     parse_callback,
     quoted_word,
     render_topics_keyboard,
     render_word_rows,
 )
+from bot.render.text import escape, markup
 from storage.words import FOLLOW, MUTE
 
-NOT_ALLOWED = "Only this group's admins can change what it follows."
+NOT_ALLOWED = N_("Only this group's admins can change what it follows.")
+NO_TOPICS = N_("No topics are set up yet.")
 
 
 def names(services: Services, slugs: list[str]) -> str:
     topic_names = services.topic_names
-    return ", ".join(f"<b>{html.escape(topic_names.get(s, s))}</b>" for s in slugs)
+    return ", ".join(f"<b>{escape(topic_names.get(s, s))}</b>" for s in slugs)
 
 
 async def show_picker(update: Update, context: Context, intro: str) -> None:
+    """The topic toggles under ``intro`` (a msgid)."""
     services = context.bot_data.services
     chat = update.effective_chat
     message = update.effective_message
     if chat is None or message is None:
         return
     if not services.config.topics:
-        await reply_text(update, "No topics are set up yet.")
+        await reply_text(update, markup(context.tr.gettext(NO_TOPICS)))
         return
     subscribed = await services.store.subscriptions.of_chat(chat.id)
     keyboard = render_topics_keyboard(services.config.topics, set(subscribed))
-    await message.reply_text(intro, reply_markup=keyboard, do_quote=False)
+    await message.reply_text(
+        markup(context.tr.gettext(intro)), reply_markup=keyboard, do_quote=False
+    )
 
 
 async def topics(update: Update, context: Context) -> None:
     """List every topic as toggle buttons."""
-    await show_picker(update, context, "Tap a topic to follow it or to stop:")
+    await show_picker(update, context, N_("Tap a topic to follow it or to stop:"))
 
 
 async def subscriptions(update: Update, context: Context) -> None:
@@ -54,32 +58,40 @@ async def subscriptions(update: Update, context: Context) -> None:
     message = update.effective_message
     if chat is None or message is None:
         return
+    tr = context.tr
     current = await services.store.subscriptions.of_chat(chat.id)
     lines = [
-        f"This chat follows {names(services, current)}."
+        markup(tr.gettext("This chat follows %(topics)s."), topics=names(services, current))
         if current
-        else "This chat follows no topics yet."
+        else markup(tr.gettext("This chat follows no topics yet."))
     ]
     words = await services.store.words.of_chat(chat.id)
-    for kind, label in ((FOLLOW, "Words followed"), (MUTE, "Words muted")):
-        listed = [html.escape(quoted_word(w.word)) for w in words if w.kind == kind]
+    for kind, label in (
+        (FOLLOW, N_("Words followed: %(words)s.")),
+        (MUTE, N_("Words muted: %(words)s.")),
+    ):
+        listed = [escape(quoted_word(w.word)) for w in words if w.kind == kind]
         if listed:
-            lines.append(f"{label}: {', '.join(listed)}.")
+            lines.append(markup(tr.gettext(label), words=", ".join(listed)))
     if not services.config.topics and not words:
-        await reply_text(update, "No topics are set up yet.")
+        await reply_text(update, markup(tr.gettext(NO_TOPICS)))
         return
-    markup = await subscriptions_keyboard(services, chat.id)
+    keyboard = await subscriptions_keyboard(services, chat.id, tr)
     await message.reply_text(
-        "\n".join(lines) + " Tap to change:", reply_markup=markup, do_quote=False
+        "\n".join(lines) + " " + markup(tr.gettext("Tap to change:")),
+        reply_markup=keyboard,
+        do_quote=False,
     )
 
 
-async def subscriptions_keyboard(services: Services, chat_id: int) -> InlineKeyboardMarkup:
+async def subscriptions_keyboard(
+    services: Services, chat_id: int, tr: Translator
+) -> InlineKeyboardMarkup:
     """The topic toggles, then a remove button for each followed or muted word."""
     subscribed = await services.store.subscriptions.of_chat(chat_id)
     topics = render_topics_keyboard(services.config.topics, set(subscribed))
     words = await services.store.words.of_chat(chat_id)
-    rows = render_word_rows([(w.id, w.word, w.kind) for w in words])
+    rows = render_word_rows([(w.id, w.word, w.kind) for w in words], tr)
     return InlineKeyboardMarkup([*topics.inline_keyboard, *rows])
 
 
@@ -118,7 +130,7 @@ async def topic_change(update: Update, context: Context, picker_intro: str) -> l
         await show_picker(update, context, picker_intro)
         return None
     if not await may_manage(update, context):
-        await reply_text(update, NOT_ALLOWED)
+        await reply_text(update, markup(context.tr.gettext(NOT_ALLOWED)))
         return None
     return words
 
@@ -126,7 +138,8 @@ async def topic_change(update: Update, context: Context, picker_intro: str) -> l
 async def subscribe(update: Update, context: Context) -> None:
     """Follow the named topics; with none named, show the toggles."""
     services = context.bot_data.services
-    words = await topic_change(update, context, "Tap the topics to follow:")
+    tr = context.tr
+    words = await topic_change(update, context, N_("Tap the topics to follow:"))
     chat = update.effective_chat
     if words is None or chat is None:
         return
@@ -141,16 +154,19 @@ async def subscribe(update: Update, context: Context) -> None:
     already = [s for s in slugs if s not in added]
     parts = []
     if added:
-        parts.append(f"Subscribed to {names(services, added)}.")
+        parts.append(markup(tr.gettext("Subscribed to %(topics)s."), topics=names(services, added)))
     if already:
-        parts.append(f"Already following {names(services, already)}.")
+        parts.append(
+            markup(tr.gettext("Already following %(topics)s."), topics=names(services, already))
+        )
     await reply_text(update, " ".join(parts))
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
     """Stop following the named topics, or ``all``; with none named, show the toggles."""
     services = context.bot_data.services
-    words = await topic_change(update, context, "Tap a ticked topic to stop following it:")
+    tr = context.tr
+    words = await topic_change(update, context, N_("Tap a ticked topic to stop following it:"))
     chat = update.effective_chat
     if words is None or chat is None:
         return
@@ -158,7 +174,9 @@ async def unsubscribe(update: Update, context: Context) -> None:
         removed = await services.store.subscriptions.unsubscribe(chat.id, None)
         await reply_text(
             update,
-            f"Unsubscribed from {names(services, removed)}." if removed else "Nothing to remove.",
+            markup(tr.gettext("Unsubscribed from %(topics)s."), topics=names(services, removed))
+            if removed
+            else markup(tr.gettext("Nothing to remove.")),
         )
         return
     slugs, unknown = resolve_topics(words, services.config.topics)
@@ -168,9 +186,17 @@ async def unsubscribe(update: Update, context: Context) -> None:
             return
     removed = await services.store.subscriptions.unsubscribe(chat.id, slugs)
     if removed:
-        await reply_text(update, f"Unsubscribed from {names(services, removed)}.")
+        await reply_text(
+            update,
+            markup(tr.gettext("Unsubscribed from %(topics)s."), topics=names(services, removed)),
+        )
     else:
-        await reply_text(update, f"This chat was not following {names(services, slugs)}.")
+        await reply_text(
+            update,
+            markup(
+                tr.gettext("This chat was not following %(topics)s."), topics=names(services, slugs)
+            ),
+        )
 
 
 async def on_topic_button(update: Update, context: Context) -> None:
@@ -180,34 +206,38 @@ async def on_topic_button(update: Update, context: Context) -> None:
     if query is None or chat is None:
         return
     services = context.bot_data.services
+    tr = context.tr
     try:
         action, args = parse_callback(query.data)
     except ValueError:
-        await query.answer(EXPIRED)
-        return
-    slug = args[0]
+        action, args = "", []
+    slug = args[0] if args else ""
     if slug not in services.topic_names:
-        await query.answer(EXPIRED)
+        await query.answer(tr.gettext(EXPIRED))
         return
     if not await may_manage(update, context):
-        await query.answer(NOT_ALLOWED, show_alert=True)
+        await query.answer(tr.gettext(NOT_ALLOWED), show_alert=True)
         return
     name = services.topic_names[slug]
     current = set(await services.store.subscriptions.of_chat(chat.id))
     if action == "tog" and slug in current:
         await services.store.subscriptions.unsubscribe(chat.id, [slug])
         current.discard(slug)
-        note = f"Stopped following {name}"
+        note = tr.gettext("Stopped following %(topic)s") % {"topic": name}
     else:
         added = await usecases.subscribe(
             services.store, services.delivery, chat.id, [slug], services.now()
         )
         current.add(slug)
-        note = f"Subscribed to {name}" if added else f"Already following {name}"
+        note = (
+            tr.gettext("Subscribed to %(topic)s")
+            if added
+            else tr.gettext("Already following %(topic)s")
+        ) % {"topic": name}
     if action == "tog":
         await edit_keyboard(
             query,
-            await subscriptions_keyboard(services, chat.id)
+            await subscriptions_keyboard(services, chat.id, tr)
             if has_word_buttons(query.message)
             else render_topics_keyboard(services.config.topics, current),
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import Update
 
 from bot.commands import UsageError, parse_number, parse_words
@@ -16,11 +14,12 @@ from bot.handlers.subscriptions import (
     subscriptions_keyboard,
 )
 from bot.render.messages import parse_callback, quoted_word
+from bot.render.text import escape, markup
 from storage.words import FOLLOW, MAX_WORDS, MUTE
 
 
 def shown(words: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(f"<b>{html.escape(quoted_word(w))}</b>" for w in words)
+    return ", ".join(f"<b>{escape(quoted_word(w))}</b>" for w in words)
 
 
 async def _words_to_change(update: Update, context: Context, command: str) -> list[str] | None:
@@ -38,10 +37,10 @@ async def _words_to_change(update: Update, context: Context, command: str) -> li
         try:
             words = parse_words(rest, command)
         except UsageError as exc:
-            await reply_text(update, html.escape(str(exc)))
+            await reply_text(update, escape(exc.text(context.tr)))
             return None
     if not await may_manage(update, context):
-        await reply_text(update, NOT_ALLOWED)
+        await reply_text(update, markup(context.tr.gettext(NOT_ALLOWED)))
         return None
     return words
 
@@ -53,20 +52,30 @@ async def _add(update: Update, context: Context, kind: str) -> None:
     if words is None or chat is None:
         return
     change = await services.store.words.add(chat.id, kind, words, services.now())
+    tr = context.tr
     parts = []
     if change.added:
-        if kind == FOLLOW:
-            parts.append(f"Following {shown(change.added)}.")
-        else:
-            parts.append(f"Muted {shown(change.added)}: articles holding them are not sent here.")
-    if change.already:
-        verb = "Already following" if kind == FOLLOW else "Already muted"
-        parts.append(f"{verb} {shown(change.already)}.")
-    if change.refused:
-        parts.append(
-            f"Not added: {shown(change.refused)}; a chat may have {MAX_WORDS} words"
-            " (/unfollow or /unmute some first)."
+        added = (
+            tr.gettext("Following %(words)s.")
+            if kind == FOLLOW
+            else tr.gettext("Muted %(words)s: articles holding them are not sent here.")
         )
+        parts.append(markup(added, words=shown(change.added)))
+    if change.already:
+        already = (
+            tr.gettext("Already following %(words)s.")
+            if kind == FOLLOW
+            else tr.gettext("Already muted %(words)s.")
+        )
+        parts.append(markup(already, words=shown(change.already)))
+    if change.refused:
+        refused = tr.ngettext(
+            "Not added: %(words)s; a chat may have %(max)d word (/unfollow or /unmute some first).",
+            "Not added: %(words)s; a chat may have %(max)d words"
+            " (/unfollow or /unmute some first).",
+            MAX_WORDS,
+        )
+        parts.append(markup(refused, words=shown(change.refused), max=MAX_WORDS))
     await reply_text(update, " ".join(parts))
     if change.added and kind == FOLLOW and services.delivery is not None:
         await services.delivery.followed(chat.id, list(change.added))
@@ -81,14 +90,23 @@ async def _remove(update: Update, context: Context, kind: str, command: str) -> 
     if words is None or chat is None:
         return
     removed = await services.store.words.remove(chat.id, kind, None if words == ["all"] else words)
-    done = "Stopped following" if kind == FOLLOW else "Unmuted"
+    tr = context.tr
     if removed:
-        await reply_text(update, f"{done} {shown(removed)}.")
+        done = (
+            tr.gettext("Stopped following %(words)s.")
+            if kind == FOLLOW
+            else tr.gettext("Unmuted %(words)s.")
+        )
+        await reply_text(update, markup(done, words=shown(removed)))
     elif words == ["all"]:
-        await reply_text(update, "Nothing to remove.")
+        await reply_text(update, markup(tr.gettext("Nothing to remove.")))
     else:
-        not_had = "was not following" if kind == FOLLOW else "was not muting"
-        await reply_text(update, f"This chat {not_had} {shown(words)}.")
+        not_had = (
+            tr.gettext("This chat was not following %(words)s.")
+            if kind == FOLLOW
+            else tr.gettext("This chat was not muting %(words)s.")
+        )
+        await reply_text(update, markup(not_had, words=shown(words)))
 
 
 async def follow(update: Update, context: Context) -> None:
@@ -118,23 +136,27 @@ async def on_word_button(update: Update, context: Context) -> None:
     if query is None or chat is None:
         return
     services = context.bot_data.services
+    tr = context.tr
     try:
         _, args = parse_callback(query.data)
     except ValueError:
-        await query.answer(EXPIRED)
-        return
-    word_id = parse_number(args[0], low=1)
+        args = []
+    word_id = parse_number(args[0], low=1) if args else None
     if word_id is None:
-        await query.answer(EXPIRED)
+        await query.answer(tr.gettext(EXPIRED))
         return
     if not await may_manage(update, context):
-        await query.answer(NOT_ALLOWED, show_alert=True)
+        await query.answer(tr.gettext(NOT_ALLOWED), show_alert=True)
         return
     removed = await services.store.words.remove_id(chat.id, word_id)
     if removed is None:
-        await query.answer(EXPIRED)
+        await query.answer(tr.gettext(EXPIRED))
         return
     if has_word_buttons(query.message):
-        await edit_keyboard(query, await subscriptions_keyboard(services, chat.id))
-    verb = "Stopped following" if removed.kind == FOLLOW else "Unmuted"
-    await query.answer(f"{verb} {quoted_word(removed.word)}")
+        await edit_keyboard(query, await subscriptions_keyboard(services, chat.id, tr))
+    done = (
+        tr.gettext("Stopped following %(word)s")
+        if removed.kind == FOLLOW
+        else tr.gettext("Unmuted %(word)s")
+    )
+    await query.answer(done % {"word": quoted_word(removed.word)})

@@ -1,8 +1,23 @@
-"""Datelines the way the publisher prints them: ``9 June 2018 12:34 (UTC+04:00)``."""
+"""Datelines the way the publisher prints them, in the reader's language.
+
+``9 June 2018 12:34 (UTC+04:00)`` in English, ``9 июня 2018 12:34 (UTC+04:00)`` in Russian:
+the month comes from Babel's CLDR data in its format (genitive) form, the clock is 24-hour in
+every language, and the offset is written the same everywhere.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+from babel.core import Locale
+from babel.dates import format_datetime
+
+ENGLISH = Locale("en")
+# CLDR patterns: "MMMM" is the month's format form (Russian "июня"), not its stand-alone form
+# ("LLLL", "июнь"); a day-first order is what the publisher prints in every language.
+DATELINE = "d MMMM y HH:mm"
+SAME_YEAR = "d MMMM HH:mm"
+SAME_DAY = "HH:mm"
 
 
 def format_offset(offset: timedelta | None) -> str:
@@ -13,12 +28,17 @@ def format_offset(offset: timedelta | None) -> str:
     return f"UTC{sign}{hours:02d}:{mins:02d}"
 
 
-def format_dateline(moment: datetime) -> str:
+def _format(moment: datetime, pattern: str, locale: Locale) -> str:
+    # Babel reads the fields in moment's own zone (a naive moment is taken as it is).
+    return format_datetime(moment, pattern, tzinfo=moment.tzinfo, locale=locale)
+
+
+def format_dateline(moment: datetime, locale: Locale = ENGLISH) -> str:
     """The full dateline in ``moment``'s own zone."""
-    return f"{moment.day} {moment:%B %Y %H:%M} ({format_offset(moment.utcoffset())})"
+    return f"{_format(moment, DATELINE, locale)} ({format_offset(moment.utcoffset())})"
 
 
-def format_box_time(moment: datetime, reference: datetime) -> str:
+def format_box_time(moment: datetime, reference: datetime, locale: Locale = ENGLISH) -> str:
     """A related-box time: ``13:29`` on the reference's day, ``8 June 20:45`` otherwise.
 
     ``moment`` is shown in the reference's zone, as the publisher's box does.
@@ -26,7 +46,7 @@ def format_box_time(moment: datetime, reference: datetime) -> str:
     zone = reference.tzinfo
     local = moment.astimezone(zone) if zone is not None else moment
     if local.date() == reference.date():
-        return f"{local:%H:%M}"
+        return _format(local, SAME_DAY, locale)
     if local.year == reference.year:
-        return f"{local.day} {local:%B %H:%M}"
-    return f"{local.day} {local:%B %Y %H:%M}"
+        return _format(local, SAME_YEAR, locale)
+    return _format(local, DATELINE, locale)

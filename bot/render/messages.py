@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.i18n import ENGLISH, N_, Translator
 from bot.render.dates import format_dateline
 from bot.render.text import (
     MESSAGE_LIMIT,
@@ -53,9 +54,9 @@ MAX_LIST = 50
 RELATED_LIMIT = 5
 BUTTONS_PER_ROW = 5
 TOGGLES_PER_ROW = 2
-UNTITLED = "(untitled)"
-NO_RELATED = "No related articles yet."
-NOTHING_LISTED = "Nothing here yet."
+UNTITLED = N_("(untitled)")
+NO_RELATED = N_("No related articles yet.")
+NOTHING_LISTED = N_("Nothing here yet.")
 
 _ACTION = re.compile(r"[a-z][a-z0-9_]{0,15}")
 _ID = re.compile(r"[0-9]{1,19}")
@@ -141,23 +142,26 @@ def _label(text: str | None, limit: int = LABEL_LIMIT) -> str:
     return truncate(clean_line(text), limit)
 
 
-def _title(text: str, limit: int) -> str:
-    return truncate(clean_line(text) or UNTITLED, limit)
+def _title(text: str, limit: int, tr: Translator) -> str:
+    return truncate(clean_line(text) or tr.gettext(UNTITLED), limit)
 
 
-def _dateline(moment: datetime, tz: tzinfo | None) -> str:
+def _dateline(moment: datetime, tz: tzinfo | None, tr: Translator) -> str:
     if tz is not None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         moment = moment.astimezone(tz)
-    return format_dateline(moment)
+    return format_dateline(moment, tr.locale)
 
 
-def _source(article: Article) -> str:
+def _source(article: Article, tr: Translator) -> str:
     """``TASS via Azernews``, ``Azernews``, ``TASS`` or nothing."""
     attribution, publisher = _label(article.attribution), _label(article.publisher)
     if attribution and publisher and attribution.casefold() != publisher.casefold():
-        return f"{attribution} via {publisher}"
+        return tr.gettext("%(attribution)s via %(publisher)s") % {
+            "attribution": attribution,
+            "publisher": publisher,
+        }
     return attribution or publisher
 
 
@@ -204,14 +208,15 @@ def _article_spans(
     tz: tzinfo | None,
     body_chars: int,
     url_line: bool,
+    tr: Translator,
 ) -> list[Span]:
-    title = _title(article.title, TITLE_LIMIT)
+    title = _title(article.title, TITLE_LIMIT, tr)
     spans = [bold_link(title, article.url)]
     url = http_url(article.url)
     if url_line and url and utf16_len(url) <= PLAIN_URL_LIMIT:
         # Without markup the link is lost; a bare URL is still made clickable by Telegram.
         spans.append(plain(f"\n{url}"))
-    meta = _dateline(article.published_at, tz)
+    meta = _dateline(article.published_at, tz, tr)
     category = _label(article.category)
     if category:
         meta += f" · {category}"
@@ -219,7 +224,7 @@ def _article_spans(
     body = clean_block(article.body) or clean_block(article.summary)
     if body and body_chars > 0:
         spans += [plain("\n\n"), plain(excerpt(body, min(body_chars, MESSAGE_LIMIT)), cut=1)]
-    source = _source(article)
+    source = _source(article, tr)
     if source:
         spans += [plain("\n\n"), italic(source)]
     tags = _hashtags(article.topics)
@@ -228,8 +233,10 @@ def _article_spans(
     return spans
 
 
-def _article_keyboard(article: Article, topics: Mapping[str, str]) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("Related", callback_data=callback("rel", article.id))]
+def _article_keyboard(
+    article: Article, topics: Mapping[str, str], tr: Translator
+) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton(tr.gettext("Related"), callback_data=callback("rel", article.id))]
     if article.topics:
         slug = article.topics[0]
         try:
@@ -238,7 +245,8 @@ def _article_keyboard(article: Article, topics: Mapping[str, str]) -> InlineKeyb
             data = None  # a slug the config would refuse: no button rather than no message
         if data is not None:
             name = _button_name(topics.get(slug, ""), slug)
-            row.append(InlineKeyboardButton(f"Subscribe to {name}", callback_data=data))
+            label = tr.gettext("Subscribe to %(topic)s") % {"topic": name}
+            row.append(InlineKeyboardButton(label, callback_data=data))
     return InlineKeyboardMarkup([row])
 
 
@@ -248,16 +256,19 @@ def render_article(
     topics: Mapping[str, str],
     tz: tzinfo | None = None,
     body_chars: int = 600,
+    tr: Translator = ENGLISH,
 ) -> RenderedMessage:
     """One article: linked bold title, dateline and category, the opening, source, hashtags.
 
     ``topics`` maps slug to display name; ``tz`` shows the dateline in the reader's zone
-    instead of the publisher's; ``body_chars`` is the opening's length in UTF-16 units.
+    instead of the publisher's; ``body_chars`` is the opening's length in UTF-16 units; ``tr``
+    is the reader's language (our words and the dateline's month; the article's text stays as
+    published).
     """
-    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False)
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
     return RenderedMessage(
         text=fit_html(spans),
-        reply_markup=_article_keyboard(article, topics),
+        reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
     )
 
@@ -269,38 +280,43 @@ def render_story_article(
     topics: Mapping[str, str],
     tz: tzinfo | None = None,
     body_chars: int = 600,
+    tr: Translator = ENGLISH,
 ) -> RenderedMessage:
     """``render_article`` for a story's first report, ending "Also reported by: Trend, Caspian
     Wire" with the story's later reports ``others`` (each publisher once, linked to its
     article). The opening gives way first when it all does not fit one message."""
-    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False)
-    spans += also_reported_spans(others, exclude=article)
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
+    spans += also_reported_spans(others, exclude=article, tr=tr)
     return RenderedMessage(
         text=fit_html(spans),
-        reply_markup=_article_keyboard(article, topics),
+        reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
     )
 
 
-def publisher_name(article: Article) -> str:
+def publisher_name(article: Article, tr: Translator = ENGLISH) -> str:
     """Who published a report: the publisher, its attribution, or the site's host name."""
     name = _label(article.publisher) or _label(article.attribution)
     if name:
         return name
     url = http_url(article.url)
     host = urlsplit(url).hostname if url else None
-    return _label(host.removeprefix("www.")) if host else "another source"
+    return _label(host.removeprefix("www.")) if host else tr.gettext("another source")
 
 
 def also_reported_spans(
-    others: Sequence[Article], *, exclude: Article | None = None, lead: str = "\n\n"
+    others: Sequence[Article],
+    *,
+    exclude: Article | None = None,
+    lead: str = "\n\n",
+    tr: Translator = ENGLISH,
 ) -> list[Span]:
     """ "\n\nAlso reported by: A, B": each publisher once (not the one of ``exclude``), linked
     to its first report that has a URL; nothing when there is no other publisher."""
-    seen = {publisher_name(exclude).casefold()} if exclude is not None else set()
+    seen = {publisher_name(exclude, tr).casefold()} if exclude is not None else set()
     names: dict[str, tuple[str, str | None]] = {}
     for other in others:
-        name = publisher_name(other)
+        name = publisher_name(other, tr)
         key = name.casefold()
         if key in seen:
             continue
@@ -311,7 +327,7 @@ def also_reported_spans(
             names[key] = (known[0], http_url(other.url))
     if not names:
         return []
-    spans = [plain(f"{lead}Also reported by: ")]
+    spans = [plain(lead + tr.gettext("Also reported by:") + " ")]
     for n, (name, url) in enumerate(names.values()):
         if n:
             spans.append(plain(", "))
@@ -325,12 +341,13 @@ def render_article_plain(
     topics: Mapping[str, str],
     tz: tzinfo | None = None,
     body_chars: int = 600,
+    tr: Translator = ENGLISH,
 ) -> RenderedMessage:
     """``render_article`` without markup, for when Telegram says it can't parse entities."""
-    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=True)
+    spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=True, tr=tr)
     return RenderedMessage(
         text=fit_plain(spans),
-        reply_markup=_article_keyboard(article, topics),
+        reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
         parse_mode=None,
     )
@@ -339,26 +356,28 @@ def render_article_plain(
 # -- related news ------------------------------------------------------------------------------
 
 
-def _related_entry(n: int, related: Article | RelatedEntry, tz: tzinfo | None) -> list[Span]:
+def _related_entry(
+    n: int, related: Article | RelatedEntry, tz: tzinfo | None, tr: Translator
+) -> list[Span]:
     # A stored article is listed as /latest lists it, with the dateline it shows when opened;
     # an entry of the publisher's box keeps its time in the article's zone, and says which.
     if isinstance(related, Article):
-        return _list_entry(n, related, tz)
-    parts = [_dateline(related.published_at, tz)] if related.published_at else []
+        return _list_entry(n, related, tz, tr)
+    parts = [_dateline(related.published_at, tz, tr)] if related.published_at else []
     meta = " · ".join([*parts, _label(related.category)] if related.category else parts)
-    spans = [plain(f"\n\n{n}. "), bold(_title(related.title, LIST_TITLE_LIMIT))]
+    spans = [plain(f"\n\n{n}. "), bold(_title(related.title, LIST_TITLE_LIMIT, tr))]
     if meta:
         spans.append(plain(f"\n{meta}"))
     return spans
 
 
-def _report_entry(n: int, report: Article, tz: tzinfo | None) -> list[Span]:
+def _report_entry(n: int, report: Article, tz: tzinfo | None, tr: Translator) -> list[Span]:
     """Another report of the same story: its publisher first, then its headline."""
     return [
         plain(f"\n\n{n}. "),
-        bold_link(publisher_name(report), report.url),
-        plain(f": {_title(report.title, LIST_TITLE_LIMIT)}"),
-        plain(f"\n{_dateline(report.published_at, tz)} · "),
+        bold_link(publisher_name(report, tr), report.url),
+        plain(f": {_title(report.title, LIST_TITLE_LIMIT, tr)}"),
+        plain(f"\n{_dateline(report.published_at, tz, tr)} · "),
         code(f"#{report.id}"),
     ]
 
@@ -370,6 +389,7 @@ def render_related(
     limit: int = RELATED_LIMIT,
     tz: tzinfo | None = None,
     reports: Sequence[Article] = (),
+    tr: Translator = ENGLISH,
 ) -> RenderedMessage:
     """The "Related news" box: numbered headlines with their dateline and category.
 
@@ -381,15 +401,19 @@ def render_related(
     own = [r for r in reports if r.id != article.id][:MAX_LIST]
     shown = list(related)[: max(limit, 0)]
     if not shown and not own:
-        return RenderedMessage(NO_RELATED, None, disable_preview=True)
-    head = [bold("Related news"), plain("\n"), italic(_title(article.title, 120))]
-    entries = [_report_entry(n, r, tz) for n, r in enumerate(own, 1)]
+        return RenderedMessage(tr.gettext(NO_RELATED), None, disable_preview=True)
+    head = [
+        bold(tr.gettext("Related news")),
+        plain("\n"),
+        italic(_title(article.title, 120, tr)),
+    ]
+    entries = [_report_entry(n, r, tz, tr) for n, r in enumerate(own, 1)]
     if own:
         head.append(plain("\n\n"))
-        head.append(bold("Also reported by"))
+        head.append(bold(tr.gettext("Also reported by")))
         if shown:  # the heading of the related part rides with its first entry
-            entries.append([plain("\n\n"), bold("Related stories")])
-    entries += [_related_entry(n, rel, tz) for n, rel in enumerate(shown, len(own) + 1)]
+            entries.append([plain("\n\n"), bold(tr.gettext("Related stories"))])
+    entries += [_related_entry(n, rel, tz, tr) for n, rel in enumerate(shown, len(own) + 1)]
     spans, count = _pack(head, entries)
     listed = [*own, *shown]
     count -= 1 if own and shown and count > len(own) else 0  # the heading is no entry
@@ -407,20 +431,26 @@ def render_related(
 
 
 def _list_entry(
-    n: int, article: Article, tz: tzinfo | None, also: Sequence[Article] = (), sources: int = 1
+    n: int,
+    article: Article,
+    tz: tzinfo | None,
+    tr: Translator,
+    also: Sequence[Article] = (),
+    sources: int = 1,
 ) -> list[Span]:
-    meta = _dateline(article.published_at, tz)
+    meta = _dateline(article.published_at, tz, tr)
     category = _label(article.category)
     if category:
         meta += f" · {category}"
     if sources > 1:
-        meta += f" · {sources} sources"
+        count = tr.ngettext("%(n)d source", "%(n)d sources", sources) % {"n": sources}
+        meta += f" · {count}"
     return [
         plain(f"\n\n{n}. "),
-        bold_link(_title(article.title, LIST_TITLE_LIMIT), article.url),
+        bold_link(_title(article.title, LIST_TITLE_LIMIT, tr), article.url),
         plain(f"\n{meta} · "),
         code(f"#{article.id}"),
-        *also_reported_spans(also, exclude=article, lead="\n"),
+        *also_reported_spans(also, exclude=article, lead="\n", tr=tr),
     ]
 
 
@@ -432,9 +462,10 @@ def render_list(
     page_callback: str | None = None,
     back_callback: str | None = None,
     first: int = 1,
-    empty: str = NOTHING_LISTED,
+    empty: str | None = None,
     also: Mapping[int, Sequence[Article]] | None = None,
     sources: Mapping[int, int] | None = None,
+    tr: Translator = ENGLISH,
 ) -> RenderedMessage:
     """A numbered list of articles with a button per entry and optional "‹ Back" / "More ›".
 
@@ -445,24 +476,25 @@ def render_list(
     the other reports of its story, named under it ("Also reported by: ..."); ``sources``
     gives, by article id, how many reports its story has ("· 3 sources").
     """
-    head = [bold(truncate(clean_line(title) or "Articles", HEADER_LIMIT))]
+    head = [bold(truncate(clean_line(title) or tr.gettext("Articles"), HEADER_LIMIT))]
     shown = list(articles)[:MAX_LIST]
     if shown:
         others = also or {}
         counts = sources or {}
         entries = [
-            _list_entry(n, a, tz, others.get(a.id, ()), counts.get(a.id, 1))
+            _list_entry(n, a, tz, tr, others.get(a.id, ()), counts.get(a.id, 1))
             for n, a in enumerate(shown, first)
         ]
         spans, count = _pack(head, entries)
     else:
-        spans, count = [*head, plain(f"\n\n{truncate(clean_line(empty), HEADER_LIMIT)}")], 0
+        said = clean_line(empty) or tr.gettext(NOTHING_LISTED)
+        spans, count = [*head, plain(f"\n\n{truncate(said, HEADER_LIMIT)}")], 0
     rows = _numbered_rows([callback("art", a.id) for a in shown[:count]], first)
     pages = []
-    for label, data in (("‹ Back", back_callback), ("More ›", page_callback)):
+    for label, data in ((N_("‹ Back"), back_callback), (N_("More ›"), page_callback)):
         if data is not None:
             parse_callback(data)
-            pages.append(InlineKeyboardButton(label, callback_data=data))
+            pages.append(InlineKeyboardButton(tr.gettext(label), callback_data=data))
     if pages:
         rows.append(pages)
     markup = InlineKeyboardMarkup(rows) if rows else None
@@ -495,13 +527,16 @@ def quoted_word(word: str) -> str:
     return f'"{word}"' if " " in word else word
 
 
-def render_word_rows(words: Sequence[tuple[int, str, str]]) -> list[list[InlineKeyboardButton]]:
+def render_word_rows(
+    words: Sequence[tuple[int, str, str]], tr: Translator = ENGLISH
+) -> list[list[InlineKeyboardButton]]:
     """One remove button a row for each (id, word, kind): ``✖ Unfollow inflation``."""
-    verbs = {"follow": "Unfollow", "mute": "Unmute"}
+    verbs = {"follow": N_("✖ Unfollow %(word)s"), "mute": N_("✖ Unmute %(word)s")}
+    other = N_("✖ Remove %(word)s")
     return [
         [
             InlineKeyboardButton(
-                f"✖ {verbs.get(kind, 'Remove')} {_button_name(quoted_word(word), '?')}",
+                tr.gettext(verbs.get(kind, other)) % {"word": _button_name(quoted_word(word), "?")},
                 callback_data=callback("wrd", word_id),
             )
         ]
@@ -509,30 +544,44 @@ def render_word_rows(words: Sequence[tuple[int, str, str]]) -> list[list[InlineK
     ]
 
 
-def render_help(commands: Sequence[tuple[str, str]]) -> str:
-    """``/command — what it does``, one a line, under a bold heading (HTML)."""
-    head = [bold("Commands"), plain("\n")]
+def render_help(commands: Sequence[tuple[str, str]], tr: Translator = ENGLISH) -> str:
+    """``/command — what it does``, one a line, under a bold heading (HTML).
+
+    The descriptions are msgids (``bot.commands``), said in ``tr``'s language.
+    """
+    head = [bold(tr.gettext("Commands")), plain("\n")]
     entries = []
     for command, description in commands:
         name = truncate(clean_line(command).lstrip("/"), 32)
-        about = _label(description, 256)
+        about = _label(tr.gettext(description) if description else "", 256)
         entries.append([plain(f"\n/{name} — {about}" if about else f"\n/{name}")])
     spans, _ = _pack(head, entries)
     return fit_html(spans)
 
 
-def render_welcome(bot_name: str) -> str:
+def render_welcome(bot_name: str, tr: Translator = ENGLISH) -> str:
     """The /start greeting (HTML)."""
+    # The bot's name is bold inside a translated sentence: the sentence is split at its
+    # placeholder, so each part is escaped as plain text and the name keeps its tag.
+    before, _, after = tr.gettext("👋 Hi! I'm %(name)s.").partition("%(name)s")
     return fit_html(
         [
-            plain("👋 Hi! I'm "),
+            plain(before),
             bold(truncate(clean_line(bot_name) or "newsbot", LABEL_LIMIT)),
+            plain(after),
             plain(
-                ". I bring you the news on the topics you follow.\n\n"
-                "/topics — choose your topics\n"
-                "/latest — the newest articles\n"
-                "/search — find articles\n"
-                "/help — every command"
+                " "
+                + tr.gettext("I bring you the news on the topics you follow.")
+                + "\n\n"
+                + "\n".join(
+                    f"/{command} — {tr.gettext(about)}"
+                    for command, about in (
+                        ("topics", N_("choose your topics")),
+                        ("latest", N_("the newest articles")),
+                        ("search", N_("find articles")),
+                        ("help", N_("every command")),
+                    )
+                )
             ),
         ]
     )

@@ -49,6 +49,13 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def markup(message: str, **html: str | int) -> str:
+    """A (translated) ``message`` as Telegram HTML: its own words escaped, then ``html`` (markup
+    already safe, such as ``<b>Economy</b>``) put in its ``%(name)s`` places."""
+    text = escape(message)
+    return text % html if html else text
+
+
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit of every Telegram limit."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
