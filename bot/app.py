@@ -68,7 +68,9 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
             await asyncio.to_thread(store.meaning.load)
         http = make_client(config.fetch)
         topic_names = {t.slug: t.name for t in config.topics}
-        dispatcher = Dispatcher(store, app.bot, topic_names, limiter=limiter, clock=clock)
+        dispatcher = Dispatcher(
+            store, app.bot, topic_names, limiter=limiter, clock=clock, languages=languages
+        )
         delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
         tagger = TopicTagger(config.topics)
         importer = make_importer(

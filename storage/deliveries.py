@@ -52,6 +52,8 @@ class Due:
     # that "sent again at most once" holds across restarts.
     lost_answers: int = 0
     story: int = 0
+    # The chat's language code: chosen in /settings, else its reader's (None: not known).
+    language: str | None = None
     # Set when this row edits the chat's message of the story instead of sending one: that
     # message's id and the delivery (and article) it was sent as.
     edit_message_id: int | None = None
@@ -85,7 +87,7 @@ class LedgerStats:
 
 _DUE_COLUMNS = (
     "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end,"
-    " d.lost_answers, a.story_id"
+    " d.lost_answers, a.story_id, COALESCE(c.language, c.reader_language)"
 )
 _DUE_JOIN = (
     "FROM deliveries d JOIN chats c ON c.id = d.chat_id JOIN articles a ON a.id = d.article_id"

@@ -4,10 +4,14 @@ descriptions are registered in every language."""
 
 from __future__ import annotations
 
+import argparse
+import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.demo import add_demo_arguments, run_demo
 from botapi_double import BotApiDouble
-from tests.harness import SEED_LIKE, running_bot
+from tests.harness import BAKU, SEED_LIKE, FakeClock, make_article, running_bot
 
 
 def labels(message: object) -> list[str]:
@@ -125,3 +129,66 @@ async def test_commands_and_descriptions_are_registered_per_language(tmp_path: P
     assert short[0].startswith("The news")
     assert short[1] is not None
     assert short[1].startswith("Новости")
+
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+async def test_articles_delivered_unasked_come_in_the_chats_language(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, clock=FakeClock(NOW)) as bot:
+        reader = bot.tg.add_user("Ivan", language_code="ru")
+        chat = bot.tg.add_private_chat(reader)
+        await bot.say("/subscribe economy", chat=chat, user=reader)  # remembers "ru"
+        english = await bot.add_reader("Ann", ["economy"])
+        group = bot.tg.add_group("Читатели", admins=[reader])
+        await bot.say("/subscribe@newsbot_test_bot economy", chat=group, user=reader)
+        await bot.say("/settings@newsbot_test_bot language ru", chat=group, user=reader)
+        article = make_article(1, published_at=datetime(2026, 11, 28, 9, 47, tzinfo=BAKU))
+        await bot.publish([article])
+        [russian] = (await bot.tg.wait_for_messages(2, chat_id=chat.id))[1:]
+        [in_group] = (await bot.tg.wait_for_messages(3, chat_id=group.id))[2:]
+        [plain] = await bot.tg.wait_for_messages(1, chat_id=english.id)
+    assert "28 ноября 2026 09:47 (UTC+04:00)" in russian.text
+    assert labels(russian) == ["По теме", "Подписаться: Economy"]
+    assert article.title in russian.text  # the article's own words stay as published
+    assert "28 ноября 2026 09:47" in in_group.text
+    assert "28 November 2026 09:47 (UTC+04:00)" in plain.text
+    assert labels(plain) == ["Related", "Subscribe to Economy"]
+
+
+async def test_a_digest_comes_in_the_chats_language(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 11, 28, 6, 0, tzinfo=UTC))
+    async with running_bot(tmp_path, clock=clock) as bot:
+        reader = bot.tg.add_user("Ivan", language_code="ru-RU")
+        chat = bot.tg.add_private_chat(reader)
+        await bot.say("/subscribe economy", chat=chat, user=reader)
+        await bot.say("/settings digest 08:00", chat=chat, user=reader)
+        await bot.store.chats.digest_sent(chat.id, int(clock.now.timestamp()))
+        await bot.publish(
+            [make_article(n, published_at=clock.now - timedelta(minutes=n)) for n in (1, 2, 3)]
+        )
+        clock.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        await bot.app.job_queue.get_jobs_by_name("digests")[0].run(bot.app)
+        [digest] = (await bot.tg.wait_for_messages(3, chat_id=chat.id))[2:]
+    assert digest.text.startswith("Ваша подборка: 3 новые статьи")
+    assert "28 ноября 2026" in digest.text
+
+
+def test_the_demo_runs_a_russian_session(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_demo_arguments(parser)
+    language = parser.parse_args(["--lang", "ru"]).lang
+    assert parser.parse_args([]).lang == "en"
+    script = tmp_path / "tour.txt"
+    script.write_text("/start\n/latest 1\n/subscribe economy\n!arrive\n", encoding="utf-8")
+    out = io.StringIO()
+    code = run_demo(script, out=out, inp=io.StringIO(), language=language)
+    transcript = out.getvalue()
+    assert code == 0, transcript
+    assert "👋 Привет! Я Newsbot." in transcript
+    assert "Последние новости" in transcript
+    assert "9 июня 2018 12:34 (UTC+04:00)" in transcript
+    assert "Подписка оформлена: Economy." in transcript
+    # The article that arrives is delivered with Russian buttons, its own text in English.
+    assert "[1] По теме  [2] Подписаться: Economy" in transcript
+    assert "Kura Valley Bank" in transcript

@@ -31,6 +31,7 @@ from bot.delivery.policy import (
     retry_outcome,
     zone_named,
 )
+from bot.i18n import Languages, Translator
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import (
     RenderedMessage,
@@ -89,6 +90,7 @@ class Dispatcher:
         *,
         limiter: TelegramRateLimiter | None = None,
         clock: Clock = utc_now,
+        languages: Languages | None = None,
         concurrency: int = 32,
         claim_batch: int = 512,
         idle_poll: float = 0.5,
@@ -100,6 +102,8 @@ class Dispatcher:
         self.topics = topics
         self.limiter = limiter
         self.clock = clock
+        # Each chat's articles come with our words and dates in its language.
+        self.languages = languages if languages is not None else Languages(())
         self.concurrency = concurrency
         self.claim_batch = claim_batch
         self.idle_poll = idle_poll
@@ -117,7 +121,9 @@ class Dispatcher:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._articles: OrderedDict[int, Article | None] = OrderedDict()
-        self._renders: OrderedDict[tuple[int, str | None, bool], RenderedMessage] = OrderedDict()
+        self._renders: OrderedDict[tuple[int, str | None, str, bool], RenderedMessage] = (
+            OrderedDict()
+        )
         self._pending: list[_Change] = []
         self._write_failing_since: float | None = None
         self._store_busy = False  # the last claim found the store locked by another writer
@@ -361,12 +367,13 @@ class Dispatcher:
         if article is None:
             return Outcome(due.id, CANCELLED, error="article no longer stored")
         zone = zone_named(due.timezone)
+        tr = self.languages.get(due.language)
         now = self.clock()
         until = quiet_until(now, due.quiet_start, due.quiet_end, zone)
         if until is not None:
             return Outcome(due.id, OWED, retry_at=int(until.timestamp()), attempted=False)
         if due.edit_message_id is not None:
-            result = await self._add_to_story(due, zone)
+            result = await self._add_to_story(due, zone, tr)
             if result is None:
                 return Outcome(due.id, CANCELLED, error="the story's message is no longer stored")
         elif await self.over_hourly_cap(due.chat_id):
@@ -374,8 +381,8 @@ class Dispatcher:
         else:
             result = await self.send(
                 due.chat_id,
-                self._render(article, due.timezone, zone, plain=False),
-                plain=lambda: self._render(article, due.timezone, zone, plain=True),
+                self._render(article, due.timezone, zone, tr, plain=False),
+                plain=lambda: self._render(article, due.timezone, zone, tr, plain=True),
             )
         if isinstance(result, int):
             return Outcome(due.id, SENT, message_id=result)
@@ -383,7 +390,9 @@ class Dispatcher:
         self._log_refusal(due, result, outcome)
         return outcome
 
-    async def _add_to_story(self, due: Due, zone: ZoneInfo | None) -> int | Verdict | None:
+    async def _add_to_story(
+        self, due: Due, zone: ZoneInfo | None, tr: Translator
+    ) -> int | Verdict | None:
         """Edit the chat's message of this story so it names this report too (never a new
         message: a refused edit is the delivery's outcome). None if that article is gone."""
         assert due.edit_article_id is not None
@@ -396,7 +405,7 @@ class Dispatcher:
         if original is None:
             return None
         others = [articles[i] for i in later if i in articles]
-        rendered = render_story_article(original, others, topics=self.topics, tz=zone)
+        rendered = render_story_article(original, others, topics=self.topics, tz=zone, tr=tr)
         return await self.send(due.chat_id, rendered, edit=due.edit_message_id)
 
     async def send(
@@ -506,13 +515,19 @@ class Dispatcher:
             self._articles.popitem(last=False)
 
     def _render(
-        self, article: Article, zone_name: str | None, zone: ZoneInfo | None, *, plain: bool
+        self,
+        article: Article,
+        zone_name: str | None,
+        zone: ZoneInfo | None,
+        tr: Translator,
+        *,
+        plain: bool,
     ) -> RenderedMessage:
-        key = (article.id, zone_name, plain)
+        key = (article.id, zone_name, tr.code, plain)
         rendered = self._renders.get(key)
         if rendered is None:
             render = render_article_plain if plain else render_article
-            rendered = render(article, topics=self.topics, tz=zone)
+            rendered = render(article, topics=self.topics, tz=zone, tr=tr)
             self._renders[key] = rendered
             if len(self._renders) > RENDER_CACHE:
                 self._renders.popitem(last=False)

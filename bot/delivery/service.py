@@ -114,13 +114,24 @@ class DeliveryService:
         messages = 0
         total = len(pending)
         now = self.now()
+        tr = self.dispatcher.languages.get(claimed[0].language)  # every row is this chat's
         while pending:
-            title = f"Your digest: {total} new article{'s' if total != 1 else ''}"
-            if messages:
-                title += " (continued)"
+            title = (
+                tr.ngettext(
+                    "Your digest: %(n)d new article (continued)",
+                    "Your digest: %(n)d new articles (continued)",
+                    total,
+                )
+                if messages
+                else tr.ngettext(
+                    "Your digest: %(n)d new article", "Your digest: %(n)d new articles", total
+                )
+            ) % {"n": total}
             page = pending[:DIGEST_PAGE]
             also = {story[0][1].id: [a for _, a in story[1:]] for story in page}
-            rendered = render_list(title, [story[0][1] for story in page], tz=zone, also=also)
+            rendered = render_list(
+                title, [story[0][1] for story in page], tz=zone, also=also, tr=tr
+            )
             page = page[: max(1, _listed(rendered))]
             result = await self.dispatcher.send(chat_id, rendered)
             if not isinstance(result, int):

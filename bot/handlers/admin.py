@@ -20,7 +20,7 @@ from bot.stats import gather_stats, render_stats
 REFUSAL = N_("Sorry, that command is only for this bot's admins.")
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FEED_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
-REMOVEFEED_USAGE = "Usage: /removefeed ID (the #ID from /feeds)"
+REMOVEFEED_USAGE = N_("Usage: /removefeed ID (the #ID from /feeds)")
 MAX_WARNINGS = 5  # a feed with many bad entries gets a short answer, not a wall of text
 
 
@@ -52,24 +52,31 @@ async def stats(update: Update, context: Context) -> None:
 async def feeds(update: Update, context: Context) -> None:
     """Every feed with its topics and health."""
     store = context.bot_data.services.store
+    tr = context.tr
     all_feeds = await store.feeds.all()
     if not all_feeds:
-        await reply_text(update, "No feeds yet. Add one with /addfeed URL [topics].")
+        await reply_text(
+            update, markup(tr.gettext("No feeds yet. Add one with /addfeed URL [topics]."))
+        )
         return
-    lines = ["<b>Feeds</b>"]
+    lines = ["<b>" + markup(tr.gettext("Feeds")) + "</b>"]
     for feed in all_feeds[:50]:
         health = (
-            f"failing ×{feed.error_count}: {html.escape(clip(feed.last_error or '', 100))}"
+            markup(
+                tr.gettext("failing ×%(count)d: %(error)s"),
+                count=feed.error_count,
+                error=html.escape(clip(feed.last_error or "", 100)),
+            )
             if feed.error_count
-            else "ok"
+            else markup(tr.gettext("ok"))
         )
-        topics = ", ".join(feed.topics) or "by rules"
+        topics = html.escape(", ".join(feed.topics) or tr.gettext("by rules"))
         lines.append(f"#{feed.id} {html.escape(clip(feed.url, 80))}\n   {topics} · {health}")
     from bot.handlers.opml import export_keyboard  # that module builds on this one's admin_only
 
     if update.effective_message is not None:
         await update.effective_message.reply_text(
-            "\n".join(lines), do_quote=False, reply_markup=export_keyboard()
+            "\n".join(lines), do_quote=False, reply_markup=export_keyboard(tr)
         )
 
 
@@ -77,14 +84,20 @@ async def feeds(update: Update, context: Context) -> None:
 async def addfeed(update: Update, context: Context) -> None:
     """Add a feed (/addfeed URL [topics]) once a first fetch shows it works."""
     services = context.bot_data.services
+    tr = context.tr
     args = args_of(context)
     if not args or not FEED_URL.fullmatch(args[0]) or len(args[0]) > 2000:
-        await reply_text(update, "Usage: /addfeed URL [topics] (an http:// or https:// feed URL)")
+        usage = tr.gettext("Usage: /addfeed URL [topics] (an http:// or https:// feed URL)")
+        await reply_text(update, markup(usage))
         return
     slugs, unknown = resolve_topics(args[1:], services.config.topics)
     if unknown:
         await reply_text(
-            update, f"Unknown topic “{html.escape(clip(unknown[0]))}”. /topics lists them."
+            update,
+            markup(
+                tr.gettext("Unknown topic “%(word)s”. /topics lists them."),
+                word=html.escape(clip(unknown[0])),
+            ),
         )
         return
     added = await usecases.add_feed(
@@ -97,20 +110,38 @@ async def addfeed(update: Update, context: Context) -> None:
         services.now(),
     )
     if added.error is None:
+        new = tr.ngettext("%(n)d new article", "%(n)d new articles", added.imported) % {
+            "n": added.imported
+        }
         lines = [
-            f"Added feed #{added.feed_id}: {added.imported} new articles, {added.duplicate} known."
+            markup(
+                tr.gettext("Added feed #%(id)d: %(new)s, %(known)d known."),
+                id=added.feed_id or 0,
+                new=html.escape(new),
+                known=added.duplicate,
+            )
         ]
         shown = added.warnings[:MAX_WARNINGS]
-        lines += [f"Warning: {html.escape(clip(w, 200))}" for w in shown]
-        if len(added.warnings) > len(shown):
-            lines.append(f"… and {len(added.warnings) - len(shown)} more warnings.")
+        lines += [
+            markup(tr.gettext("Warning: %(warning)s"), warning=html.escape(clip(w, 200)))
+            for w in shown
+        ]
+        more = len(added.warnings) - len(shown)
+        if more > 0:
+            lines.append(
+                markup(
+                    tr.ngettext("… and %(n)d more warning.", "… and %(n)d more warnings.", more),
+                    n=more,
+                )
+            )
         await reply_text(update, "\n".join(lines))
         return
     detail = html.escape(clip(added.error, 200))
     if added.known:
-        await reply_text(update, f"Feed #{added.feed_id} is known, but reading it failed: {detail}")
+        known = tr.gettext("Feed #%(id)d is known, but reading it failed: %(detail)s")
+        await reply_text(update, markup(known, id=added.feed_id or 0, detail=detail))
     else:
-        await reply_text(update, f"Not added: {detail}")
+        await reply_text(update, markup(tr.gettext("Not added: %(detail)s"), detail=detail))
 
 
 @admin_only
@@ -123,9 +154,11 @@ async def removefeed(update: Update, context: Context) -> None:
             raise UsageError(REMOVEFEED_USAGE)
         feed_id = parse_id(args[0], REMOVEFEED_USAGE)
     except UsageError as exc:
-        await reply_text(update, html.escape(str(exc)))
+        await reply_text(update, html.escape(exc.text(context.tr)))
         return
     if await services.store.feeds.remove(feed_id):
-        await reply_text(update, f"Removed feed #{feed_id}.")
+        await reply_text(update, markup(context.tr.gettext("Removed feed #%(id)d."), id=feed_id))
     else:
-        await reply_text(update, f"There is no feed #{feed_id}.")
+        await reply_text(
+            update, markup(context.tr.gettext("There is no feed #%(id)d."), id=feed_id)
+        )
