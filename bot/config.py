@@ -385,6 +385,7 @@ def _delivery(r: _Reader) -> DeliveryConfig:
         new_subscriber_backlog=r.get("new_subscriber_backlog", int, d.new_subscriber_backlog),
         keep_days=r.get("keep_days", int, d.keep_days),
         max_age_seconds=_duration(r, "max_age", "3d") or d.max_age_seconds,
+        paid_broadcast=r.get("paid_broadcast", bool, d.paid_broadcast),
     )
     if result.new_subscriber_backlog < 0:
         r.fail(f"{r.name('new_subscriber_backlog')} must be 0 or more")

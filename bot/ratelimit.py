@@ -10,6 +10,11 @@ Grants go to waiting requests in priority order (replies to users first, then bu
 skipping a request whose own chat is at its limit so that one chat's backlog never holds up
 the others. A 429 pauses every request until ``retry_after`` has passed, then the request is
 sent again: nothing is dropped for flood control.
+
+With paid broadcasts (``Limits.paid_per_second``), a request that carries
+``allow_paid_broadcast`` counts only against that overall window (1,000/s at Telegram); every
+other request counts against both it and the free ``per_second`` window, so replies and edits
+keep Telegram's free limit while bulk sends go at the paid rate. Per-chat limits apply to all.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Limits:
     per_second: float = 30.0
     private_per_second: float = 1.0
     group_per_minute: float = 20.0
+    paid_per_second: float | None = None  # None: no paid broadcasts
 
 
 class Window:
@@ -95,6 +101,7 @@ class _Waiter:
     seq: int
     chat: str | None = field(compare=False)
     future: asyncio.Future[None] = field(compare=False)
+    paid: bool = field(default=False, compare=False)
 
 
 class TelegramRateLimiter(BaseRateLimiter[int]):
@@ -109,6 +116,8 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         self.limits = limits
         self.clock = clock
         self.global_window = window_for_limit(limits.per_second, 1.0)
+        paid = limits.paid_per_second
+        self.paid_window = None if paid is None else window_for_limit(paid, 1.0)
         self.chats: dict[str, Window] = {}
         self.waiters: list[_Waiter] = []
         self.paused_until = 0.0
@@ -139,8 +148,9 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             return await callback(*args, **kwargs)
         chat = _chat_key(data.get("chat_id"))
         priority = BULK if rate_limit_args == BULK else INTERACTIVE
+        paid = bool(data.get("allow_paid_broadcast")) and self.paid_window is not None
         while True:
-            await self.acquire(chat, priority)
+            await self.acquire(chat, priority, paid=paid)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -151,7 +161,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 # The retry keeps the priority of a reply: it has waited already.
                 priority = INTERACTIVE
             finally:
-                self.release(chat)
+                self.release(chat, paid=paid)
 
     # -- the mechanism ---------------------------------------------------------------------
 
@@ -172,24 +182,33 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         window = self.window_of(chat)
         return window is None or window.free(self.clock())
 
-    async def acquire(self, chat: str | None, priority: int = INTERACTIVE) -> None:
+    async def acquire(
+        self, chat: str | None, priority: int = INTERACTIVE, *, paid: bool = False
+    ) -> None:
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(priority, next(self._seq), chat, loop.create_future())
+        waiter = _Waiter(priority, next(self._seq), chat, loop.create_future(), paid)
         heapq.heappush(self.waiters, waiter)
         self._grant()
         try:
             await waiter.future
         except asyncio.CancelledError:
             if waiter.future.done() and not waiter.future.cancelled():
-                self.release(chat)  # granted, then cancelled: give the slot back
+                self.release(chat, paid=paid)  # granted, then cancelled: give the slot back
             else:
                 self.waiters.remove(waiter)
                 heapq.heapify(self.waiters)
             raise
 
-    def release(self, chat: str | None) -> None:
+    def _overall(self, paid: bool) -> list[Window]:
+        """The windows every request of this kind counts against, besides its chat's."""
+        if self.paid_window is None:
+            return [self.global_window]
+        return [self.paid_window] if paid else [self.paid_window, self.global_window]
+
+    def release(self, chat: str | None, *, paid: bool = False) -> None:
         now = self.clock()
-        self.global_window.answered(now)
+        for overall in self._overall(paid):
+            overall.answered(now)
         window = self.window_of(chat)
         if window is not None:
             window.answered(now)
@@ -207,23 +226,31 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             self._wake_at(self.paused_until)
             return
         kept: list[_Waiter] = []
+        # Every request counts against this one: when it is full, nothing can be granted.
+        everyone = self._overall(True)[0]
         while self.waiters:
-            if not self.global_window.free(now):
-                wake_at = self.global_window.next_free(now)
+            if not everyone.free(now):
+                later = everyone.next_free(now)
+                if later is not None:
+                    wake_at = later if wake_at is None else min(wake_at, later)
                 break
             waiter = heapq.heappop(self.waiters)
             if waiter.future.done():
                 continue
+            windows = self._overall(waiter.paid)
             window = self.window_of(waiter.chat)
-            if window is not None and not window.free(now):
-                kept.append(waiter)
-                later = window.next_free(now)
-                if later is not None:
-                    wake_at = later if wake_at is None else min(wake_at, later)
-                continue
-            self.global_window.take()
             if window is not None:
-                window.take()
+                windows = [*windows, window]
+            full = [w for w in windows if not w.free(now)]
+            if full:
+                kept.append(waiter)
+                for w in full:
+                    later = w.next_free(now)
+                    if later is not None:
+                        wake_at = later if wake_at is None else min(wake_at, later)
+                continue
+            for w in windows:
+                w.take()
             waiter.future.set_result(None)
         for waiter in kept:
             heapq.heappush(self.waiters, waiter)

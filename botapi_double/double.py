@@ -586,17 +586,23 @@ class BotApiDouble:
         per_private_chat_per_second: int | None = 1,
         per_group_per_minute: int | None = 20,
         *,
+        paid_per_second: int | None = 1000,
         methods: Iterable[str] | None = None,
     ) -> None:
         """Enforce Telegram's flood limits on message-sending methods (None disables one).
 
         Windows slide and are measured at the double; a call over a limit is answered
         ``429 Too Many Requests: retry after N`` and counted in :attr:`too_many_requests`.
+        A message sent with ``allow_paid_broadcast`` is under ``paid_per_second`` overall
+        instead of ``global_per_second`` (the Bot API: "up to 1000 messages per second,
+        ignoring broadcasting limits for a fee"); its chat's own limit still applies, and
+        every message, paid or not, counts against ``paid_per_second``.
         """
         self.server.limits.configure(
             global_per_second=global_per_second,
             per_private_chat_per_second=per_private_chat_per_second,
             per_group_per_minute=per_group_per_minute,
+            paid_per_second=paid_per_second,
             methods=methods,
         )
 

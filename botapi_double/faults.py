@@ -114,9 +114,11 @@ class RateLimiter:
         self.global_per_second: int | None = None
         self.per_private_chat_per_second: int | None = None
         self.per_group_per_minute: int | None = None
+        self.paid_per_second: int | None = None
         self.methods: frozenset[str] | None = None  # None: every message-sending method
         self.hits = 0
         self._global: _Window | None = None
+        self._paid: _Window | None = None
         self._chats: dict[int, _Window] = {}
 
     def configure(
@@ -125,14 +127,22 @@ class RateLimiter:
         global_per_second: int | None,
         per_private_chat_per_second: int | None,
         per_group_per_minute: int | None,
+        paid_per_second: int | None = None,
         methods: Iterable[str] | None = None,
     ) -> None:
-        """Set the limits (None disables one) and start counting afresh."""
+        """Set the limits (None disables one) and start counting afresh.
+
+        ``paid_per_second`` is the overall limit of paid broadcasts: a message sent with
+        ``allow_paid_broadcast`` counts against it alone (besides its chat's limit); every
+        other message counts against ``global_per_second`` and this overall one too.
+        """
         self.global_per_second = global_per_second
         self.per_private_chat_per_second = per_private_chat_per_second
         self.per_group_per_minute = per_group_per_minute
+        self.paid_per_second = paid_per_second
         self.methods = None if methods is None else frozenset(methods)
         self._global = None if global_per_second is None else _Window(global_per_second, 1.0)
+        self._paid = None if paid_per_second is None else _Window(paid_per_second, 1.0)
         self._chats = {}
 
     def applies_to(self, method: str) -> bool:
@@ -156,12 +166,19 @@ class RateLimiter:
         self._chats[chat.id] = window
         return window
 
-    def check(self, method: str, chat: Chat | None, now: float) -> int | None:
-        """Count a call; return the retry_after seconds if it breaks a limit (not counted)."""
+    def check(
+        self, method: str, chat: Chat | None, now: float, *, paid: bool = False
+    ) -> int | None:
+        """Count a call; return the retry_after seconds if it breaks a limit (not counted).
+
+        ``paid``: the call carries ``allow_paid_broadcast``.
+        """
         if not self.applies_to(method):
             return None
         windows: list[_Window] = []
-        if self._global is not None:
+        if self._paid is not None:
+            windows.append(self._paid)
+        if self._global is not None and not paid:
             windows.append(self._global)
         chat_window = self._chat_window(chat) if chat is not None else None
         if chat_window is not None:

@@ -271,7 +271,12 @@ class BotApiServer:
     async def _execute(self, record: ApiCall) -> Any:
         """Apply flood limits, then run the method's handler."""
         method, params = record.method, record.params
-        retry_after = self.limits.check(method, self._target_chat(params), time.monotonic())
+        retry_after = self.limits.check(
+            method,
+            self._target_chat(params),
+            time.monotonic(),
+            paid=bool(params.get("allow_paid_broadcast")),
+        )
         if retry_after is not None:
             record.fault = "rate limited"
             raise too_many_requests(retry_after)

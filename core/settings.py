@@ -95,6 +95,12 @@ class DeliveryConfig:
     # sent again at most once. Long enough for slow days (3x the 5 s seen under load), short
     # enough that a clean stop, which lets sends in flight finish, fits in 30 s.
     send_timeout: float = 15.0
+    # Telegram's paid tier: bulk sends carry allow_paid_broadcast and may go at up to
+    # PAID_PER_SECOND overall, for a fee in Stars per message. Off unless the publisher opts in.
+    paid_broadcast: bool = False
+
+
+PAID_PER_SECOND = 1000.0  # the Bot API's ceiling for messages sent with allow_paid_broadcast
 
 
 @dataclass(frozen=True, slots=True)

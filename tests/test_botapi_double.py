@@ -711,6 +711,30 @@ async def test_rate_limit_answers_429_with_retry_after(bot: telegram.Bot, tg: Bo
     }
 
 
+async def test_paid_broadcasts_have_their_own_overall_limit(
+    bot: telegram.Bot, tg: BotApiDouble
+) -> None:
+    tg.set_rate_limits(global_per_second=2, per_private_chat_per_second=1, paid_per_second=4)
+    chats = [tg.add_private_chat(tg.add_user()) for _ in range(6)]
+    await bot.send_message(chats[0].id, "free 1")
+    await bot.send_message(chats[1].id, "free 2")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chats[2].id, "free 3: over the free limit")
+    await bot.send_message(chats[2].id, "paid 1", allow_paid_broadcast=True)
+    await bot.send_message(chats[3].id, "paid 2", allow_paid_broadcast=True)
+    # Free messages count against the overall paid limit too: 2 free + 2 paid = 4.
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chats[4].id, "paid 3", allow_paid_broadcast=True)
+    # A chat's own limit holds for paid messages.
+    tg.set_rate_limits(global_per_second=2, per_private_chat_per_second=1, paid_per_second=4)
+    await bot.send_message(chats[5].id, "paid 4", allow_paid_broadcast=True)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chats[5].id, "paid 5", allow_paid_broadcast=True)
+    assert tg.too_many_requests == 3
+    sent = [(c.params.get("allow_paid_broadcast"), c.status) for c in tg.calls("sendMessage")]
+    assert sent[2:5] == [(None, 429), (True, 200), (True, 200)]
+
+
 async def test_group_limit_is_per_minute(bot: telegram.Bot, tg: BotApiDouble) -> None:
     tg.set_rate_limits(
         global_per_second=None, per_private_chat_per_second=None, per_group_per_minute=2

@@ -69,6 +69,13 @@ def test_a_full_config_loads(tmp_path: Path) -> None:
     assert first.quiet_hours.start == "23:00"
     assert second.chat == -1001234567890
     assert second.mode == "instant"
+    assert not config.delivery.paid_broadcast  # Telegram charges for it: only when asked
+
+
+def test_paid_broadcast_is_asked_for_in_delivery(tmp_path: Path) -> None:
+    text = GOOD + "\n[delivery]\npaid_broadcast = true\n"
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.delivery.paid_broadcast
 
 
 def test_the_token_comes_from_the_environment_first(tmp_path: Path) -> None:
@@ -132,6 +139,10 @@ def test_a_named_config_that_is_missing_is_an_error(tmp_path: Path) -> None:
             r"quiet_hours: '25:00-01:00' is not a range",
         ),
         ("[logging]\nlevel = 'LOUD'\n", r"\[logging\]\.level must be one of"),
+        (
+            "[delivery]\npaid_broadcast = 'yes'\n",
+            r"\[delivery\]\.paid_broadcast must be true or false, not str",
+        ),
         ("[telegram\n", r"config\.toml: not valid TOML"),
     ],
 )

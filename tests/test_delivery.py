@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -402,3 +403,29 @@ async def test_a_lost_digest_answer_leaves_the_pages_never_sent_owed_as_they_wer
     assert len(on_page) == 20
     assert {states[n] for n in on_page} == {("owed", 1, 1)}
     assert {states[n] for n in set(range(1, 26)) - on_page} == {("owed", 0, 0)}
+
+
+async def test_paid_broadcast_lifts_the_overall_limit_for_bulk_sends_only(tmp_path: Path) -> None:
+    async with running_bot(
+        tmp_path,
+        clock=FakeClock(NOW),
+        delivery=DeliveryConfig(paid_broadcast=True),
+        # Telegram's own limits: 30/s free, 1,000/s for paid broadcasts, 1/s per chat.
+        before_start=lambda tg: tg.set_rate_limits(),
+    ) as bot:
+        readers = {(await bot.add_reader(f"r{i}", ["economy"])).id for i in range(400)}
+        await bot.publish([fresh(1)])
+        await bot.tg.wait_for_messages(400, timeout=60)
+        [reply] = await bot.say("/help")
+        calls = bot.tg.calls("sendMessage")
+        throttled = bot.tg.too_many_requests
+    bulk = [c for c in calls if c.params["chat_id"] in readers and c.status == 200]
+    assert len(bulk) == 400
+    assert all(c.params.get("allow_paid_broadcast") is True for c in bulk)
+    [answer] = [c for c in calls if c.params["chat_id"] == bot.private.id]
+    assert "allow_paid_broadcast" not in answer.params  # replies stay free of charge
+    assert "/latest" in reply.text
+    assert throttled == 0
+    # Past the free 30/s: some second at the double held more than 30 of them.
+    arrived = sorted(c.time.timestamp() for c in bulk)
+    assert max(bisect_left(arrived, t + 1) - i for i, t in enumerate(arrived)) > 30

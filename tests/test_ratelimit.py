@@ -83,3 +83,28 @@ async def test_a_pause_holds_every_request() -> None:
     await asyncio.sleep(0)
     assert task.done()
     await limiter.shutdown()
+
+
+async def test_paid_bulk_goes_past_the_free_limit_while_replies_keep_it() -> None:
+    clock = FakeClock()
+    limiter = TelegramRateLimiter(Limits(per_second=2, paid_per_second=5), clock=clock)
+    granted: list[str] = []
+
+    async def want(chat: str, priority: int, *, paid: bool) -> None:
+        await limiter.acquire(chat, priority, paid=paid)
+        granted.append(f"{'paid' if paid else 'free'} {chat}")
+
+    # Two free replies fill the free window; paid bulk sends still go, up to the paid limit,
+    # which the replies count against too.
+    tasks = [asyncio.create_task(want(str(n), INTERACTIVE, paid=False)) for n in (1, 2, 3)]
+    tasks += [asyncio.create_task(want(str(n), BULK, paid=True)) for n in range(10, 16)]
+    await asyncio.sleep(0)
+    assert granted == ["free 1", "free 2", "paid 10", "paid 11", "paid 12"]
+    for chat, paid in [("1", False), ("2", False), ("10", True), ("11", True), ("12", True)]:
+        limiter.release(chat, paid=paid)
+    clock.now = 1.0
+    limiter._grant()
+    await asyncio.sleep(0)
+    assert granted[5:] == ["free 3", "paid 13", "paid 14", "paid 15"]
+    await asyncio.gather(*tasks)
+    await limiter.shutdown()
