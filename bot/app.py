@@ -26,6 +26,7 @@ from core.clock import Clock, utc_now
 from core.settings import PAID_PER_SECOND, Config, ConfigError
 from ingest.fetch import make_client
 from ingest.topics import TopicTagger
+from storage.cluster import Leadership, PostgresLeadership, SoleInstance
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ async def introduce(bot: Bot, languages: Languages) -> None:
         await bot.set_my_commands(commands, language_code=code)
         await bot.set_my_description(tr.gettext(DESCRIPTION), language_code=code)
         await bot.set_my_short_description(tr.gettext(SHORT_DESCRIPTION), language_code=code)
+
+
+def make_leadership(config: Config) -> Leadership:
+    """Who leads among the instances sharing the store: on PostgreSQL an advisory lock per bot
+    (the token's bot id), so two bots may share a database; on SQLite this one process."""
+    # [storage] url arrives with the PostgreSQL store; until then every store is SQLite's.
+    url: str | None = getattr(config.storage, "url", None)
+    if not url:
+        return SoleInstance()
+    bot_id = (config.telegram.token or "").partition(":")[0]
+    return PostgresLeadership(url, f"bot {bot_id}")
 
 
 def build_application(config: Config, *, clock: Clock = utc_now) -> Application:  # type: ignore[type-arg]
@@ -86,20 +98,36 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         importer = make_importer(
             store, config, clock=clock, tagger=tagger, owed=lambda added: dispatcher.notify()
         )
-        services = Services(config, store, tagger, http, delivery, importer, languages, clock=clock)
+        leadership = make_leadership(config)
+        services = Services(
+            config,
+            store,
+            tagger,
+            http,
+            delivery,
+            importer,
+            languages,
+            clock=clock,
+            leadership=leadership,
+        )
         running.append(services)
         app.bot_data.attach(services)
         await introduce(app.bot, languages)
         await delivery.resolve_channels()
         if config.metrics.enabled:
             ops.append(await start_ops_server(app, config.metrics))
-        await dispatcher.start()
+        # Only the leader sends bulk deliveries (so Telegram's limits are counted in one
+        # place); on SQLite this instance leads at once, before any update is handled.
+        leadership.watch(promoted=dispatcher.start, demoted=dispatcher.resign)
+        await leadership.start()
         schedule_jobs(app, services)
 
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
-        # Sends in flight finish and are recorded before the bot's connections close.
+        # Sends in flight finish and are recorded before the bot's connections close; then
+        # the lead (if held) goes, so that a standby takes over at once.
         for services in running:
             await services.delivery.dispatcher.stop()
+            await services.leadership.stop()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         # A start that failed after post_init (a webhook port taken) never ran post_stop: its
@@ -108,6 +136,7 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         for services in running:
             if services.delivery.dispatcher.running:
                 await services.delivery.dispatcher.stop()
+            await services.leadership.stop()
         # A start that failed in initialize (Telegram unreachable, token rejected) leaves the
         # bot's HTTP sessions open: Application.shutdown skips an app that never initialized.
         await app.bot.shutdown()

@@ -230,10 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_bot(config: Config) -> int:
     """Run the bot until SIGINT or SIGTERM; a bad token or unreachable API is one line."""
-    from telegram import Update
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application
+    from bot.app import POLL_TIMEOUT, build_application
+    from bot.lifecycle import run_polling
     from bot.metrics import MetricsError
     from bot.webhook import WebhookError, run_webhook
 
@@ -247,7 +247,7 @@ def run_bot(config: Config) -> int:
         if config.telegram.webhook is not None:
             run_webhook(app, config.telegram.webhook)
         else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+            run_polling(app, poll_timeout=POLL_TIMEOUT)
     except (WebhookError, MetricsError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE

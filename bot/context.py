@@ -15,6 +15,7 @@ from core.settings import Config
 from ingest.pipeline import Importer
 from ingest.topics import TopicTagger
 from storage import Store
+from storage.cluster import Leadership, SoleInstance
 
 if TYPE_CHECKING:
     from bot.delivery.service import DeliveryService
@@ -35,6 +36,8 @@ class Services:
     importer: Importer  # stores what it finds and owes the new articles to subscribers
     languages: Languages  # every language the bot speaks, read once at start
     clock: Clock = field(default=utc_now)
+    # Whether this instance leads (polls, sends bulk, runs the schedule): always, on SQLite.
+    leadership: Leadership = field(default_factory=SoleInstance)
     # Chats seen lately, so that a command does not rewrite its chat row every time: what was
     # recorded of each, and the language chosen for it in /settings (None: follow the reader).
     recent_chats: OrderedDict[int, tuple[tuple[object, ...], str | None]] = field(

@@ -1,7 +1,10 @@
 """Periodic work on python-telegram-bot's JobQueue: feeds, channel slots, digests, pruning.
 
 Jobs have fixed names and replace an older instance of themselves, so a restart or a config
-reload never runs the same job twice.
+reload never runs the same job twice. With several instances on one PostgreSQL store, every
+instance keeps the schedule and only the leader does the work of a slot (the instance that
+also sends every bulk delivery), so each slot runs once across instances; after a takeover the
+new leader's next slot catches up (feeds that are due, digests not yet sent today).
 """
 
 from __future__ import annotations
@@ -56,7 +59,12 @@ def _every(
 ) -> Any:
     for old in queue.get_jobs_by_name(name):
         old.schedule_removal()
-    return queue.run_repeating(callback, interval=seconds, first=first, name=name, data=data)
+
+    async def if_leading(context: Context) -> None:
+        if context.bot_data.services.leadership.leading:
+            await callback(context)
+
+    return queue.run_repeating(if_leading, interval=seconds, first=first, name=name, data=data)
 
 
 async def poll_feeds(context: Context) -> None:

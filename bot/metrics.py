@@ -18,6 +18,8 @@ What is counted, and from where:
 - 429 answers, from the rate limiter's own counter.
 - feed polls and failed polls, counted when the importer has recorded a poll's result.
 - the time each update spends in the handlers (see ``watch_updates``).
+- whether this instance leads (``newsbot_leader``, read at scrape): with several instances on
+  one PostgreSQL store, only the leader polls, sends bulk and runs the schedule.
 """
 
 from __future__ import annotations
@@ -142,6 +144,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.leader = Gauge(
+            "newsbot_leader",
+            "1 while this instance leads (polls, sends bulk, runs the schedule), else 0.",
+            registry=r,
+        )
         self.limiter: TelegramRateLimiter | None = None
         r.register(_LimiterCollector(self))
         ProcessCollector(registry=r)
@@ -240,6 +247,8 @@ class HealthCheck:
 
     store: Store
     dispatcher: Dispatcher | None
+    # A standby's dispatcher is stopped on purpose: only the leader's is checked.
+    leading: Callable[[], bool] = field(default=lambda: True)
     stall_seconds: float = STALL_SECONDS
     store_timeout: float = STORE_TIMEOUT
     # The dispatcher's first round may still be ahead; count a stall from here until then.
@@ -254,7 +263,7 @@ class HealthCheck:
         except Exception as exc:
             found.append(f"store unreachable: {type(exc).__name__}: {exc}")
         dispatcher = self.dispatcher
-        if dispatcher is not None:
+        if dispatcher is not None and self.leading():
             if not dispatcher.running:
                 found.append("dispatcher is not running")
             else:
@@ -349,9 +358,11 @@ async def start_ops_server(
     metrics.watch_dispatcher(dispatcher)
     metrics.watch_feed_polls(services.importer)
     metrics.watch_updates(app)
+    leadership = services.leadership
+    metrics.leader.set_function(lambda: 1.0 if leadership.leading else 0.0)
     server = OpsServer(
         metrics,
-        HealthCheck(services.store, dispatcher),
+        HealthCheck(services.store, dispatcher, leading=lambda: leadership.leading),
         now=services.now,
         listen=config.listen,
         port=config.port,

@@ -4,6 +4,8 @@ a 429, commands and feed polls; /healthz as the store and the dispatcher come an
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -251,3 +253,22 @@ async def test_each_bot_has_its_own_registry(tmp_path: Path) -> None:
 def test_reasons_are_short_fixed_classes(status: str, error: str, expected: str) -> None:
     assert reason_class(Outcome(1, status, error=error)) == expected
     assert expected in REASONS
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_bot_exposes() -> None:
+    dashboard = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "newsbot.json"
+    panels = json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+    used = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:newsbot|process)_[a-z0-9_]+", target["expr"])
+    }
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    exposed = {
+        family.name + suffix
+        for family in Metrics().registry.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    assert "newsbot_leader" in used
+    assert used <= exposed, used - exposed

@@ -178,6 +178,23 @@ class Dispatcher:
         if self._unfinished() or self._pending:
             await self._abandon()
 
+    async def resign(self) -> None:
+        """Another instance leads now: stop claiming and sending at once, and leave the ledger
+        to the leader. The rows claimed here and not sent stay as they are: the leader's
+        ``start`` puts them back as owed (writing them back from here could undo its claim).
+        Sends in flight finish and their outcomes are written; the dispatcher may start again.
+        """
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self._queues.clear()
+        self._queued = 0
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=self.stop_timeout)
+        self._stopping = False
+
     def _unfinished(self) -> set[asyncio.Task[None]]:
         tasks = set(self._in_flight)
         if self._writer is not None and not self._writer.done():

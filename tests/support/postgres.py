@@ -1,0 +1,41 @@
+"""A throwaway PostgreSQL database for the tests that coordinate several instances.
+
+The server is the machine's own (user postgres on 127.0.0.1:5432, or ``NEWSBOT_TEST_POSTGRES``).
+Where none answers, the test is skipped saying so, except in CI (``CI=true``), where it fails:
+CI starts the server and must never pass by skipping these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+
+POSTGRES_SERVER = os.environ.get("NEWSBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+def server_url(database: str) -> str:
+    return f"{POSTGRES_SERVER.rstrip('/')}/{database}"
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """The URL of a new empty database, dropped (with its sessions ended) afterwards."""
+    name = f"newsbot_cluster_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(server_url("postgres"), autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        reason = f"no PostgreSQL server answers at {POSTGRES_SERVER}: {exc}".strip()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests: .ci/run starts the server)")
+        pytest.skip(reason)
+    try:
+        yield server_url(name)
+    finally:
+        with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,234 @@
+"""Several instances on one PostgreSQL database: one leads, another takes over when it goes.
+
+Real PostgreSQL (a throwaway database per test), no mocks: sessions end the ways they end in
+production (closed, terminated by the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from botapi_double import BotApiDouble
+from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
+from tests.support.newsbot import PythonProcess, start_python
+from tests.support.postgres import throwaway_database
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with throwaway_database() as url:
+        yield url
+
+
+class Node:
+    """One instance's leadership, with an event for each change the hooks saw."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self.leadership = PostgresLeadership(url, "bot 1", retry_every=0.1, check_every=0.1)
+        self.promoted = asyncio.Event()
+        self.demoted = asyncio.Event()
+        self.leadership.watch(promoted=self._promoted, demoted=self._demoted)
+
+    async def _promoted(self) -> None:
+        self.demoted.clear()
+        self.promoted.set()
+
+    async def _demoted(self) -> None:
+        self.promoted.clear()
+        self.demoted.set()
+
+
+async def a_new_leader(nodes: list[Node]) -> Node:
+    """Wait until one of ``nodes`` comes to lead; that one."""
+    waits = {asyncio.create_task(n.promoted.wait()): n for n in nodes}
+    async with asyncio.timeout(5):
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return waits[done.pop()]
+
+
+@pytest.fixture
+async def nodes(pg_url: str) -> AsyncIterator[list[Node]]:
+    made = [Node(pg_url, name) for name in ("a", "b", "c")]
+    for node in made:
+        await node.leadership.start()
+    yield made
+    for node in made:
+        await node.leadership.stop()
+
+
+async def test_exactly_one_of_three_leads(nodes: list[Node]) -> None:
+    assert [n.leadership.leading for n in nodes] == [True, False, False]  # the first to ask
+    await asyncio.sleep(0.5)  # five rounds of asking: the standbys still do not lead
+    assert [n.leadership.leading for n in nodes] == [True, False, False]
+
+
+async def test_a_standby_leads_once_the_leader_stops(nodes: list[Node]) -> None:
+    first, *others = nodes
+    await first.leadership.stop()
+    assert first.demoted.is_set()
+    await a_new_leader(others)
+    assert sum(n.leadership.leading for n in nodes) == 1
+
+
+async def test_a_leader_whose_session_is_killed_stands_down_and_the_offset_is_fenced(
+    pg_url: str, nodes: list[Node]
+) -> None:
+    first = nodes[0]
+    await first.leadership.commit_update_id(41)
+    # The server ends the leader's session (as a restart or a network cut does).
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'newsbot leadership' AND pid IN"
+            " (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
+        )
+    async with asyncio.timeout(5):
+        await first.demoted.wait()
+    with pytest.raises(LostLead):
+        await first.leadership.commit_update_id(99)
+    leader = await a_new_leader(nodes)
+    assert sum(n.leadership.leading for n in nodes) == 1
+    assert await leader.leadership.next_update_id() == 41  # where the old leader left off
+    await leader.leadership.commit_update_id(42)
+    assert await leader.leadership.next_update_id() == 42
+
+
+async def test_another_bot_on_the_same_database_leads_its_own_instances(pg_url: str) -> None:
+    one = PostgresLeadership(pg_url, "bot 1")
+    two = PostgresLeadership(pg_url, "bot 2")
+    try:
+        await one.start()
+        await two.start()
+        assert one.leading
+        assert two.leading
+        await one.commit_update_id(10)
+        assert await two.next_update_id() is None
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_an_unreachable_server_means_standing_by_not_crashing() -> None:
+    nobody = PostgresLeadership(
+        "postgresql://postgres:secret@127.0.0.1:1/none", "bot 1", check_timeout=1
+    )
+    await nobody.start()
+    try:
+        assert not nobody.leading
+        assert "secret" not in nobody.where
+    finally:
+        await nobody.stop()
+
+
+async def test_a_sole_instance_leads_from_start_to_stop() -> None:
+    sole = SoleInstance()
+    await sole.start()
+    assert sole.leading
+    await sole.commit_update_id(5)
+    assert await sole.next_update_id() == 5
+    await sole.stop()
+    with pytest.raises(LostLead):
+        await sole.commit_update_id(6)
+
+
+def test_logs_name_the_database_without_the_password() -> None:
+    url = "postgresql://bot:hunter2@db.internal:6543/news"
+    assert describe_url(url) == "db.internal:6543/news"
+
+
+# -- real processes: three instances polling one bot, one killed ----------------------------
+
+
+def replies(tg: BotApiDouble) -> list[tuple[str, str]]:
+    """(who answered, the text answered) for every reply the echo bots sent."""
+    return [tuple(m.text.split(": ", 1)) for m in tg.sent() if ": " in m.text]  # type: ignore[misc]
+
+
+def fetched(tg: BotApiDouble, text: str) -> bool:
+    """Whether getUpdates has handed out the message ``text`` (answered or not)."""
+    for call in tg.calls("getUpdates"):
+        for update in (call.response or {}).get("result") or []:
+            if update.get("message", {}).get("text") == text:
+                return True
+    return False
+
+
+async def committed_past(pg_url: str, tg: BotApiDouble) -> None:
+    """Wait until the leader has committed every update handed out so far as handled (it does
+    so right after each handler returns; a kill before that would repeat the update)."""
+    last = max(
+        update["update_id"]
+        for call in tg.calls("getUpdates")
+        for update in (call.response or {}).get("result") or []
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+                cursor = await conn.execute("SELECT next_update_id FROM cluster_poll_offsets")
+                row = await cursor.fetchone()
+            if row is not None and row[0] > last:
+                return
+            await asyncio.sleep(0.05)  # reading another process's progress
+
+
+async def start_node(tg: BotApiDouble, pg_url: str, name: str) -> PythonProcess:
+    node = await start_python(
+        "-m", "tests.support.poll_node", tg.base_url, tg.token, pg_url, name, merge_stderr=True
+    )
+    await node.wait_for_output(f"{name} started")
+    return node
+
+
+async def test_a_killed_poller_is_replaced_within_10_s_and_no_update_is_lost_or_doubled(
+    pg_url: str,
+) -> None:
+    async with BotApiDouble() as tg:
+        users = [tg.add_user(f"reader{i}") for i in range(3)]
+        chats = [tg.add_private_chat(user) for user in users]
+
+        def say(text: str, i: int = 0) -> None:
+            tg.send_text(chats[i % 3], users[i % 3], text)
+
+        nodes = {name: await start_node(tg, pg_url, name) for name in "abc"}
+        try:
+            await nodes["a"].wait_for_output("a leads")
+            for i in range(10):
+                say(f"one {i}", i)
+            await tg.wait_for_messages(10, timeout=20)
+            await committed_past(pg_url, tg)
+            assert {who for who, _ in replies(tg)} == {"a"}
+            # Standbys never call getUpdates: a second poller would get 409 Conflict.
+            assert all(c.status != 409 for c in tg.calls("getUpdates"))
+
+            # The leader dies between updates: everything it answered stays answered once.
+            await nodes.pop("a").kill()
+            killed_at = asyncio.get_running_loop().time()
+            for i in range(10):
+                say(f"two {i}", i)
+            await tg.wait_for_messages(20, timeout=20)
+            took = asyncio.get_running_loop().time() - killed_at
+            [leader] = {who for who, text in replies(tg) if text.startswith("two")}
+            assert took < 10
+
+            # The new leader dies while it handles an update: the last one answers it.
+            say("slow one")
+            await tg.wait_for(lambda: fetched(tg, "slow one"), timeout=10, what="slow fetched")
+            await nodes.pop(leader).kill()
+            [last] = nodes
+            await tg.wait_for_messages(21, timeout=20)
+        finally:
+            for node in nodes.values():
+                await node.stop()
+        answered = replies(tg)
+    assert ("a", "one 0") in answered
+    assert (last, "slow one") in answered
+    assert sorted(text for _, text in answered) == sorted(
+        [f"one {i}" for i in range(10)] + [f"two {i}" for i in range(10)] + ["slow one"]
+    )
