@@ -8,7 +8,7 @@ through this one helper::
 
 Up: ``initialize``, ``post_init``, (``before_start``), ``start``, the ``Poller``.
 Down, as the block ends and also after a step that failed: the poller, ``stop``,
-``post_stop``, ``shutdown``, ``post_shutdown`` (each only if its counterpart ran).
+``post_stop``, ``shutdown`` (each only if its counterpart ran), and ``post_shutdown`` always.
 
 The poller is ``bot.polling.Poller`` rather than PTB's Updater: it confirms an update to
 Telegram only once it was handled, and polls only while this instance leads.
@@ -47,8 +47,10 @@ async def polling(
     services' own unless given (an Application that is not newsbot's).
     """
     async with AsyncExitStack() as stack:
-        await app.initialize()
+        # post_shutdown runs even after a failed initialize (a rejected token), as in PTB's
+        # run_polling: it closes the bot's HTTP sessions, which Application.shutdown skips then.
         stack.push_async_callback(_hook, app.post_shutdown, app)
+        await app.initialize()
         stack.push_async_callback(app.shutdown)
         await _hook(app.post_init, app)
         stack.push_async_callback(_hook, app.post_stop, app)

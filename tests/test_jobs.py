@@ -88,3 +88,20 @@ async def test_pruning_forgets_old_finished_rows_and_keeps_what_is_owed(tmp_path
     assert (chat.id, "sent") not in left
     assert (7, "owed") in left  # owed rows are never pruned, however old
     assert (8, "failed") in left  # recent enough to keep
+
+
+async def test_a_standby_does_no_slot_work_and_does_it_once_it_leads(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    async with feed_server({"/good.xml": rss(2)}) as http:
+        feeds = (FeedConfig(http.url("/good.xml"), ("economy",), 600),)
+        async with running_bot(tmp_path, clock=clock, feeds=feeds) as bot:
+            leadership = bot.app.bot_data.services.leadership
+            await leadership.stop()  # as when another instance leads
+            [job] = bot.app.job_queue.get_jobs_by_name("feeds")
+            await job.run(bot.app)
+            while_standing_by = await bot.store.articles.latest(limit=10)
+            await leadership.start()
+            await job.run(bot.app)
+            once_leading = await bot.store.articles.latest(limit=10)
+    assert while_standing_by == []
+    assert sorted(a.title for a in once_leading) == ["Feed story 0", "Feed story 1"]

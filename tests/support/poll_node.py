@@ -37,7 +37,7 @@ def main() -> None:
     async def stands_by() -> None:
         print(f"{name} stands by", flush=True)
 
-    leadership = PostgresLeadership(database_url, "bot 1", retry_every=0.5, check_every=1.0)
+    leadership = PostgresLeadership(database_url, "bot 1")  # newsbot run's own timings
     leadership.watch(promoted=leads, demoted=stands_by)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,184 @@
+"""What a budget shared by several instances would cost, against one sender.
+
+    python bench/cluster.py budget [--processes 3] [--seconds 5]
+    python bench/cluster.py takeover [--rounds 5]
+
+``takeover``: three polling instances (tests/support/poll_node.py: newsbot's Poller and
+PostgreSQL leadership around an echo bot) against the Bot API double; the leader is killed with
+SIGKILL while a reader keeps writing, and the time from the kill to the first answer from
+another instance is measured, each round.
+
+
+Telegram's limits can be kept across instances two ways: every instance takes each message's
+slot from a budget kept in PostgreSQL or Redis, or one instance (the leader) sends every bulk
+message and counts them in memory. This measures the first way's price: three processes take
+slots as fast as they can from one shared counter per second (PostgreSQL: an upsert on one
+row; Redis: INCR on one key), and the in-process limiter's own cost for comparison. It prints
+slots per second in total and the time one slot costs a sender.
+
+A counter per second is the cheapest shared form, and it is not even right: Telegram counts
+sliding windows, so two fixed seconds can put twice the limit in one sliding second, and a
+slot must be held until the answer came back (bot/ratelimit.py), which takes a second round
+trip to give it back. Every figure here is therefore a lower bound on the shared cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bot.ratelimit import BULK, Limits, TelegramRateLimiter  # noqa: E402
+from botapi_double import BotApiDouble  # noqa: E402
+from tests.support.newsbot import PythonProcess, start_python  # noqa: E402
+from tests.support.postgres import server_url  # noqa: E402
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def pg_worker(url: str, seconds: float, out: multiprocessing.Queue[int]) -> None:
+    taken = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            conn.execute(
+                "INSERT INTO budget (second, taken) VALUES (%s, 1) ON CONFLICT (second)"
+                " DO UPDATE SET taken = budget.taken + 1 RETURNING taken",
+                (int(time.time()),),
+            ).fetchone()
+            taken += 1
+    out.put(taken)
+
+
+async def redis_slots(seconds: float) -> int:
+    reader, writer = await asyncio.open_connection(*REDIS)
+    taken = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        key = f"newsbot-bench-budget:{int(time.time())}"
+        writer.write(f"*2\r\n$4\r\nINCR\r\n${len(key)}\r\n{key}\r\n".encode())
+        await writer.drain()
+        await reader.readline()  # ":N\r\n", the slots taken this second
+        taken += 1
+    writer.close()
+    await writer.wait_closed()
+    return taken
+
+
+def redis_worker(seconds: float, out: multiprocessing.Queue[int]) -> None:
+    out.put(asyncio.run(redis_slots(seconds)))
+
+
+def run_workers(target: object, args: tuple[object, ...], processes: int) -> int:
+    out: multiprocessing.Queue[int] = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=target, args=(*args, out))  # type: ignore[arg-type]
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    total = sum(out.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total
+
+
+async def local_slots(count: int) -> float:
+    limiter = TelegramRateLimiter(Limits(per_second=10**9, private_per_second=10**9))
+    started = time.perf_counter()
+    for n in range(count):
+        chat = str(n)
+        await limiter.acquire(chat, BULK)
+        limiter.release(chat)
+    return (time.perf_counter() - started) / count
+
+
+def bench_budget(processes: int, seconds: float) -> None:
+    name = f"newsbot_bench_{os.getpid()}"
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        url = server_url(name)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE budget (second BIGINT PRIMARY KEY, taken INT NOT NULL)")
+        total = run_workers(pg_worker, (url, seconds), processes)
+        print(
+            f"PostgreSQL upsert, {processes} processes: {total / seconds:,.0f} slots/s in total,"
+            f" {seconds * processes / total * 1000:.2f} ms per slot per sender"
+        )
+    finally:
+        with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    total = run_workers(redis_worker, (seconds,), processes)
+    print(
+        f"Redis INCR, {processes} processes: {total / seconds:,.0f} slots/s in total,"
+        f" {seconds * processes / total * 1000:.2f} ms per slot per sender"
+    )
+    per_slot = asyncio.run(local_slots(100_000))
+    print(f"in-process limiter (one sender): {per_slot * 1e6:.1f} µs per slot")
+
+
+async def bench_takeover(rounds: int) -> None:
+    name = f"newsbot_bench_{os.getpid()}"
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    times: list[float] = []
+    try:
+        async with BotApiDouble() as tg:
+            user = tg.add_user("reader")
+            chat = tg.add_private_chat(user)
+            nodes: dict[str, PythonProcess] = {}
+            try:
+                for n in range(rounds + 2):
+                    node = f"n{n}"
+                    nodes[node] = await start_python(
+                        "-m", "tests.support.poll_node", tg.base_url, tg.token,
+                        server_url(name), node, merge_stderr=True,
+                    )  # fmt: skip
+                    await nodes[node].wait_for_output(f"{node} started")
+                for r in range(rounds):
+                    before = len(tg.sent())
+                    tg.send_text(chat, user, f"before {r}")
+                    [reply] = await tg.wait_for_messages(before + 1, timeout=30)
+                    leader = reply.text.split(":")[0]
+                    await nodes.pop(leader).kill()
+                    killed = time.time()
+                    tg.send_text(chat, user, f"after {r}")
+                    answers = await tg.wait_for_messages(before + 2, timeout=30)
+                    times.append(answers[-1].date.timestamp() - killed)
+            finally:
+                for node in nodes.values():
+                    await node.stop()
+    finally:
+        with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    print(
+        f"takeover after SIGKILL of the leader ({rounds} rounds): kill -> next answer"
+        f" {', '.join(f'{t:.2f}' for t in times)} s (max {max(times):.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", choices=["budget", "takeover"])
+    parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
+    if args.what == "budget":
+        bench_budget(args.processes, args.seconds)
+    else:
+        asyncio.run(bench_takeover(args.rounds))
+
+
+if __name__ == "__main__":
+    main()
