@@ -20,8 +20,8 @@ async def open_store(
     write waits for another process's lock (``Database.on_wait``).
     """
     if readonly:
-        return await Store.open(config.storage.path, readonly=True)
-    store = await Store.open(config.storage.path)
+        return await Store.open(config.storage.target, readonly=True)
+    store = await Store.open(config.storage.target)
     store.meaning = Meaning(window=timedelta(hours=config.stories.window))
     store.db.on_wait = on_wait
     try:

@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as exc:  # StoreError included: one line naming the store and why
-        print(f"newsbot: {describe(config.storage.path, exc)}", file=sys.stderr)
+        print(f"newsbot: {describe(config.storage.where, exc)}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (`newsbot latest | head -1`): stop quietly, as cat does. The
@@ -252,7 +252,7 @@ def run_bot(config: Config) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as exc:  # the store could not be opened: one line, as other commands
-        print(f"newsbot: {describe(config.storage.path, exc)}", file=sys.stderr)
+        print(f"newsbot: {describe(config.storage.where, exc)}", file=sys.stderr)
         return EXIT_FAILED
     except InvalidToken:
         print(
@@ -283,7 +283,7 @@ async def opened(config: Config, *, readonly: bool = False) -> AsyncIterator[Sto
         if not told:
             told.append(seconds)
             print(
-                f"newsbot: {config.storage.path}: locked by another process;"
+                f"newsbot: {config.storage.where}: locked by another process;"
                 f" waiting up to {seconds:.0f} s",
                 file=sys.stderr,
                 flush=True,

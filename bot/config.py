@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from core.clock import hhmm
 from core.settings import (
     DEFAULT_API_BASE_URL,
+    POSTGRESQL_SCHEMES,
     ChannelConfig,
     Config,
     ConfigError,
@@ -31,9 +32,11 @@ from core.settings import (
     TelegramConfig,
     TopicConfig,
     WebhookConfig,
+    masked_url,
 )
 
 DEFAULT_CONFIG_PATH = "config.toml"
+DATABASE_URL_ENV = "NEWSBOT_DATABASE_URL"  # selects PostgreSQL over [storage]
 TOKEN_ENV = "NEWSBOT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 CONFIG_ENV = "NEWSBOT_CONFIG"
 
@@ -166,9 +169,15 @@ def load_config(cli_path: str | None = None, environ: Mapping[str, str] | None =
 
 def _apply_env(config: Config, environ: Mapping[str, str]) -> Config:
     token = environ.get(TOKEN_ENV)
-    if not token:
-        return config
-    return _replace(config, telegram=replace(config.telegram, token=token))
+    if token:
+        config = _replace(config, telegram=replace(config.telegram, token=token))
+    url = environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        problem = database_url_problem(url, DATABASE_URL_ENV)
+        if problem:
+            raise ConfigError(problem)
+        config = _replace(config, storage=replace(config.storage, url=url))
+    return config
 
 
 def _replace(config: Config, **changes: Any) -> Config:
@@ -274,8 +283,25 @@ def _storage(r: _Reader) -> StorageConfig:
     path = r.get("path", str, "newsbot.db")
     if not path.strip():
         r.fail(f"{r.name('path')} must not be empty")
+    url = r.get("url", str, "").strip() or None
+    if url is not None:
+        if "path" in r.table:
+            r.fail(f"{r.name('url')} and {r.name('path')} name two stores; keep one")
+        problem = database_url_problem(url, r.name("url"))
+        if problem:
+            r.fail(problem)
     r.done()
-    return StorageConfig(path)
+    return StorageConfig(path, url)
+
+
+def database_url_problem(url: str, name: str) -> str | None:
+    """What is wrong with a store URL: a PostgreSQL URL is the only kind (a file is ``path``)."""
+    if url.startswith(POSTGRESQL_SCHEMES):
+        return None
+    return (
+        f"{name} must be a PostgreSQL URL, postgresql://user@host:port/database"
+        f" (got {masked_url(url)}); an SQLite file is [storage].path"
+    )
 
 
 def _topics(source: str, table: Any) -> tuple[TopicConfig, ...]:

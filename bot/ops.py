@@ -18,9 +18,9 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.exitcodes import EXIT_FAILED, EXIT_OK
+from bot.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from core.clock import utc_now
-from core.settings import ChannelConfig, Config, QuietHours
+from core.settings import ChannelConfig, Config, QuietHours, StorageConfig, masked_url
 from storage.db import StoreError, describe, readonly_uri, recognise
 
 # The copy goes STEP_PAGES pages at a time with a pause between steps, holding no lock in the
@@ -242,6 +242,11 @@ def _table(
         if is_dataclass(value) and not isinstance(value, QuietHours):
             nested.append((f"{name}.{key}", value))
             continue
+        if isinstance(obj, StorageConfig) and obj.url is not None:
+            if key == "path":
+                continue  # the URL is the store; a path beside it would not load back
+            if key == "url":
+                value = masked_url(value)
         if key in _DURATION_KEYS and isinstance(value, int):
             key, value = _DURATION_KEYS[key], format_duration(value)
         if value is None:
@@ -271,6 +276,13 @@ def _value(value: Any) -> str:
 
 
 async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    if config.storage.url is not None:
+        print(
+            f"newsbot: backup copies an SQLite store; {config.storage.where} is PostgreSQL:"
+            " use pg_dump -Fc (see docs/deployment.md)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         result = await backup(config.storage.path, args.target, force=args.force)
     except BackupError as exc:

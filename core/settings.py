@@ -7,6 +7,7 @@ newsbot package, so the pure parts (the topic tagger, the feed parser) can be us
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -77,9 +78,34 @@ class TelegramConfig:
     webhook: WebhookConfig | None = None  # [telegram.webhook]; None: long polling
 
 
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+# The password of a connection URL: user:PASSWORD@ in the authority, or password=... in the query.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@|(?<=[?&]password=)[^&]*")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``, fit for logs and messages."""
+    return _URL_PASSWORD.sub(
+        lambda m: f"{m.group(1)}:***@" if m.group(1) is not None else "***", url
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
+    """The SQLite file at ``path``, or the PostgreSQL database at ``url`` when one is given."""
+
     path: str = "newsbot.db"
+    url: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What ``Store.open`` takes: the URL, else the file."""
+        return self.url or self.path
+
+    @property
+    def where(self) -> str:
+        """The store as messages name it: the file, or the URL with its password masked."""
+        return masked_url(self.url) if self.url else self.path
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""newsbot's store: one SQLite file for articles, chats, subscriptions and the delivery ledger."""
+"""newsbot's store of articles, chats, subscriptions and the delivery ledger: one SQLite file,
+or a PostgreSQL database that several newsbot processes can share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from storage.articles import Articles
 from storage.chats import Chat, Chats, Subscriptions
-from storage.db import Database, StoreBusy, StoreError
+from storage.db import Database, StoreBusy, StoreError, StoreUnreachable
 from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.meaning import ArticleVectors, Meaning
@@ -30,6 +31,7 @@ __all__ = [
     "Store",
     "StoreBusy",
     "StoreError",
+    "StoreUnreachable",
     "Subscriptions",
     "Topic",
     "UpsertOutcome",
@@ -55,9 +57,10 @@ class Store:
         self.vectors = ArticleVectors(db)
 
     @classmethod
-    async def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
-        """Open the store at ``path``; ``readonly`` creates, migrates and writes nothing."""
-        return cls(await Database.open(path, readonly=readonly))
+    async def open(cls, target: str | Path, *, readonly: bool = False) -> Store:
+        """Open the store ``target`` names (an SQLite file, or a ``postgresql://`` URL);
+        ``readonly`` creates, migrates and writes nothing."""
+        return cls(await Database.open(target, readonly=readonly))
 
     async def close(self) -> None:
         await self.search.close()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from core.clock import utc_now
 from semantic import Vectors
-from storage.db import Database
+from storage import fts
+from storage.db import POSTGRESQL, Conn, Database
 from storage.meaning import Meaning, assign_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
@@ -42,7 +42,7 @@ class Articles:
         """Make the topics table what the config says; articles keep tags of removed topics off."""
         wanted = list(topics)
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.executemany(
                 "INSERT INTO topics (slug, name) VALUES (?, ?)"
                 " ON CONFLICT (slug) DO UPDATE SET name = excluded.name",
@@ -50,12 +50,14 @@ class Articles:
             )
             keep = [t.slug for t in wanted]
             marks = ",".join("?" * len(keep))
-            conn.execute(f"DELETE FROM topics WHERE slug NOT IN ({marks})", keep)
+            # PostgreSQL has no empty IN (): no topics wanted is all of them gone.
+            where = f" WHERE slug NOT IN ({marks})" if keep else ""
+            conn.execute(f"DELETE FROM topics{where}", keep)
 
         await self._db.write(work)
 
     async def topics(self) -> list[Topic]:
-        def work(conn: sqlite3.Connection) -> list[Topic]:
+        def work(conn: Conn) -> list[Topic]:
             rows = conn.execute("SELECT slug, name FROM topics ORDER BY slug").fetchall()
             return [Topic(slug, name) for slug, name in rows]
 
@@ -77,7 +79,7 @@ class Articles:
         """
         stamp = int((now or utc_now()).timestamp())
 
-        def work(conn: sqlite3.Connection) -> list[UpsertOutcome]:
+        def work(conn: Conn) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
             outcomes = [_upsert(conn, a, stamp, known) for a in articles]
             if vectors is not None:
@@ -98,7 +100,7 @@ class Articles:
     async def in_story(self, story: int, *, limit: int = 50) -> list[Article]:
         """The reports of one story, oldest first (the story's id is its first report's)."""
 
-        def work(conn: sqlite3.Connection) -> list[Article]:
+        def work(conn: Conn) -> list[Article]:
             rows = conn.execute(
                 "SELECT id FROM articles WHERE story_id = ? ORDER BY id LIMIT ?", (story, limit)
             ).fetchall()
@@ -113,7 +115,7 @@ class Articles:
         the same write for one article, as an operator or a test decides it.
         """
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story, article_id))
 
         await self._db.write(work)
@@ -124,7 +126,7 @@ class Articles:
         """The newest stories (of one topic), each once, shown by its newest report, with the
         number of reports the story has: one row per story for /latest."""
 
-        def work(conn: sqlite3.Connection) -> list[tuple[Article, int]]:
+        def work(conn: Conn) -> list[tuple[Article, int]]:
             if topic is None:
                 rows = conn.execute(
                     "SELECT a.id FROM articles a WHERE NOT EXISTS ("
@@ -148,6 +150,8 @@ class Articles:
                     (topic, limit, offset),
                 ).fetchall()
             found = load_articles(conn, [r[0] for r in rows], with_related=False)
+            if not found:
+                return []
             stories = sorted({a.story or a.id for a in found})
             marks = ",".join("?" * len(stories))
             counts = dict(
@@ -164,7 +168,7 @@ class Articles:
     async def latest(
         self, *, topic: str | None = None, limit: int = 5, offset: int = 0
     ) -> list[Article]:
-        def work(conn: sqlite3.Connection) -> list[Article]:
+        def work(conn: Conn) -> list[Article]:
             if topic is None:
                 rows = conn.execute(
                     "SELECT id FROM articles ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?",
@@ -190,9 +194,7 @@ class Articles:
         last = 0
         while True:
 
-            def work(
-                conn: sqlite3.Connection, after: int = last
-            ) -> tuple[int, list[int], list[Article]]:
+            def work(conn: Conn, after: int = last) -> tuple[int, list[int], list[Article]]:
                 ids = [
                     r[0]
                     for r in conn.execute(
@@ -212,21 +214,21 @@ class Articles:
             yield articles
 
     async def topic_counts(self) -> dict[str, int]:
-        def work(conn: sqlite3.Connection) -> dict[str, int]:
+        def work(conn: Conn) -> dict[str, int]:
             rows = conn.execute("SELECT topic, count(*) FROM article_topics GROUP BY topic")
             return dict(rows)
 
         return await self._db.read(work)
 
     async def count(self) -> int:
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
 
         return await self._db.read(work)
 
 
 def _attach_meaning(
-    conn: sqlite3.Connection, outcomes: Sequence[UpsertOutcome], vectors: Vectors, meaning: Meaning
+    conn: Conn, outcomes: Sequence[UpsertOutcome], vectors: Vectors, meaning: Meaning
 ) -> None:
     for replace, wanted in ((False, {DUPLICATE}), (True, {INSERTED, UPDATED})):
         rows = [i for i, o in enumerate(outcomes) if o.status in wanted]
@@ -256,7 +258,7 @@ _RelatedRow = tuple[str, str | None, int | None, int | None]
 
 
 def _upsert(
-    conn: sqlite3.Connection, article: NewArticle, stamp: int, known_topics: frozenset[str]
+    conn: Conn, article: NewArticle, stamp: int, known_topics: frozenset[str]
 ) -> UpsertOutcome:
     """Insert a new article, or change the given fields of a stored one when any differs."""
     if not article.guid and not article.url:
@@ -295,11 +297,13 @@ def _upsert(
     if (texts, when, topics, related) == (stored_texts, stored_when, stored_topics, stored_related):
         return UpsertOutcome(article_id, DUPLICATE)
     title, summary, body = texts[:3]
+    words = search_words(conn, title, summary, body)
+    search = f", search = {SEARCH_DOCUMENT}" if words else ""
     conn.execute(
         "UPDATE articles SET title = ?, summary = ?, body = ?, publisher = ?, attribution = ?,"
         " category = ?, language = ?, image_url = ?, published_at = ?, utc_offset = ?,"
-        " content_hash = ?, updated_at = ? WHERE id = ?",
-        (*texts, *when, content_hash(title, summary, body), stamp, article_id),
+        f" content_hash = ?, updated_at = ?{search} WHERE id = ?",
+        (*texts, *when, content_hash(title, summary, body), stamp, *words, article_id),
     )
     if related != stored_related:
         conn.execute("DELETE FROM related_entries WHERE article_id = ?", (article_id,))
@@ -310,7 +314,23 @@ def _upsert(
     return UpsertOutcome(article_id, UPDATED)
 
 
-def _find(conn: sqlite3.Connection, article: NewArticle) -> tuple[Any, ...] | None:
+# PostgreSQL's full-text column (its 0001): the words of title, summary and body, as
+# fts.index_words cuts them, labelled A, B and C for ts_rank's weights. SQLite's FTS5 table is
+# kept by triggers instead.
+SEARCH_DOCUMENT = (
+    "setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
+    " || setweight(to_tsvector('simple', ?), 'C')"
+)
+
+
+def search_words(conn: Conn, title: str, summary: str, body: str) -> tuple[str, ...]:
+    """The parameters of ``SEARCH_DOCUMENT`` on PostgreSQL; none on SQLite."""
+    if conn.dialect != POSTGRESQL:
+        return ()
+    return (fts.index_words(title), fts.index_words(summary), fts.index_words(body))
+
+
+def _find(conn: Conn, article: NewArticle) -> tuple[Any, ...] | None:
     columns = f"id, {', '.join(_TEXT_FIELDS)}, published_at, utc_offset"
     row = None
     if article.guid:
@@ -324,14 +344,16 @@ def _find(conn: sqlite3.Connection, article: NewArticle) -> tuple[Any, ...] | No
     return tuple(row) if row is not None else None
 
 
-def _insert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> int:
+def _insert(conn: Conn, article: NewArticle, stamp: int) -> int:
     published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
     created = int(article.created_at.timestamp()) if article.created_at else stamp
     updated = int(article.updated_at.timestamp()) if article.updated_at else None
-    cursor = conn.execute(
+    words = search_words(conn, article.title, article.summary, article.body)
+    column, value = (", search", f", {SEARCH_DOCUMENT}") if words else ("", "")
+    row = conn.execute(
         "INSERT INTO articles (title, summary, body, publisher, attribution, category, language,"
-        " image_url, published_at, utc_offset, content_hash, guid, url, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f" image_url, published_at, utc_offset, content_hash, guid, url, created_at, updated_at"
+        f"{column}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{value}) RETURNING id",
         (
             *(getattr(article, name) for name in _TEXT_FIELDS),
             published_s,
@@ -341,9 +363,10 @@ def _insert(conn: sqlite3.Connection, article: NewArticle, stamp: int) -> int:
             article.url,
             created,
             updated,
+            *words,
         ),
-    )
-    article_id = int(cursor.lastrowid or 0)
+    ).fetchone()
+    article_id = int(row[0])
     _insert_related(conn, article_id, _related_rows(article))
     _insert_topics(conn, article_id, article.topics)
     return article_id
@@ -357,7 +380,7 @@ def _related_rows(article: NewArticle) -> list[_RelatedRow]:
     return rows
 
 
-def _insert_related(conn: sqlite3.Connection, article_id: int, rows: Sequence[_RelatedRow]) -> None:
+def _insert_related(conn: Conn, article_id: int, rows: Sequence[_RelatedRow]) -> None:
     conn.executemany(
         "INSERT INTO related_entries (article_id, position, title, category, published_at,"
         " utc_offset) VALUES (?, ?, ?, ?, ?, ?)",
@@ -365,18 +388,16 @@ def _insert_related(conn: sqlite3.Connection, article_id: int, rows: Sequence[_R
     )
 
 
-def _insert_topics(conn: sqlite3.Connection, article_id: int, topics: Iterable[str]) -> None:
+def _insert_topics(conn: Conn, article_id: int, topics: Iterable[str]) -> None:
     conn.executemany(
-        "INSERT OR IGNORE INTO article_topics (article_id, topic, published_at)"
+        "INSERT INTO article_topics (article_id, topic, published_at)"
         " SELECT a.id, t.slug, a.published_at FROM topics t, articles a"
-        " WHERE t.slug = ? AND a.id = ?",
+        " WHERE t.slug = ? AND a.id = ? ON CONFLICT DO NOTHING",
         [(topic, article_id) for topic in dict.fromkeys(topics)],
     )
 
 
-def load_articles(
-    conn: sqlite3.Connection, ids: Sequence[int], with_related: bool
-) -> list[Article]:
+def load_articles(conn: Conn, ids: Sequence[int], with_related: bool) -> list[Article]:
     """Load whole articles (with topics, optionally the related box), keeping the order of ids.
 
     A row whose times cannot be read (written by an older version without checks) is reported
@@ -439,7 +460,7 @@ def load_articles(
 
 
 def _related_time(
-    conn: sqlite3.Connection, article_id: int, when: int | None, offset: int | None
+    conn: Conn, article_id: int, when: int | None, offset: int | None
 ) -> datetime | None:
     if when is None:
         return None
@@ -454,10 +475,15 @@ _reported: set[tuple[str, int]] = set()
 
 
 def _report_unreadable(
-    conn: sqlite3.Connection, article_id: int, exc: Exception, what: str = "its times"
+    conn: Conn, article_id: int, exc: Exception, what: str = "its times"
 ) -> None:
     """Log an unreadable article once per store and process, not on every listing."""
-    store = str(conn.execute("PRAGMA database_list").fetchone()[2])
+    if conn.dialect == POSTGRESQL:
+        store = str(
+            conn.execute("SELECT current_database() || '.' || current_schema()").fetchone()[0]
+        )
+    else:
+        store = str(conn.execute("PRAGMA database_list").fetchone()[2])
     if (store, article_id) in _reported:
         return
     _reported.add((store, article_id))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 
 CHAT_COLUMNS = (
     "id, type, title, username, active, inactive_reason, mode, digest_time, timezone,"
@@ -57,7 +56,7 @@ def _chat(row: Any) -> Chat:
     )
 
 
-def _select_chat(conn: sqlite3.Connection, chat_id: int) -> Chat | None:
+def _select_chat(conn: Conn, chat_id: int) -> Chat | None:
     row = conn.execute(
         f"SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?",
         (chat_id,),
@@ -94,15 +93,15 @@ class Chats:
         if known is not None and unchanged and reader_language in (None, known.reader_language):
             return known
 
-        def work(conn: sqlite3.Connection) -> Chat:
+        def work(conn: Conn) -> Chat:
             conn.execute(
                 "INSERT INTO chats (id, type, title, username, reader_language, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " type = excluded.type, title = excluded.title, username = excluded.username,"
                 " reader_language = COALESCE(excluded.reader_language, chats.reader_language),"
                 " updated_at = excluded.updated_at"
-                " WHERE (chats.type, chats.title, chats.username, chats.reader_language) IS NOT"
-                " (excluded.type, excluded.title, excluded.username,"
+                " WHERE (chats.type, chats.title, chats.username, chats.reader_language)"
+                " IS DISTINCT FROM (excluded.type, excluded.title, excluded.username,"
                 "  COALESCE(excluded.reader_language, chats.reader_language))",
                 (chat_id, chat_type, title, username, reader_language, now, now),
             )
@@ -118,7 +117,7 @@ class Chats:
     async def set_active(self, chat_id: int, active: bool, reason: str | None, now: int) -> None:
         """Mark a chat live or not; a chat that went away has what it was owed cancelled."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute(
                 "UPDATE chats SET active = ?, inactive_reason = ?, updated_at = ? WHERE id = ?",
                 (int(active), None if active else reason, now, chat_id),
@@ -141,7 +140,7 @@ class Chats:
             raise ValueError(f"mode must be {INSTANT!r}, {DIGEST!r} or {SCHEDULED!r}")
         names = sorted(settings)
 
-        def work(conn: sqlite3.Connection) -> Chat:
+        def work(conn: Conn) -> Chat:
             assignments = ", ".join(f"{name} = ?" for name in names)  # names are from `allowed`
             conn.execute(
                 f"UPDATE chats SET {assignments}, updated_at = ? WHERE id = ?",
@@ -157,7 +156,7 @@ class Chats:
     async def migrate(self, old_id: int, new_id: int, now: int) -> None:
         """A group became a supergroup: move the chat, its subscriptions and owed deliveries."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             if conn.execute("SELECT 1 FROM chats WHERE id = ?", (old_id,)).fetchone() is None:
                 return  # already moved: Telegram announces a migration in both chats
             exists = conn.execute("SELECT 1 FROM chats WHERE id = ?", (new_id,)).fetchone()
@@ -170,20 +169,22 @@ class Chats:
                 return
             # Both ids are known (the supergroup spoke first): merge the old into the new.
             conn.execute(
-                "INSERT OR IGNORE INTO subscriptions (chat_id, topic, created_at)"
-                " SELECT ?, topic, created_at FROM subscriptions WHERE chat_id = ?",
+                "INSERT INTO subscriptions (chat_id, topic, created_at)"
+                " SELECT ?, topic, created_at FROM subscriptions WHERE chat_id = ?"
+                " ON CONFLICT DO NOTHING",
                 (new_id, old_id),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO chat_words (chat_id, word, first, kind, created_at)"
-                " SELECT ?, word, first, kind, created_at FROM chat_words WHERE chat_id = ?",
+                "INSERT INTO chat_words (chat_id, word, first, kind, created_at)"
+                " SELECT ?, word, first, kind, created_at FROM chat_words WHERE chat_id = ?"
+                " ON CONFLICT DO NOTHING",
                 (new_id, old_id),
             )
             conn.execute(
-                "INSERT OR IGNORE INTO deliveries (chat_id, article_id, status, message_id,"
+                "INSERT INTO deliveries (chat_id, article_id, status, message_id,"
                 " attempts, next_attempt_at, last_error, created_at, updated_at)"
                 " SELECT ?, article_id, status, message_id, attempts, next_attempt_at, last_error,"
-                " created_at, ? FROM deliveries WHERE chat_id = ?",
+                " created_at, ? FROM deliveries WHERE chat_id = ? ON CONFLICT DO NOTHING",
                 (new_id, now, old_id),
             )
             conn.execute(
@@ -200,7 +201,7 @@ class Chats:
     async def digest_chats(self) -> list[tuple[int, str | None, str | None, int | None]]:
         """(id, digest_time, timezone, last_digest_at) of every active chat in digest mode."""
 
-        def work(conn: sqlite3.Connection) -> list[tuple[int, str | None, str | None, int | None]]:
+        def work(conn: Conn) -> list[tuple[int, str | None, str | None, int | None]]:
             rows = conn.execute(
                 "SELECT id, digest_time, timezone, last_digest_at FROM chats"
                 " WHERE mode = 'digest' AND active = 1"
@@ -219,14 +220,14 @@ class Chats:
     async def counts(self) -> dict[tuple[str, bool], int]:
         """How many chats of each (type, active)."""
 
-        def work(conn: sqlite3.Connection) -> dict[tuple[str, bool], int]:
+        def work(conn: Conn) -> dict[tuple[str, bool], int]:
             rows = conn.execute("SELECT type, active, count(*) FROM chats GROUP BY type, active")
             return {(t, bool(a)): n for t, a, n in rows}
 
         return await self._db.read(work)
 
     async def inactive(self, limit: int = 20) -> list[Chat]:
-        def work(conn: sqlite3.Connection) -> list[Chat]:
+        def work(conn: Conn) -> list[Chat]:
             rows = conn.execute(
                 f"SELECT {CHAT_COLUMNS} FROM chats WHERE active = 0"
                 " ORDER BY updated_at DESC LIMIT ?",
@@ -242,7 +243,7 @@ class Subscriptions:
         self._db = db
 
     async def of_chat(self, chat_id: int) -> list[str]:
-        def work(conn: sqlite3.Connection) -> list[str]:
+        def work(conn: Conn) -> list[str]:
             rows = conn.execute(
                 "SELECT topic FROM subscriptions WHERE chat_id = ? ORDER BY topic", (chat_id,)
             )
@@ -253,12 +254,12 @@ class Subscriptions:
     async def subscribe(self, chat_id: int, topics: Sequence[str], now: int) -> list[str]:
         """Add topics; returns the ones that were not subscribed before."""
 
-        def work(conn: sqlite3.Connection) -> list[str]:
+        def work(conn: Conn) -> list[str]:
             added = []
             for topic in dict.fromkeys(topics):
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO subscriptions (chat_id, topic, created_at)"
-                    " SELECT ?, slug, ? FROM topics WHERE slug = ?",
+                    "INSERT INTO subscriptions (chat_id, topic, created_at)"
+                    " SELECT ?, slug, ? FROM topics WHERE slug = ? ON CONFLICT DO NOTHING",
                     (chat_id, now, topic),
                 )
                 if cursor.rowcount:
@@ -270,7 +271,7 @@ class Subscriptions:
     async def unsubscribe(self, chat_id: int, topics: Sequence[str] | None) -> list[str]:
         """Remove the given topics, or all when ``topics`` is None; returns what was removed."""
 
-        def work(conn: sqlite3.Connection) -> list[str]:
+        def work(conn: Conn) -> list[str]:
             if topics is None:
                 rows = conn.execute(
                     "DELETE FROM subscriptions WHERE chat_id = ? RETURNING topic", (chat_id,)
@@ -288,7 +289,7 @@ class Subscriptions:
         return await self._db.write(work)
 
     async def counts(self) -> dict[str, int]:
-        def work(conn: sqlite3.Connection) -> dict[str, int]:
+        def work(conn: Conn) -> dict[str, int]:
             return dict(conn.execute("SELECT topic, count(*) FROM subscriptions GROUP BY topic"))
 
         return await self._db.read(work)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
+
+from storage.db import Conn
 
 # SQLite's default limit on host parameters is 32766; stay far below.
 CHUNK = 500
 
 
-def in_chunks(conn: sqlite3.Connection, sql: str, values: Sequence[object]) -> list[Any]:
+def in_chunks(conn: Conn, sql: str, values: Sequence[object]) -> list[Any]:
     """Run ``sql`` (with one ``IN ({})``) over ``values`` in bounded chunks; all rows."""
     rows: list[Any] = []
     for start in range(0, len(values), CHUNK):

@@ -1,8 +1,9 @@
-"""The SQLite connections: pragmas, migrations, units of work, and store faults in words.
+"""The store's connections: units of work, SQLite's pragmas and migrations, faults in words.
 
-Everything that only SQLite has (pragmas, the aiosqlite threads, FTS5 syntax in ``fts.py``) lives
-in this package's ``db.py`` and ``fts.py`` so that another backend replaces two modules, not the
-whole store.
+A unit of work is a plain function over a ``Conn`` (the few ``sqlite3.Connection`` methods the
+store uses), run by ``Database.read`` or ``Database.write`` in a thread: the same function serves
+SQLite (this module) and PostgreSQL (``pg.py``, chosen by a ``postgresql://`` URL). Where the two
+dialects differ, the module that owns the query picks its SQL by ``conn.dialect``.
 
 One writer connection and separate read connections (datasette's pattern): under WAL a reader
 never waits for a writer, so a write lock held by another process (a backup, an import, a second
@@ -18,18 +19,53 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
 
+from core.settings import POSTGRESQL_SCHEMES
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+
+class Cursor(Protocol):
+    """What a unit of work reads back from a statement (sqlite3's and psycopg's cursors)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """What a unit of work is given: ``?`` placeholders on either backend, and its dialect."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's own connection, naming its dialect for the units of work."""
+
+    dialect: ClassVar[str] = SQLITE
+
 
 BUSY_TIMEOUT_MS = 5000
 PRAGMAS = (
@@ -64,6 +100,10 @@ class StoreError(sqlite3.Error):
 
 class StoreBusy(StoreError, sqlite3.OperationalError):
     """A write waited its whole patience for another connection's lock; nothing was written."""
+
+
+class StoreUnreachable(StoreError):
+    """The database server did not answer at start: a config or operations problem."""
 
 
 class MigrationError(StoreError):
@@ -108,8 +148,12 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK)
 
 
-def _migration_files() -> list[tuple[str, str]]:
+def migration_files(dialect: str = SQLITE) -> list[tuple[str, str]]:
+    """(name, SQL) of every migration of ``dialect``, in order. SQLite's are in migrations/,
+    PostgreSQL's under the same names in migrations/postgresql/."""
     folder = resources.files("storage") / "migrations"
+    if dialect == POSTGRESQL:
+        folder = folder / "postgresql"
     found = sorted(
         (entry.name, entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
@@ -126,7 +170,7 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     )
     done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
     applied = []
-    for name, sql in _migration_files():
+    for name, sql in migration_files():
         if name in done:
             continue
         try:
@@ -147,14 +191,102 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 class Database:
+    """A store's database: units of work run by ``read`` (one snapshot) and ``write`` (one
+    transaction, all of it stored or none), on SQLite or PostgreSQL alike.
+
+    ``path`` names the store in messages: the file, or the URL with its password masked. A write
+    that waits ``write_patience`` seconds for another connection's lock raises ``StoreBusy``.
+    """
+
+    dialect: ClassVar[str]
+
+    def __init__(self, path: str, *, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        self.write_patience = WRITE_PATIENCE
+        self.busy_waits = 0  # writes that found the store locked and had to wait
+        # Called (in the writer's thread) with the seconds a write will wait for the lock:
+        # for a caller that tells a person it is waiting (the CLI); storage logs it at DEBUG.
+        self.on_wait: Callable[[float], None] | None = None
+        # One write at a time per process: a second would only queue behind the first's lock.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, target: str | Path, *, readonly: bool = False, readers: int = READERS
+    ) -> Database:
+        """Open (creating and migrating, unless ``readonly``) the store ``target`` names: an
+        SQLite file, or a PostgreSQL database by its ``postgresql://`` URL.
+
+        Raises ``StoreError`` with one line naming the store and the problem; a database that
+        is not a newsbot store is refused before anything in it changes.
+        """
+        target = str(target)
+        if target.startswith(POSTGRESQL_SCHEMES):
+            from storage.pg import PostgresDatabase
+
+            return await PostgresDatabase.connect(target, readonly=readonly, readers=readers)
+        return await SqliteDatabase.connect(target, readonly=readonly, readers=readers)
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def run(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` outside ``read`` and ``write``'s transactions (a ping, a maintenance step)."""
+        raise NotImplementedError
+
+    async def read(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` in one snapshot of the store; it never waits for a writer."""
+        raise NotImplementedError
+
+    async def write(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` in one transaction that holds the store's write lock: all of it is stored,
+        or none. A lock held by another connection is waited for until ``write_patience``
+        seconds after the call; then ``StoreBusy``.
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; this command cannot write")
+        deadline = time.monotonic() + self.write_patience
+        try:
+            async with asyncio.timeout(self.write_patience):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise StoreBusy(self._busy_message()) from None
+        try:
+            return await self._write(fn, deadline)
+        finally:
+            self._write_lock.release()
+
+    async def _write(self, fn: Callable[[Conn], T], deadline: float) -> T:
+        raise NotImplementedError
+
+    def _busy_message(self) -> str:
+        return (
+            f"{self.path}: the store is locked by another process"
+            f" (waited {self.write_patience:g} s); try again when it is done"
+        )
+
+    def _waiting(self, remaining: float) -> None:
+        """A write found the lock taken and will wait up to ``remaining`` seconds for it."""
+        self.busy_waits += 1
+        # DEBUG: a bot waits now and then as a matter of course; whoever must tell a person
+        # (the CLI) does so from busy_waits or StoreBusy, once.
+        log.debug("%s is locked by another connection; waiting up to %.1f s", self.path, remaining)
+        if self.on_wait is not None:
+            self.on_wait(remaining)
+
+
+class SqliteDatabase(Database):
     """One writer connection and a few read connections, each with its own aiosqlite thread.
 
     Each awaited aiosqlite call is a round trip to a connection's thread (~0.1-0.3 ms), so a
-    unit of work is a plain function over ``sqlite3.Connection`` run there in one hop:
-    ``read(fn)`` on a read connection (one snapshot, no writes), ``write(fn)`` in one IMMEDIATE
-    transaction on the writer. ``:memory:`` has no second connection to read from, and a store
-    opened ``readonly`` has no writer, so there one connection does both.
+    unit of work is a plain function over the connection run there in one hop: ``read(fn)`` on
+    a read connection (one snapshot, no writes), ``write(fn)`` in one IMMEDIATE transaction on
+    the writer. ``:memory:`` has no second connection to read from, and a store opened
+    ``readonly`` has no writer, so there one connection does both.
     """
+
+    dialect: ClassVar[str] = SQLITE
 
     def __init__(
         self,
@@ -164,30 +296,18 @@ class Database:
         *,
         readonly: bool = False,
     ) -> None:
+        super().__init__(path, readonly=readonly)
         self._conn = conn
-        self.path = path
-        self.readonly = readonly
-        self.write_patience = WRITE_PATIENCE
-        self.busy_waits = 0  # writes that found the store locked and had to wait
-        # Called (in the writer's thread) with the seconds a write will wait for the lock:
-        # for a caller that tells a person it is waiting (the CLI); storage logs it at DEBUG.
-        self.on_wait: Callable[[float], None] | None = None
-        self._write_lock = asyncio.Lock()
         self._all_readers = list(readers)
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
 
     @classmethod
-    async def open(
-        cls, path: str | Path, *, readonly: bool = False, readers: int = READERS
-    ) -> Database:
-        """Open (creating and migrating, unless ``readonly``) the store at ``path``.
-
-        Raises ``StoreError`` with one line naming the store and the problem; a file that is
-        not a newsbot store is refused before anything in it changes.
-        """
-        path = str(path)
+    async def connect(
+        cls, path: str, *, readonly: bool = False, readers: int = READERS
+    ) -> SqliteDatabase:
+        """Open (creating and migrating, unless ``readonly``) the SQLite store at ``path``."""
         memory = path == ":memory:"
         if not memory:
             _check_path(path, readonly)
@@ -200,12 +320,15 @@ class Database:
                 opened.append(conn)
                 await _call(conn, partial(_check_readonly, path=path))
                 return cls(conn, path, readonly=True)
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn = await aiosqlite.connect(path, isolation_level=None, factory=SqliteConnection)
             opened.append(conn)
             await _call(conn, partial(_set_up, path=path))
             for _ in range(0 if memory else readers):
                 reader = await aiosqlite.connect(
-                    f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None
+                    f"file:{quote(path)}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    factory=SqliteConnection,
                 )
                 opened.append(reader)
                 await _call(reader, _set_up_reader)
@@ -222,51 +345,27 @@ class Database:
             await reader.close()
         await self._conn.close()
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the writer's thread (writes that manage their own transaction)."""
+    async def run(self, fn: Callable[[Conn], T]) -> T:
         return await _call(self._conn, fn)
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on a read connection, in one snapshot; it never waits for a writer."""
+    async def read(self, fn: Callable[[Conn], T]) -> T:
         if not self._all_readers:
-            return await self.run(lambda conn: _in_snapshot(conn, fn))
+            return await _call(self._conn, lambda conn: _in_snapshot(conn, fn))
         reader = await self._readers.get()
         try:
             return await _call(reader, lambda conn: _in_snapshot(conn, fn))
         finally:
             self._readers.put_nowait(reader)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none.
-
-        A store locked by another connection is waited for (SQLite's busy handler backs off
-        between tries) until ``write_patience`` seconds after the call; then ``StoreBusy``.
-        """
-        if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only; this command cannot write")
-        deadline = time.monotonic() + self.write_patience
-        try:
-            async with asyncio.timeout(self.write_patience):
-                await self._write_lock.acquire()
-        except TimeoutError:
-            raise StoreBusy(self._busy_message()) from None
-        try:
-            return await self.run(lambda conn: self._in_transaction(conn, fn, deadline))
-        finally:
-            self._write_lock.release()
-
-    def _busy_message(self) -> str:
-        return (
-            f"{self.path}: the store is locked by another process"
-            f" (waited {self.write_patience:g} s); try again when it is done"
-        )
+    async def _write(self, fn: Callable[[Conn], T], deadline: float) -> T:
+        return await _call(self._conn, lambda conn: self._in_transaction(conn, fn, deadline))
 
     def _in_transaction(
-        self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], deadline: float
+        self, conn: sqlite3.Connection, fn: Callable[[Conn], T], deadline: float
     ) -> T:
         _begin_immediate(conn, self, deadline)
         try:
-            result = fn(conn)
+            result = fn(_unit(conn))
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -281,13 +380,19 @@ class Database:
         return result
 
 
-async def _call(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _unit(conn: sqlite3.Connection) -> Conn:
+    # Every connection this module opens is a SqliteConnection (factory=), which is a Conn.
+    assert isinstance(conn, SqliteConnection)
+    return conn
+
+
+async def _call(conn: aiosqlite.Connection, fn: Callable[[Any], T]) -> T:
     # aiosqlite has no public "run this callable in your thread"; _execute is the one seam
     # every public method uses, and this is the only place we touch it.
     return await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _begin_immediate(conn: sqlite3.Connection, db: Database, deadline: float) -> None:
+def _begin_immediate(conn: sqlite3.Connection, db: SqliteDatabase, deadline: float) -> None:
     """BEGIN IMMEDIATE, waiting for another connection's write lock until ``deadline``."""
     try:
         conn.execute("PRAGMA busy_timeout = 0")
@@ -298,13 +403,8 @@ def _begin_immediate(conn: sqlite3.Connection, db: Database, deadline: float) ->
             raise
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.busy_waits += 1
     remaining = deadline - time.monotonic()
-    # DEBUG: a bot waits now and then as a matter of course; whoever must tell a person (the
-    # CLI) does so from busy_waits or StoreBusy, once.
-    log.debug("%s is locked by another connection; waiting up to %.1f s", db.path, remaining)
-    if db.on_wait is not None:
-        db.on_wait(remaining)
+    db._waiting(remaining)
     try:
         conn.execute(f"PRAGMA busy_timeout = {max(int(remaining * 1000), 1)}")
         conn.execute("BEGIN IMMEDIATE")
@@ -321,11 +421,11 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _in_snapshot(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _in_snapshot(conn: sqlite3.Connection, fn: Callable[[Conn], T]) -> T:
     # Deferred BEGIN: every statement of ``fn`` sees the same committed state.
     conn.execute("BEGIN")
     try:
-        return fn(conn)
+        return fn(_unit(conn))
     finally:
         conn.execute("ROLLBACK")
 
@@ -369,7 +469,7 @@ def readonly_uri(path: str) -> str:
 
 async def _connect_readonly(path: str) -> aiosqlite.Connection:
     uri = await asyncio.to_thread(readonly_uri, path)
-    conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    conn = await aiosqlite.connect(uri, uri=True, isolation_level=None, factory=SqliteConnection)
     await conn.execute("PRAGMA query_only = ON")
     return conn
 
@@ -403,7 +503,7 @@ def _unstamped_store(conn: sqlite3.Connection, tables: set[str]) -> bool:
     if not {"name", "applied_at"} <= columns:
         return False
     first = conn.execute(
-        "SELECT 1 FROM schema_migrations WHERE name = ?", (_migration_files()[0][0],)
+        "SELECT 1 FROM schema_migrations WHERE name = ?", (migration_files()[0][0],)
     ).fetchone()
     return first is not None
 
@@ -432,7 +532,7 @@ def _check_readonly(conn: sqlite3.Connection, path: str) -> None:
         if not tables:
             raise StoreError(f"{path}: an empty file, not a newsbot store (see [storage].path)")
     done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-    if any(name not in done for name, _ in _migration_files()):
+    if any(name not in done for name, _ in migration_files()):
         raise StoreError(
             f"{path}: made by an older newsbot; run a command that writes (`newsbot fetch`)"
             " once to upgrade it"

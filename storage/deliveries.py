@@ -16,12 +16,11 @@ repeat.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.matching import PhraseSet, article_text
-from storage.db import Database
+from storage.db import POSTGRESQL, Conn, Database
 from storage.words import any_words, article_hits
 
 OWED, QUEUED, SENDING = "owed", "queued", "sending"
@@ -31,7 +30,7 @@ SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
 BACKLOG_SCAN = 1000
 # The fan-out leaves out chats muting a word of the article: one key look-up per owed row.
 _NOT_MUTED = (
-    " AND NOT EXISTS (SELECT 1 FROM temp.fan_out_muted m"
+    " AND NOT EXISTS (SELECT 1 FROM fan_out_muted m"
     "  WHERE m.article_id = {0}.article_id AND m.chat_id = {1}.chat_id)"
 )
 
@@ -114,14 +113,14 @@ class Deliveries:
             return 0
         oldest = published_after if published_after is not None else -(2**62)
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             _word_hits(conn, ids, oldest)
             added = 0
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 topics = conn.execute(
-                    "INSERT OR IGNORE INTO deliveries"
+                    "INSERT INTO deliveries"
                     " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
                     " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
                     " FROM article_topics t"
@@ -129,25 +128,28 @@ class Deliveries:
                     " JOIN subscriptions s ON s.topic = t.topic"
                     " JOIN chats c ON c.id = s.chat_id"
                     f" WHERE t.article_id IN ({marks}) AND c.active = 1"
-                    " AND a.published_at >= ?" + _NOT_MUTED.format("t", "s"),
+                    " AND a.published_at >= ?"
+                    + _NOT_MUTED.format("t", "s")
+                    + " ON CONFLICT DO NOTHING",
                     (now, now, now, *chunk, oldest),
                 )
                 # Hits exist only for articles new enough to owe (see _word_hits). A chat
                 # following two of an article's words, or its topic too, gets one row: the
                 # ledger's UNIQUE (chat_id, article_id) ignores the rest.
                 words = conn.execute(
-                    "INSERT OR IGNORE INTO deliveries"
+                    "INSERT INTO deliveries"
                     " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT w.chat_id, h.article_id, ?, ?, ? FROM temp.fan_out_hits h"
+                    " SELECT w.chat_id, h.article_id, ?, ?, ? FROM fan_out_hits h"
                     " JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
                     " JOIN chats c ON c.id = w.chat_id"
                     f" WHERE h.article_id IN ({marks}) AND c.active = 1"
-                    + _NOT_MUTED.format("h", "w"),
+                    + _NOT_MUTED.format("h", "w")
+                    + " ON CONFLICT DO NOTHING",
                     (now, now, now, *chunk),
                 )
                 added += topics.rowcount + words.rowcount
-            conn.execute("DELETE FROM temp.fan_out_hits")
-            conn.execute("DELETE FROM temp.fan_out_muted")
+            conn.execute("DELETE FROM fan_out_hits")
+            conn.execute("DELETE FROM fan_out_muted")
             return added
 
         return await self._db.write(work)
@@ -159,13 +161,13 @@ class Deliveries:
             return 0
         marks = ",".join("?" * len(topics))
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             newest = conn.execute(
                 "SELECT id FROM ("
                 "  SELECT DISTINCT a.id, a.published_at FROM article_topics t"
                 "  JOIN articles a ON a.id = t.article_id"
                 f"  WHERE t.topic IN ({marks})"
-                "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?)",
+                "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?) AS newest",
                 (*topics, BACKLOG_SCAN),
             )
             return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now)
@@ -179,7 +181,7 @@ class Deliveries:
             return 0
         wanted = PhraseSet(words)
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             newest = conn.execute(
                 "SELECT id, title, summary, body FROM articles"
                 " ORDER BY published_at DESC, id DESC LIMIT ?",
@@ -197,7 +199,7 @@ class Deliveries:
         pending articles too). Returns how many rows were cancelled."""
         muted = PhraseSet(words)
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             owed = conn.execute(
                 "SELECT d.id, a.title, a.summary, a.body FROM deliveries d"
                 " JOIN articles a ON a.id = d.article_id"
@@ -220,7 +222,7 @@ class Deliveries:
         Returns (queued, sending): only the sending ones may have reached Telegram already.
         """
 
-        def work(conn: sqlite3.Connection) -> tuple[int, int]:
+        def work(conn: Conn) -> tuple[int, int]:
             counts = dict(
                 conn.execute(
                     "SELECT status, count(*) FROM deliveries"
@@ -247,7 +249,7 @@ class Deliveries:
             " AND c.active = 1"
         )
 
-        def any_due(conn: sqlite3.Connection) -> bool:
+        def any_due(conn: Conn) -> bool:
             return bool(
                 conn.execute(f"SELECT EXISTS (SELECT 1 {owed})", (now, *modes)).fetchone()[0]
             )
@@ -258,7 +260,7 @@ class Deliveries:
         if not await self._db.read(any_due):
             return []
 
-        def work(conn: sqlite3.Connection) -> list[Due]:
+        def work(conn: Conn) -> list[Due]:
             rows = conn.execute(
                 f"SELECT {_DUE_COLUMNS} {owed} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
@@ -278,7 +280,7 @@ class Deliveries:
         a digest, ``whole_stories``, takes every report and lists each story once.
         """
 
-        def work(conn: sqlite3.Connection) -> list[Due]:
+        def work(conn: Conn) -> list[Due]:
             rows = conn.execute(
                 f"SELECT {_DUE_COLUMNS} {_DUE_JOIN}"
                 " WHERE d.chat_id = ? AND d.status = 'owed' AND d.next_attempt_at <= ?"
@@ -312,7 +314,7 @@ class Deliveries:
         ]
         on_the_wire = list(sending)
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             if on_the_wire:
                 _mark(conn, SENDING, on_the_wire, now)
             conn.executemany(
@@ -326,7 +328,7 @@ class Deliveries:
         await self._db.write(work)
 
     async def article_for_message(self, chat_id: int, message_id: int) -> int | None:
-        def work(conn: sqlite3.Connection) -> int | None:
+        def work(conn: Conn) -> int | None:
             row = conn.execute(
                 "SELECT article_id FROM deliveries WHERE chat_id = ? AND message_id = ?"
                 " ORDER BY edit_of IS NOT NULL, id LIMIT 1",  # the article it was sent as
@@ -339,7 +341,7 @@ class Deliveries:
     async def edited_in(self, delivery_id: int) -> list[int]:
         """The articles whose reports were added by editing this delivery's message, in order."""
 
-        def work(conn: sqlite3.Connection) -> list[int]:
+        def work(conn: Conn) -> list[int]:
             rows = conn.execute(
                 "SELECT article_id FROM deliveries WHERE edit_of = ? AND status = 'sent'"
                 " ORDER BY updated_at, id",
@@ -350,7 +352,7 @@ class Deliveries:
         return await self._db.read(work)
 
     async def sent_since(self, chat_id: int, since: int) -> int:
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             row = conn.execute(
                 "SELECT count(*) FROM deliveries WHERE chat_id = ? AND status = 'sent'"
                 " AND edit_of IS NULL AND updated_at >= ?",  # edits are no new messages
@@ -363,7 +365,7 @@ class Deliveries:
     async def prune(self, before: int) -> int:
         """Forget finished rows older than ``before``; owed rows are never pruned."""
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             return conn.execute(
                 "DELETE FROM deliveries WHERE status IN ('sent', 'failed', 'cancelled')"
                 " AND updated_at < ?",
@@ -373,9 +375,9 @@ class Deliveries:
         return await self._db.write(work)
 
     async def stats(self, now: int) -> LedgerStats:
-        def work(conn: sqlite3.Connection) -> LedgerStats:
+        def work(conn: Conn) -> LedgerStats:
             owed, due = conn.execute(
-                "SELECT count(*), coalesce(sum(next_attempt_at <= ?), 0) FROM deliveries"
+                "SELECT count(*), count(*) FILTER (WHERE next_attempt_at <= ?) FROM deliveries"
                 " WHERE status IN ('owed', 'queued', 'sending')",
                 (now,),
             ).fetchone()
@@ -409,7 +411,7 @@ class Deliveries:
         return await self._db.read(work)
 
 
-def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> list[Due]:
+def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
     """The claimed rows that may go now, each as a new message or as an edit of the message
     the chat already has for its story; the others wait for their story's row on the way."""
     taken: set[tuple[int, int]] = set()
@@ -450,20 +452,24 @@ def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> li
     return ready
 
 
-def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
-    """Fill temp.fan_out_hits with the followed or muted words each article holds, and
-    temp.fan_out_muted with the chats muting each (one key look-up per owed row later; a
-    row-value NOT IN over a subquery is scanned, not looked up)."""
+def _word_hits(conn: Conn, ids: list[int], oldest: int) -> None:
+    """Fill the temporary table fan_out_hits with the followed or muted words each article
+    holds, and fan_out_muted with the chats muting each (one key look-up per owed row later; a
+    row-value NOT IN over a subquery is scanned, not looked up). Both backends look a temporary
+    table up before a stored one of the same name, so the statements name them plainly."""
+    # SQLite's clustered WITHOUT ROWID tables; PostgreSQL's temporary tables live as long as
+    # the pooled connection (rows emptied at commit, so a failed fan-out leaves none).
+    table = " ON COMMIT DELETE ROWS" if conn.dialect == POSTGRESQL else " WITHOUT ROWID"
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS fan_out_hits (article_id INTEGER NOT NULL,"
-        " word TEXT NOT NULL, PRIMARY KEY (article_id, word)) WITHOUT ROWID"
+        "CREATE TEMP TABLE IF NOT EXISTS fan_out_hits (article_id BIGINT NOT NULL,"
+        f" word TEXT NOT NULL, PRIMARY KEY (article_id, word)){table}"
     )
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS fan_out_muted (article_id INTEGER NOT NULL,"
-        " chat_id INTEGER NOT NULL, PRIMARY KEY (article_id, chat_id)) WITHOUT ROWID"
+        "CREATE TEMP TABLE IF NOT EXISTS fan_out_muted (article_id BIGINT NOT NULL,"
+        f" chat_id BIGINT NOT NULL, PRIMARY KEY (article_id, chat_id)){table}"
     )
-    conn.execute("DELETE FROM temp.fan_out_hits")
-    conn.execute("DELETE FROM temp.fan_out_muted")
+    conn.execute("DELETE FROM fan_out_hits")
+    conn.execute("DELETE FROM fan_out_muted")
     if not any_words(conn):
         return
     for start in range(0, len(ids), 500):
@@ -475,19 +481,19 @@ def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
             (*chunk, oldest),
         ).fetchall()
         conn.executemany(
-            "INSERT OR IGNORE INTO temp.fan_out_hits (article_id, word) VALUES (?, ?)",
+            "INSERT INTO fan_out_hits (article_id, word) VALUES (?, ?) ON CONFLICT DO NOTHING",
             article_hits(conn, texts),
         )
+    # WHERE true: SQLite would read ON CONFLICT as the join's ON without a WHERE between.
     conn.execute(
-        "INSERT OR IGNORE INTO temp.fan_out_muted (article_id, chat_id)"
-        " SELECT h.article_id, m.chat_id FROM temp.fan_out_hits h"
-        " JOIN chat_words m ON m.word = h.word AND m.kind = 'mute'"
+        "INSERT INTO fan_out_muted (article_id, chat_id)"
+        " SELECT h.article_id, m.chat_id FROM fan_out_hits h"
+        " JOIN chat_words m ON m.word = h.word AND m.kind = 'mute' WHERE true"
+        " ON CONFLICT DO NOTHING"
     )
 
 
-def _owe_unmuted(
-    conn: sqlite3.Connection, chat_id: int, newest: Iterable[int], count: int, now: int
-) -> int:
+def _owe_unmuted(conn: Conn, chat_id: int, newest: Iterable[int], count: int, now: int) -> int:
     """Owe ``chat_id`` the first ``count`` of the ``newest`` article ids that hold no word the
     chat mutes."""
     mutes = [
@@ -509,14 +515,14 @@ def _owe_unmuted(
         if len(chosen) >= count:
             break
     cursor = conn.executemany(
-        "INSERT OR IGNORE INTO deliveries"
-        " (chat_id, article_id, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (chat_id, article_id, next_attempt_at, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(chat_id, article_id, now, now, now) for article_id in chosen],
     )
     return max(cursor.rowcount, 0)
 
 
-def _mark(conn: sqlite3.Connection, status: str, ids: list[int], now: int) -> None:
+def _mark(conn: Conn, status: str, ids: list[int], now: int) -> None:
     conn.executemany(
         "UPDATE deliveries SET status = ?, updated_at = ? WHERE id = ?",
         [(status, now, i) for i in ids],

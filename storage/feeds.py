@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.timeutil import utc_from_seconds
 
 FEED_COLUMNS = (
@@ -68,7 +67,7 @@ class Feeds:
         lists. Feeds added by an admin in Telegram are left alone."""
         wanted = [(url, json.dumps(list(topics)), every) for url, topics, every in feeds]
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.executemany(
                 "INSERT INTO feeds (url, topics, every_seconds, from_config, created_at)"
                 " VALUES (?, ?, ?, 1, ?) ON CONFLICT (url) DO UPDATE SET"
@@ -78,15 +77,14 @@ class Feeds:
             )
             urls = [w[0] for w in wanted]
             marks = ",".join("?" * len(urls))
-            conn.execute(
-                f"DELETE FROM feeds WHERE from_config = 1 AND url NOT IN ({marks})",
-                urls,
-            )
+            # PostgreSQL has no empty IN (): no config feeds is every config feed gone.
+            keep = f" AND url NOT IN ({marks})" if urls else ""
+            conn.execute(f"DELETE FROM feeds WHERE from_config = 1{keep}", urls)
 
         await self._db.write(work)
 
     async def add(self, url: str, topics: Sequence[str], every_seconds: int, now: int) -> Feed:
-        def work(conn: sqlite3.Connection) -> Feed:
+        def work(conn: Conn) -> Feed:
             conn.execute(
                 "INSERT INTO feeds (url, topics, every_seconds, created_at) VALUES (?, ?, ?, ?)"
                 # The config owns its feeds' topics: an admin re-adding one leaves them be.
@@ -104,27 +102,27 @@ class Feeds:
     async def find(self, url: str) -> Feed | None:
         """The feed registered at ``url``, if any."""
 
-        def work(conn: sqlite3.Connection) -> Feed | None:
+        def work(conn: Conn) -> Feed | None:
             row = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone()
             return None if row is None else _feed(row)
 
         return await self._db.run(work)
 
     async def remove(self, feed_id: int) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: Conn) -> bool:
             return conn.execute("DELETE FROM feeds WHERE id = ?", (feed_id,)).rowcount > 0
 
         return await self._db.write(work)
 
     async def all(self) -> list[Feed]:
-        def work(conn: sqlite3.Connection) -> list[Feed]:
+        def work(conn: Conn) -> list[Feed]:
             rows = conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()
             return [_feed(r) for r in rows]
 
         return await self._db.read(work)
 
     async def due(self, now: int) -> list[Feed]:
-        def work(conn: sqlite3.Connection) -> list[Feed]:
+        def work(conn: Conn) -> list[Feed]:
             rows = conn.execute(
                 f"SELECT {FEED_COLUMNS} FROM feeds WHERE next_check_at <= ? ORDER BY next_check_at",
                 (now,),

@@ -1,4 +1,9 @@
-"""FTS5 query syntax, kept in one module so no other code ever builds a MATCH expression.
+"""Full-text query syntax, kept in one module so no other code ever builds a query expression.
+
+The same expression serves both backends: FTS5's MATCH, and PostgreSQL's
+``websearch_to_tsquery``, which reads a double-quoted word as that word and ``OR`` as "or" and
+never fails on any input. PostgreSQL's index holds the same words (``index_words``: the text cut
+and folded as FTS5's tokenizer does), so both find the same articles for the same query.
 
 User text is never passed to MATCH as it is: FTS5 reads ``"``, ``*``, ``^``, ``:``, parentheses
 and the words AND, OR, NOT and NEAR as syntax, so raw input either fails to parse or means
@@ -17,10 +22,12 @@ __all__ = [
     "MAX_QUERY_TERMS",
     "and_query",
     "fold",
+    "index_words",
     "or_query",
     "quote_term",
     "quote_terms",
     "tokens",
+    "ts_weights",
 ]
 
 
@@ -63,6 +70,17 @@ def tokens(text: str) -> list[str]:
     """The words of ``text`` as the index holds them: folded, in order, repeats kept."""
     # Folding the whole text and then cutting it runs in C; per-word Python cost more than both.
     return _WORD.findall(fold(text))
+
+
+# PostgreSQL refuses a tsvector over 1 MB; the words of a text past this many characters are
+# left out of its index (a very long body's tail is not searched on PostgreSQL).
+MAX_INDEXED_CHARS = 200_000
+
+
+def index_words(text: str) -> str:
+    """The words of ``text`` as PostgreSQL's ``to_tsvector('simple', ...)`` should index them:
+    folded, in order, one space apart, so that it holds exactly what FTS5 would."""
+    return " ".join(tokens(text[:MAX_INDEXED_CHARS]))
 
 
 def quote_term(term: str) -> str:
@@ -111,3 +129,11 @@ def _join(terms: Sequence[str], *, any_term: bool) -> str | None:
     if not terms:
         return None
     return (" OR " if any_term else " ").join(quote_term(t) for t in terms)
+
+
+def ts_weights(weights: tuple[float, float, float]) -> list[float]:
+    """bm25's (title, summary, body) column weights as ts_rank's {D, C, B, A} label weights:
+    the index labels title A, summary B, body C; ts_rank wants them in 0..1."""
+    top = max(*weights, 1e-9)
+    title, summary, body = (w / top for w in weights)
+    return [0.0, body, summary, title]

@@ -14,7 +14,6 @@ scored by one matrix product, and only the best few by cosine are compared word 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from semantic import (
     to_bytes,
 )
 from semantic.model import shared_embedder
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.timeutil import utc_from_seconds
 
 # Compared word by word: the nearest candidates by cosine that could still reach the threshold.
@@ -78,17 +77,18 @@ def decode(blobs: Sequence[bytes]) -> Vectors:
 
 
 def store_vectors(
-    conn: sqlite3.Connection, ids: Sequence[int], vectors: Vectors, *, replace: bool = True
+    conn: Conn, ids: Sequence[int], vectors: Vectors, *, replace: bool = True
 ) -> None:
-    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    clash = "DO UPDATE SET vector = excluded.vector" if replace else "DO NOTHING"
     conn.executemany(
-        f"{verb} INTO article_vectors (article_id, vector) VALUES (?, ?)",
+        f"INSERT INTO article_vectors (article_id, vector) VALUES (?, ?)"
+        f" ON CONFLICT (article_id) {clash}",
         [(i, to_bytes(v)) for i, v in zip(ids, vectors, strict=True)],
     )
 
 
 def assign_stories(
-    conn: sqlite3.Connection,
+    conn: Conn,
     ids: Sequence[int],
     vectors: Vectors,
     *,
@@ -186,7 +186,7 @@ class ArticleVectors:
         self._db = db
 
     async def missing(self) -> int:
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             row = conn.execute(
                 "SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM article_vectors)"
             ).fetchone()
@@ -210,9 +210,7 @@ class ArticleVectors:
         done, after = 0, 0
         while True:
 
-            def todo(
-                conn: sqlite3.Connection, after: int = after
-            ) -> list[tuple[int, str, str, str]]:
+            def todo(conn: Conn, after: int = after) -> list[tuple[int, str, str, str]]:
                 return conn.execute(
                     "SELECT a.id, a.title, a.summary, a.body FROM articles a"
                     " WHERE a.id > ? AND NOT EXISTS"
@@ -234,7 +232,7 @@ class ArticleVectors:
                 progress(len(ids))
 
 
-def _fill(conn: sqlite3.Connection, ids: list[int], vectors: Vectors, meaning: Meaning) -> None:
+def _fill(conn: Conn, ids: list[int], vectors: Vectors, meaning: Meaning) -> None:
     """Store vectors computed by reindex; articles never grouped join their stories."""
     store_vectors(conn, ids, vectors, replace=False)
     marks = ",".join("?" * len(ids))

@@ -6,13 +6,12 @@ reranked in Python by the cosine of sqrt(tf)-idf vectors of the whole texts, tim
 factor (closer publication times score higher) and a shared-topic boost. The list never holds
 the article itself or a duplicate (same guid or url, same content, or the same headline).
 
-Plain functions over one ``sqlite3.Connection``: ``SearchEngine`` runs each call in one hop.
+Plain functions over one ``Conn``: ``SearchEngine`` runs each call in one hop.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from storage import fts
 from storage.articles import load_articles
 from storage.chunks import in_chunks
+from storage.db import POSTGRESQL, Conn
 from storage.meaning import decode
 from storage.models import Article
 from storage.term_stats import TermCounts
@@ -44,11 +44,17 @@ _STOP_WORDS = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-# The related box's title key, spelled exactly as the index in 0002_related_lookup.sql.
+# The related box's title key, spelled exactly as the index in 0002_related_lookup.sql (the
+# same expression on PostgreSQL, whose function is chr where SQLite's is char).
 _TITLE_KEY = (
     "lower(replace(replace(replace(replace(replace("
-    "{}, ' ', ''), char(9), ''), char(10), ''), char(13), ''), char(160), ''))"
+    "{0}, ' ', ''), {1}(9), ''), {1}(10), ''), {1}(13), ''), {1}(160), ''))"
 )
+
+
+def _title_key(conn: Conn, column: str) -> str:
+    return _TITLE_KEY.format(column, "chr" if conn.dialect == POSTGRESQL else "char")
+
 
 _DAY = 86_400.0
 _FEW = 50
@@ -116,7 +122,7 @@ def normalise_title(title: str) -> str:
 
 
 def related(
-    conn: sqlite3.Connection,
+    conn: Conn,
     article_id: int,
     limit: int,
     tuning: RelatedTuning,
@@ -172,11 +178,11 @@ class _Seen:
         return True
 
 
-def _publisher_related(conn: sqlite3.Connection, source: _Doc) -> list[_Doc]:
+def _publisher_related(conn: Conn, source: _Doc) -> list[_Doc]:
     """The stored articles the publisher's box names, in its order (newest if a title repeats)."""
     rows = conn.execute(
         "SELECT r.position, r.title, a.id, a.title FROM related_entries r"
-        f" JOIN articles a ON {_TITLE_KEY.format('a.title')} = {_TITLE_KEY.format('r.title')}"
+        f" JOIN articles a ON {_title_key(conn, 'a.title')} = {_title_key(conn, 'r.title')}"
         " WHERE r.article_id = ? ORDER BY r.position, a.published_at DESC, a.id DESC",
         (source.id,),
     ).fetchall()
@@ -191,17 +197,24 @@ def _publisher_related(conn: sqlite3.Connection, source: _Doc) -> list[_Doc]:
 
 
 def _content_ranked(
-    conn: sqlite3.Connection, source: _Doc, tuning: RelatedTuning, stats: TermCounts
+    conn: Conn, source: _Doc, tuning: RelatedTuning, stats: TermCounts
 ) -> list[tuple[_Doc, float]]:
     profile = _profile(conn, source, tuning, stats)
     expression = fts.or_query(profile.query, max_terms=max(tuning.terms, 1))
     if expression is None:
         return []
-    rows = conn.execute(
-        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
-        " ORDER BY bm25(articles_fts, ?, ?, ?) LIMIT ?",
-        (expression, *tuning.fts_weights, tuning.candidates + 1),
-    ).fetchall()
+    if conn.dialect == POSTGRESQL:
+        rows = conn.execute(
+            "SELECT id FROM articles, websearch_to_tsquery('simple', ?) q WHERE search @@ q"
+            " ORDER BY ts_rank(?::real[], search, q) DESC, id DESC LIMIT ?",
+            (expression, fts.ts_weights(tuning.fts_weights), tuning.candidates + 1),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+            " ORDER BY bm25(articles_fts, ?, ?, ?) LIMIT ?",
+            (expression, *tuning.fts_weights, tuning.candidates + 1),
+        ).fetchall()
     ids = [int(r[0]) for r in rows if r[0] != source.id]
     docs = _load_docs(conn, ids)
     candidates = [docs[i] for i in ids if i in docs]
@@ -215,7 +228,7 @@ def _content_ranked(
 
 
 def similarity(
-    conn: sqlite3.Connection,
+    conn: Conn,
     article_id: int,
     candidate_ids: list[int],
     tuning: RelatedTuning,
@@ -256,9 +269,7 @@ def _unit_vector(counts: dict[str, float], idf: dict[str, float]) -> dict[str, f
     return {t: w / norm for t, w in vector.items()}
 
 
-def _profile(
-    conn: sqlite3.Connection, source: _Doc, tuning: RelatedTuning, stats: TermCounts
-) -> _Profile:
+def _profile(conn: Conn, source: _Doc, tuning: RelatedTuning, stats: TermCounts) -> _Profile:
     counts = _salient_counts(source, tuning)
     documents, df = stats.lookup(conn, counts, exact=True)
     idf = {t: _idf(documents, df[t]) for t in counts}
@@ -286,7 +297,7 @@ def _profile(
 
 
 def _scores(
-    conn: sqlite3.Connection,
+    conn: Conn,
     profile: _Profile,
     docs: Sequence[_Doc],
     tuning: RelatedTuning,
@@ -320,7 +331,7 @@ def _scores(
 
 
 def _with_meaning(
-    conn: sqlite3.Connection,
+    conn: Conn,
     source: _Doc,
     docs: Sequence[_Doc],
     scores: list[float],
@@ -351,7 +362,7 @@ def _with_meaning(
 # --- loading ------------------------------------------------------------------------------
 
 
-def _load_docs(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, _Doc]:
+def _load_docs(conn: Conn, ids: Sequence[int]) -> dict[int, _Doc]:
     if not ids:
         return {}
     topics: dict[int, set[str]] = {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from storage import fts
 from storage.articles import load_articles
 from storage.chunks import in_chunks
-from storage.db import Database
+from storage.db import POSTGRESQL, Conn, Database
 from storage.models import Article
 from storage.related import STOP_WORDS, RelatedTuning, normalise_title, related, similarity
 from storage.term_stats import TermStats
@@ -105,9 +105,7 @@ class SearchEngine:
         await self.term_stats.close()
 
 
-def _search(
-    conn: sqlite3.Connection, text: str, limit: int, offset: int, tuning: SearchTuning
-) -> list[Article]:
+def _search(conn: Conn, text: str, limit: int, offset: int, tuning: SearchTuning) -> list[Article]:
     words = list(dict.fromkeys(fts.tokens(text)))[: fts.MAX_QUERY_TERMS]
     content = [w for w in words if w not in STOP_WORDS]
     pool = max(tuning.pool, offset + limit)
@@ -136,13 +134,15 @@ def _search(
 
 
 def _search_rows(
-    conn: sqlite3.Connection,
+    conn: Conn,
     expression: str | None,
     pool: int,
     weights: tuple[float, float, float] | None,
 ) -> list[tuple[int, float]]:
     if expression is None:
         return []
+    if conn.dialect == POSTGRESQL:
+        return _search_rows_pg(conn, expression, pool, weights)
     # ORDER BY rowid DESC lets FTS5 walk the doclists from the newest end and stop after `pool`
     # matches; ordering by rank instead would score every match in the store first. bm25 is
     # computed for the rows returned only, after one pass counting each term's documents
@@ -162,3 +162,17 @@ def _search_rows(
             raise
         log.warning("FTS5 rejected %r: %s", expression, exc)
         return []
+
+
+def _search_rows_pg(
+    conn: Conn, expression: str, pool: int, weights: tuple[float, float, float] | None
+) -> list[tuple[int, float]]:
+    """The newest ``pool`` matches with their score, as bm25 gives them: lower is better."""
+    # ts_rank is higher-is-better and positive: negated, the ranking code serves both.
+    score = "-ts_rank(?::real[], search, q)" if weights else "0.0"
+    params: tuple[object, ...] = (*([fts.ts_weights(weights)] if weights else []), expression, pool)
+    sql = (
+        f"SELECT id, {score} FROM articles, websearch_to_tsquery('simple', ?) q"
+        " WHERE search @@ q ORDER BY id DESC LIMIT ?"
+    )
+    return [(int(r), float(s)) for r, s in conn.execute(sql, params)]

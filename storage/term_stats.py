@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 
 from storage.chunks import in_chunks
-from storage.db import Database
+from storage.db import POSTGRESQL, Conn, Database
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ class TermCounts:
         """Forget the counts held in memory (the store's copy was rebuilt)."""
         self._cleared = True
 
-    def stale(self, conn: sqlite3.Connection) -> bool:
+    def stale(self, conn: Conn) -> bool:
         """Whether the store is big and its term-stats copy missing or half its size."""
         documents = count_documents(conn)
         if documents < self.AUTO_COPY_AT:
@@ -131,7 +130,7 @@ class TermCounts:
         return info is None or documents > 2 * int(info[0])
 
     def lookup(
-        self, conn: sqlite3.Connection, terms: Iterable[str], *, exact: bool
+        self, conn: Conn, terms: Iterable[str], *, exact: bool
     ) -> tuple[int, dict[str, int]]:
         """The number of articles and each term's document count (0 if no article has it).
 
@@ -142,7 +141,7 @@ class TermCounts:
             return self._lookup(conn, terms, exact=exact)
 
     def _lookup(
-        self, conn: sqlite3.Connection, terms: Iterable[str], *, exact: bool
+        self, conn: Conn, terms: Iterable[str], *, exact: bool
     ) -> tuple[int, dict[str, int]]:
         documents = count_documents(conn)
         # Counts drift as the store grows; start again once it is a tenth bigger or smaller.
@@ -180,9 +179,7 @@ class TermCounts:
                 return max(documents, 1), found
         # Terms the copy left out were rare when it was made, so their doclists are short and
         # asking the index is cheap. Without a copy every term is asked (small stores).
-        for term, doc in in_chunks(
-            conn, "SELECT term, doc FROM articles_fts_terms WHERE term IN ({})", missing
-        ):
+        for term, doc in _index_counts(conn, missing):
             found[term] = int(doc)
         for term in missing:
             found.setdefault(term, 0)
@@ -190,29 +187,45 @@ class TermCounts:
         return max(documents, 1), found
 
 
-def count_documents(conn: sqlite3.Connection) -> int:
+def _index_counts(conn: Conn, terms: list[str]) -> list[tuple[str, int]]:
+    """Each term's document count, asked of the full-text index."""
+    if conn.dialect != POSTGRESQL:
+        return in_chunks(conn, "SELECT term, doc FROM articles_fts_terms WHERE term IN ({})", terms)
+    # No vocabulary table: one index look-up per term, all in one statement. plainto_tsquery
+    # reads a word as the index holds it and never as query syntax.
+    rows = conn.execute(
+        "SELECT w.term, (SELECT count(*) FROM articles a"
+        "  WHERE a.search @@ plainto_tsquery('simple', w.term))"
+        " FROM unnest(?::text[]) AS w(term)",
+        (terms,),
+    )
+    return [(term, int(doc)) for term, doc in rows if doc]
+
+
+def count_documents(conn: Conn) -> int:
     """The number of articles, for idf (an upper bound, read in one b-tree descent)."""
     # max(id) is one b-tree descent; count(*) would read the whole table. Ids are never reused
     # (AUTOINCREMENT), so deleted articles make this a slight overestimate, harmless for idf.
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
 
 
-def read_term_stats(
-    conn: sqlite3.Connection, min_doc: int | None
-) -> tuple[list[tuple[str, int]], int, int]:
+def read_term_stats(conn: Conn, min_doc: int | None) -> tuple[list[tuple[str, int]], int, int]:
     """The commoner terms' counts, the number of articles and the threshold used."""
     count = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
     # Keep terms in at least 1 in 10,000 articles (and at least 20): about 60k terms at 200k
     # articles. Below that a live fts5vocab lookup reads only a short doclist.
     threshold = min_doc if min_doc is not None else max(20, count // 10_000)
-    rows = conn.execute(
-        "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?", (threshold,)
-    ).fetchall()
+    if conn.dialect == POSTGRESQL:
+        # ts_stat reads every article's vector once (fts5vocab reads the index's doclists).
+        vocabulary = "SELECT word, ndoc FROM ts_stat('SELECT search FROM articles') WHERE ndoc >= ?"
+    else:
+        vocabulary = "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?"
+    rows = [(str(t), int(d)) for t, d in conn.execute(vocabulary, (threshold,))]
     return rows, count, threshold
 
 
 def store_term_stats(
-    conn: sqlite3.Connection, rows: list[tuple[str, int]], documents: int, threshold: int
+    conn: Conn, rows: list[tuple[str, int]], documents: int, threshold: int
 ) -> int:
     """Replace the copy with ``rows``; return how many terms it holds."""
     conn.execute("DELETE FROM search_term_stats")

@@ -9,12 +9,11 @@ the text with the topic keywords' rule: never a loop over chats.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.matching import PhraseSet, Tokens, article_text, is_plain, key_of, phrase
-from storage.db import Database
+from storage.db import POSTGRESQL, Conn, Database
 
 FOLLOW, MUTE = "follow", "mute"
 KINDS = (FOLLOW, MUTE)
@@ -59,7 +58,7 @@ class Words:
     async def of_chat(self, chat_id: int) -> list[ChatWord]:
         """The chat's words, followed first, each kind alphabetical."""
 
-        def work(conn: sqlite3.Connection) -> list[ChatWord]:
+        def work(conn: Conn) -> list[ChatWord]:
             rows = conn.execute(
                 "SELECT id, word, kind FROM chat_words WHERE chat_id = ? ORDER BY kind, word",
                 (chat_id,),
@@ -77,7 +76,7 @@ class Words:
             if not valid(word):
                 raise ValueError(f"not a word to match: {word!r}")
 
-        def work(conn: sqlite3.Connection) -> WordChange:
+        def work(conn: Conn) -> WordChange:
             have = dict(
                 conn.execute("SELECT word, kind FROM chat_words WHERE chat_id = ?", (chat_id,))
             )
@@ -111,7 +110,7 @@ class Words:
         """Stop following (or muting) ``words``, or every word of that kind; returns those gone."""
         wanted = None if words is None else [phrase(w) for w in words]
 
-        def work(conn: sqlite3.Connection) -> list[str]:
+        def work(conn: Conn) -> list[str]:
             if wanted is None:
                 rows = conn.execute(
                     "DELETE FROM chat_words WHERE chat_id = ? AND kind = ? RETURNING word",
@@ -132,7 +131,7 @@ class Words:
     async def remove_id(self, chat_id: int, word_id: int) -> ChatWord | None:
         """Remove one word by id, only if it is this chat's (a forged id removes nothing)."""
 
-        def work(conn: sqlite3.Connection) -> ChatWord | None:
+        def work(conn: Conn) -> ChatWord | None:
             row = conn.execute(
                 "DELETE FROM chat_words WHERE id = ? AND chat_id = ? RETURNING id, word, kind",
                 (word_id, chat_id),
@@ -168,7 +167,7 @@ def matching(folded: str | Tokens, candidates: Iterable[str]) -> set[str]:
 
 
 def article_hits(
-    conn: sqlite3.Connection, articles: Iterable[tuple[int, str, str, str]]
+    conn: Conn, articles: Iterable[tuple[int, str, str, str]]
 ) -> list[tuple[int, str]]:
     """(article id, word) for every word some chat follows or mutes that the article holds.
 
@@ -176,20 +175,21 @@ def article_hits(
     looked up in the ``first`` index, one query per article whatever the number of chats.
     """
     hits: list[tuple[int, str]] = []
+    if conn.dialect == POSTGRESQL:
+        lookup = "SELECT DISTINCT word FROM chat_words WHERE first = ANY(?::text[])"
+    else:
+        lookup = (
+            "SELECT DISTINCT word FROM chat_words WHERE first IN (SELECT value FROM json_each(?))"
+        )
     for article_id, title, summary, body in articles:
         tokens = Tokens(article_text(title, summary or "", body or ""))
-        candidates = [
-            row[0]
-            for row in conn.execute(
-                "SELECT DISTINCT word FROM chat_words"
-                " WHERE first IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(tokens.words)),),
-            )
-        ]
+        words = sorted(tokens.words)
+        key: object = words if conn.dialect == POSTGRESQL else json.dumps(words)
+        candidates = [row[0] for row in conn.execute(lookup, (key,))]
         hits += [(article_id, word) for word in matching(tokens, candidates)]
     return hits
 
 
-def any_words(conn: sqlite3.Connection) -> bool:
+def any_words(conn: Conn) -> bool:
     """Whether any chat follows or mutes anything (if not, the fan-out reads no text)."""
     return conn.execute("SELECT 1 FROM chat_words LIMIT 1").fetchone() is not None

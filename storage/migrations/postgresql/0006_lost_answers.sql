@@ -1,0 +1,2 @@
+-- PostgreSQL's counterpart of ../0006_lost_answers.sql.
+ALTER TABLE deliveries ADD COLUMN lost_answers INTEGER NOT NULL DEFAULT 0;
