@@ -144,6 +144,7 @@ class PostgresDatabase(Database):
         super().__init__(masked_url(url), readonly=readonly)
         self.url = url
         self._pool = pool
+        self.threads = threads  # units of work that can run at once (one connection each)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="newsbot-pg")
         self._closed = threading.Event()
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from core.settings import StorageConfig
 from storage import Store
-from tests.support.store import BACKENDS, opened_store, storage_config
+from tests.support.store import BACKENDS, drop_test_database, opened_store, storage_config
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +17,13 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     # PTB 22 warns (an error under filterwarnings=error) when a RetryAfter is built with int
     # seconds unless timedelta mode is on; newsbot runs with it on too (bot/app.py).
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _throwaway_postgres() -> Iterator[None]:
+    """Drop the run's PostgreSQL database (made by the first test that needed one) at the end."""
+    yield
+    drop_test_database()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,7 +35,8 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store_config(store_backend: str, tmp_path: Path) -> StorageConfig:
-    """Where this test's store lives: fresh per test (an SQLite file in tmp_path)."""
+    """Where this test's store lives: fresh per test (an SQLite file in tmp_path, or a new
+    PostgreSQL schema in the run's database)."""
     return storage_config(store_backend, tmp_path)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from core.settings import StorageConfig
 from storage import Store, Topic
+from tests.support.store import raw_store
 
 NOW = 1_700_000_000
 
@@ -95,7 +94,7 @@ async def test_an_inactive_chat_has_its_owed_deliveries_cancelled(
     chat = await store.chats.get(7)
     assert chat is not None
     assert not chat.active
-    with sqlite3.connect(store_config.path) as conn:
+    with raw_store(store_config) as conn:
         status, error = conn.execute("SELECT status, last_error FROM deliveries").fetchone()
     assert (status, error) == ("cancelled", "Forbidden: bot was blocked by the user")
 

@@ -190,9 +190,13 @@ async def test_healthz_is_503_when_the_store_hangs_or_is_closed(store: Store) ->
     await server.start()
     try:
         ok = await get(server, "/healthz")
-        busy = asyncio.ensure_future(store.db.run(lambda conn: time.sleep(1.0)))
+        # SQLite runs it on the writer's one thread; PostgreSQL has a connection per thread,
+        # all of which must hang for the store not to answer.
+        hangs = getattr(store.db, "threads", 1)
+        busy = [store.db.run(lambda conn: time.sleep(1.0)) for _ in range(hangs)]
+        waiting = asyncio.gather(*busy)
         hung = await get(server, "/healthz")
-        await busy
+        await waiting
         await store.close()
         closed = await get(server, "/healthz")
         metrics_status, _ = await get(server, "/metrics")  # a scrape still answers

@@ -33,6 +33,7 @@ from core.settings import (
 from storage import Store
 from tests.harness import make_article
 from tests.support.newsbot import start_newsbot
+from tests.support.store import sqlite_only
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
 
@@ -60,6 +61,7 @@ def read_copy(path: Path) -> tuple[int, str, str]:
 # -- backup -----------------------------------------------------------------------------------
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store, store_config: StorageConfig
 ) -> None:
@@ -101,6 +103,7 @@ async def test_a_backup_while_the_store_is_written_is_a_whole_checked_copy(
     assert names(tmp_path) == ["copy.db", "news.db"]  # nothing left over
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_a_backup_of_a_quiet_store_goes_step_by_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Store, store_config: StorageConfig
 ) -> None:
@@ -114,6 +117,7 @@ async def test_a_backup_of_a_quiet_store_goes_step_by_step(
     assert read_copy(tmp_path / "copy.db")[:2] == (50, "ok")
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_a_backup_refuses_to_replace_a_file_unless_forced(
     tmp_path: Path, store: Store, store_config: StorageConfig
 ) -> None:
@@ -130,6 +134,7 @@ async def test_a_backup_refuses_to_replace_a_file_unless_forced(
     assert read_copy(target)[:2] == (3, "ok")
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_a_backup_into_a_folder_gets_a_dated_name(
     tmp_path: Path, store: Store, store_config: StorageConfig
 ) -> None:
@@ -155,6 +160,7 @@ async def test_a_backup_of_a_missing_store_creates_nothing(tmp_path: Path) -> No
     assert names(tmp_path) == ["notes.txt"]
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_a_backup_onto_the_store_itself_is_refused(
     tmp_path: Path, store: Store, store_config: StorageConfig
 ) -> None:

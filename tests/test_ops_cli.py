@@ -17,6 +17,7 @@ from core.settings import ConfigError, MetricsConfig, WebhookConfig
 from storage import Store
 from tests.harness import free_port, make_article
 from tests.support.newsbot import newsbot, start_newsbot
+from tests.support.store import sqlite_only
 
 TOKEN = "123456789:AAF-secret_part-of-the-token"
 SECRET = "hook_secret-42"
@@ -127,6 +128,7 @@ async def test_check_config_prints_the_config_with_secrets_masked(tmp_path: Path
     assert SECRET not in out
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_backup_from_the_command_line(tmp_path: Path, store: Store) -> None:
     await store.articles.upsert_many([make_article(n) for n in range(3)])
     await store.close()
@@ -144,6 +146,7 @@ async def test_backup_from_the_command_line(tmp_path: Path, store: Store) -> Non
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (3,)
 
 
+@sqlite_only("backup copies an SQLite file; PostgreSQL is backed up with pg_dump")
 async def test_backup_to_a_missing_folder_writes_no_file(tmp_path: Path, store: Store) -> None:
     await store.close()
     config = write_config(tmp_path, "https://api.telegram.org/bot")

@@ -5,7 +5,6 @@ in flight at the kill."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +13,13 @@ from botapi_double import BotApiDouble
 from core.settings import StorageConfig
 from storage import NewArticle, Store, Topic
 from tests.support.newsbot import PythonProcess, start_newsbot
+from tests.support.store import raw_store, storage_table
 
 READERS = 200
 ARTICLES = 5
 
 
-def write_config(tmp_path: Path, tg: BotApiDouble, db: str) -> Path:
+def write_config(tmp_path: Path, tg: BotApiDouble, store: StorageConfig) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -27,8 +27,7 @@ def write_config(tmp_path: Path, tg: BotApiDouble, db: str) -> Path:
 token = "{tg.token}"
 api_base_url = "{tg.base_url}"
 
-[storage]
-path = "{db}"
+{storage_table(store)}
 
 [topics.economy]
 name = "Economy"
@@ -80,8 +79,8 @@ async def start_bot(config: Path, log: Path) -> PythonProcess:
     return await start_newsbot("--config", config, "run", log=log)
 
 
-def ledger_counts(db: str) -> Counter[str]:
-    with sqlite3.connect(db) as conn:
+def ledger_counts(db: StorageConfig) -> Counter[str]:
+    with raw_store(db) as conn:
         return Counter(dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY 1")))
 
 
@@ -94,15 +93,15 @@ def delivered(tg: BotApiDouble, titles: dict[str, int]) -> Counter[tuple[int, in
     return found
 
 
-def titles_by_id(db: str) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
+def titles_by_id(db: StorageConfig) -> dict[str, int]:
+    with raw_store(db) as conn:
         return dict(conn.execute("SELECT title, id FROM articles"))
 
 
 async def test_kill_9_mid_fan_out_then_restart_delivers_everything(
     tmp_path: Path, store: Store, store_config: StorageConfig
 ) -> None:
-    db = store_config.path
+    db = store_config
     async with BotApiDouble() as tg:
         owed = await prepare(store, tg)
         config = write_config(tmp_path, tg, db)
@@ -135,7 +134,7 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_everything(
 async def test_sigterm_finishes_and_records_the_sends_in_flight(
     tmp_path: Path, store: Store, store_config: StorageConfig
 ) -> None:
-    db = store_config.path
+    db = store_config
     async with BotApiDouble() as tg:
         owed = await prepare(store, tg)
         config = write_config(tmp_path, tg, db)

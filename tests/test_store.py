@@ -9,7 +9,8 @@ import pytest
 
 from core.settings import StorageConfig
 from storage import NewArticle, RelatedEntry, Store, Topic
-from tests.support.store import opened_store
+from storage.db import POSTGRESQL, SQLITE, migration_files
+from tests.support.store import opened_store, raw_store, sqlite_only
 
 BAKU = timezone(timedelta(hours=4))
 
@@ -40,12 +41,25 @@ async def test_migrations_are_recorded_once(store: Store, store_config: StorageC
     await store.close()
     async with opened_store(store_config):  # a second start applies nothing again
         pass
-    with sqlite3.connect(store_config.path) as conn:
+    with raw_store(store_config) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert names == sorted(set(names))
     assert names[0] == "0001_initial.sql"
-    assert mode == "wal"
+    assert names == [name for name, _ in migration_files(conn.dialect)]
+
+
+@sqlite_only("the journal mode is SQLite's")
+async def test_the_store_keeps_a_write_ahead_log(store: Store, store_config: StorageConfig) -> None:
+    await store.close()
+    with sqlite3.connect(store_config.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_every_sqlite_migration_has_its_postgresql_counterpart() -> None:
+    """Both backends run the same numbered steps: a migration added for one is owed the other."""
+    sqlite = [name for name, _ in migration_files(SQLITE)]
+    postgresql = [name for name, _ in migration_files(POSTGRESQL)]
+    assert sqlite == postgresql
 
 
 async def test_published_time_keeps_the_publishers_offset(
@@ -56,7 +70,7 @@ async def test_published_time_keeps_the_publishers_offset(
     await store.close()
     assert stored is not None
     assert stored.published_at.isoformat() == "2018-06-09T12:01:00+04:00"
-    with sqlite3.connect(store_config.path) as conn:
+    with raw_store(store_config) as conn:
         seconds = conn.execute("SELECT published_at FROM articles").fetchone()[0]
     assert datetime.fromtimestamp(seconds, UTC).isoformat() == "2018-06-09T08:01:00+00:00"
 
@@ -234,7 +248,7 @@ async def test_migration_0004_repairs_stored_impossible_times(
     await store.close()
     ids = [o.article_id for o in outcomes]
     year_10000 = 253402300800
-    with sqlite3.connect(store_config.path) as conn:
+    with raw_store(store_config) as conn:
         # As older versions stored Atom 9999-12-31T20:00:00-05:00, JSON
         # 0001-01-01T00:00:00+14:00, and a dateline a thousand years ahead.
         conn.execute(
