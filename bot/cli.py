@@ -33,7 +33,7 @@ from bot.exitcodes import (
     EXIT_USAGE,
 )
 from bot.logs import setup_logging
-from bot.ops import cmd_backup, cmd_check_config
+from bot.ops import cmd_backup, cmd_check_config, cmd_copy_store
 from bot.render.table import article_sheet, article_table, topic_table
 from bot.usecases import make_importer
 from core.clock import utc_now
@@ -42,7 +42,7 @@ from ingest.jsonio import article_to_dict
 from ingest.pipeline import ImportSummary
 from semantic import ModelError
 from semantic.model import shared_embedder
-from storage import Article, Meaning, Store
+from storage import Article, Meaning, Store, StoreUnreachable
 from storage.db import describe
 
 MAX_LIST = 200
@@ -152,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="PATH", help="the copy to write, or a folder for a dated one")
     p.add_argument("--force", action="store_true", help="replace PATH if it exists")
 
+    p = sub.add_parser(
+        "copy-store", help="copy the store into another, empty one (SQLite or PostgreSQL)"
+    )
+    p.add_argument(
+        "target", metavar="TARGET", help="an SQLite file, or postgresql://user@host:port/db"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("check-config", help="print the config in effect, secrets masked")
 
     sub.add_parser("run", help="run the bot (long polling, or the webhook if configured)")
@@ -218,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelError as exc:  # the embedding model's files: one line naming the file
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreUnreachable as exc:  # a config or operations problem: one line, the URL masked
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except sqlite3.Error as exc:  # StoreError included: one line naming the store and why
         print(f"newsbot: {describe(config.storage.where, exc)}", file=sys.stderr)
         return EXIT_FAILED
@@ -249,6 +260,9 @@ def run_bot(config: Config) -> int:
         else:
             run_polling(app, poll_timeout=POLL_TIMEOUT)
     except (WebhookError, MetricsError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreUnreachable as exc:  # no database server at the URL: one line, exit 2
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as exc:  # the store could not be opened: one line, as other commands
@@ -538,6 +552,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Coroutine[Any, Any, i
     "topics": cmd_topics,
     "stats": cmd_stats,
     "backup": cmd_backup,
+    "copy-store": cmd_copy_store,
     "check-config": cmd_check_config,
 }
 

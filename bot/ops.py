@@ -18,9 +18,19 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from bot.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from core.clock import utc_now
-from core.settings import ChannelConfig, Config, QuietHours, StorageConfig, masked_url
+from core.settings import (
+    POSTGRESQL_SCHEMES,
+    ChannelConfig,
+    Config,
+    QuietHours,
+    StorageConfig,
+    masked_url,
+)
+from storage import copy
 from storage.db import StoreError, describe, readonly_uri, recognise
 
 # The copy goes STEP_PAGES pages at a time with a pause between steps, holding no lock in the
@@ -289,6 +299,27 @@ async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(result.describe(config.storage.path))
+    return EXIT_OK
+
+
+async def cmd_copy_store(config: Config, args: argparse.Namespace) -> int:
+    """Copy the configured store into an empty one, with a progress bar; counts checked."""
+    target = args.target
+    if not target.startswith(POSTGRESQL_SCHEMES):
+        target = str(Path(target))
+    shown = masked_url(target)
+    await copy.prepare(config.storage.target, target)
+    with tqdm(desc="copying", unit=" rows", file=sys.stderr, disable=args.quiet or None) as bar:
+        try:
+            report = await asyncio.to_thread(
+                copy.copy_store, config.storage.target, target, progress=bar.update
+            )
+        except copy.CopyError as exc:
+            print(f"newsbot: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    for table, count in report.counts.items():
+        print(f"{table}: {count}")
+    print(f"copied {report.rows} rows from {config.storage.where} to {shown}; every count agrees")
     return EXIT_OK
 
 

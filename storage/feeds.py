@@ -88,7 +88,8 @@ class Feeds:
             conn.execute(
                 "INSERT INTO feeds (url, topics, every_seconds, created_at) VALUES (?, ?, ?, ?)"
                 # The config owns its feeds' topics: an admin re-adding one leaves them be.
-                " ON CONFLICT (url) DO UPDATE SET topics = excluded.topics WHERE from_config = 0",
+                " ON CONFLICT (url) DO UPDATE SET topics = excluded.topics"
+                " WHERE feeds.from_config = 0",
                 (url, json.dumps(list(topics)), every_seconds, now),
             )
             row = conn.execute(

@@ -218,7 +218,7 @@ class PostgresDatabase(Database):
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             # Busy, or the server went away: nothing of a write was stored, and the caller
             # tries again as after another process's lock. Anything else is a fault.
-            busy = isinstance(exc, _BUSY | psycopg_pool.PoolTimeout) or _is_broken_error(exc)
+            busy = isinstance(exc, (*_BUSY, psycopg_pool.PoolTimeout)) or _is_broken_error(exc)
             raise (StoreBusy if busy else StoreError)(describe(self.url, exc)) from exc
 
     def _attempt(self, fn: Callable[[Conn], T], begin: str | None, deadline: float | None) -> T:

@@ -91,7 +91,23 @@ def fresh_schema_url(name: str = "news") -> str:
     schema = f"t{next(_schemas)}_{name}".lower()
     with psycopg.connect(server_url(database), autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{server_url(database)}?options={quote(f'-csearch_path={schema}')}"
+    # The application name tells this store's connections from the rest of the run's (a test
+    # that cuts them off, as a server restart would, finds them by it: ``cut_connections``).
+    options = quote(f"-csearch_path={schema}")
+    return f"{server_url(database)}?options={options}&application_name={schema}"
+
+
+def cut_connections(config: StorageConfig) -> int:
+    """End every server connection of the store ``config`` names, as a restart of the server
+    would (pg_terminate_backend); returns how many there were."""
+    assert config.url is not None
+    name = config.url.rsplit("application_name=", 1)[1]
+    with psycopg.connect(server_url(test_database()), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (name,),
+        ).fetchall()
+    return len(rows)
 
 
 def drop_test_database() -> None:

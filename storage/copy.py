@@ -1,0 +1,229 @@
+"""Copying a whole store into another, SQLite to PostgreSQL or back (``newsbot copy-store``).
+
+The target is created and migrated first, and must be empty. Then every table is copied in
+batches of rows, each committed in the target, in an order that satisfies the foreign keys (the
+source is read in one snapshot, so a bot writing it meanwhile does not tear the copy). Ids are
+kept, so links to articles (``#12``) and the ledger's rows mean the same in the copy. The full-text
+index is the target's own (SQLite's triggers fill FTS5; PostgreSQL's column is computed from the
+text here). At the end each table's rows are counted on both sides and must agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from core.settings import POSTGRESQL_SCHEMES, masked_url
+from storage.articles import SEARCH_DOCUMENT, search_words
+from storage.db import (
+    POSTGRESQL,
+    Conn,
+    Database,
+    SqliteConnection,
+    StoreError,
+    readonly_uri,
+)
+from storage.pg import PgConnection
+
+__all__ = ["BATCH", "CopyError", "CopyReport", "copy_store"]
+
+BATCH = 2000
+# Parents before children; tables a later migration adds and this list lacks come after these.
+ORDER = (
+    "topics",
+    "articles",
+    "related_entries",
+    "article_topics",
+    "article_vectors",
+    "chats",
+    "subscriptions",
+    "chat_words",
+    "feeds",
+    "deliveries",
+    "search_term_stats",
+    "search_term_stats_info",
+)
+# Kept by each store itself: its migrations' record, and SQLite's index and counters.
+_OWN = ("schema_migrations", "sqlite_", "articles_fts")
+
+
+class CopyError(StoreError):
+    """The copy was refused or did not come out whole; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReport:
+    counts: dict[str, int]  # rows per table, the same in source and target
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+
+def copy_store(
+    source: str, target: str, *, progress: Callable[[int], object] | None = None
+) -> CopyReport:
+    """Copy the store ``source`` names into ``target`` (a file or a ``postgresql://`` URL).
+
+    Runs in the calling thread (``asyncio.to_thread`` it). Raises ``CopyError`` when the target
+    holds anything or a count disagrees, ``StoreError`` when either store cannot be used.
+    """
+    if source == target:
+        raise CopyError(f"{_name(target)}: the store itself; copy it to another")
+    with ExitStack() as stack:
+        src = stack.enter_context(_connection(source, reading=True))
+        dst = stack.enter_context(_connection(target, reading=False))
+        tables = _tables(src)
+        missing = [t for t in tables if t not in set(_tables(dst))]
+        if missing:
+            raise CopyError(
+                f"{_name(target)}: has no table {missing[0]}; is it made by an older newsbot?"
+            )
+        filled = {t: n for t in _tables(dst) if (n := _count(dst, t))}
+        if filled:
+            listed = ", ".join(f"{n} rows in {t}" for t, n in sorted(filled.items()))
+            raise CopyError(
+                f"{_name(target)}: not empty ({listed}); copy-store fills only an empty store"
+            )
+        counts = {t: _count(src, t) for t in tables}
+        for table in tables:
+            _copy_table(src, dst, table, progress)
+        if dst.dialect == POSTGRESQL:
+            _advance_identities(dst, tables)
+        copied = {t: _count(dst, t) for t in tables}
+    wrong = [t for t in tables if copied[t] != counts[t]]
+    if wrong:
+        details = ", ".join(f"{t}: {counts[t]} rows, {copied[t]} copied" for t in wrong)
+        raise CopyError(f"{_name(target)}: the copy is not whole ({details})")
+    return CopyReport(counts)
+
+
+def _name(target: str) -> str:
+    return masked_url(target) if target.startswith(POSTGRESQL_SCHEMES) else target
+
+
+async def prepare(source: str, target: str) -> None:
+    """Check the source is a whole newsbot store, and create and migrate the target."""
+    db = await Database.open(source, readonly=True)
+    await db.close()
+    db = await Database.open(target)
+    await db.close()
+
+
+@contextmanager
+def _connection(target: str, *, reading: bool) -> Iterator[Conn]:
+    """A plain connection: a snapshot to read the source in, or the target to write."""
+    if target.startswith(POSTGRESQL_SCHEMES):
+        with psycopg.connect(target, autocommit=not reading) as raw:
+            if reading:
+                raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield PgConnection(raw)
+        return
+    uri, uri_flag = (readonly_uri(target), True) if reading else (target, False)
+    conn = sqlite3.connect(uri, uri=uri_flag, isolation_level=None, factory=SqliteConnection)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        if reading:
+            conn.execute("BEGIN")  # one snapshot for the whole copy
+        yield conn
+    finally:
+        conn.close()
+
+
+def _tables(conn: Conn) -> list[str]:
+    """The store's tables that hold its data, parents first."""
+    if conn.dialect == POSTGRESQL:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+    else:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    names = {r[0] for r in rows if not str(r[0]).startswith(_OWN)}
+    return [t for t in ORDER if t in names] + sorted(names - set(ORDER))
+
+
+def _columns(conn: Conn, table: str) -> list[str]:
+    if conn.dialect == POSTGRESQL:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+            " ORDER BY ordinal_position",
+            (table,),
+        )
+        return [r[0] for r in rows]
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _count(conn: Conn, table: str) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _copy_table(src: Conn, dst: Conn, table: str, progress: Callable[[int], object] | None) -> None:
+    wanted = set(_columns(dst, table))
+    # The full-text column is each backend's own: computed below, never copied.
+    columns = [c for c in _columns(src, table) if c in wanted and c != "search"]
+    listed = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    words_of: Callable[[tuple[Any, ...]], tuple[str, ...]] | None = None
+    if table == "articles" and dst.dialect == POSTGRESQL:
+        at = [columns.index(c) for c in ("title", "summary", "body")]
+        listed += ", search"
+        marks += f", {SEARCH_DOCUMENT}"
+
+        def words_of(row: tuple[Any, ...]) -> tuple[str, ...]:
+            return search_words(dst, *(row[i] or "" for i in at))
+
+    insert = f"INSERT INTO {table} ({listed}) VALUES ({marks})"
+    for batch in _batches(src, f"SELECT {', '.join(columns)} FROM {table}"):
+        rows = [(*r, *words_of(r)) if words_of else tuple(r) for r in batch]
+        _write_batch(dst, insert, rows)
+        if progress is not None:
+            progress(len(rows))
+
+
+def _batches(conn: Conn, sql: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``sql`` a batch at a time, never all in memory."""
+    if isinstance(conn, PgConnection):
+        with conn.raw.cursor(name="newsbot_copy") as server:  # read on the server as we go
+            server.execute(sql.encode())
+            while batch := server.fetchmany(BATCH):
+                yield batch
+        return
+    assert isinstance(conn, sqlite3.Connection)
+    local = conn.execute(sql)
+    while batch := local.fetchmany(BATCH):
+        yield batch
+
+
+def _write_batch(dst: Conn, insert: str, rows: list[tuple[Any, ...]]) -> None:
+    if isinstance(dst, PgConnection):
+        with dst.raw.transaction():
+            dst.executemany(insert, rows)
+        return
+    dst.execute("BEGIN IMMEDIATE")
+    try:
+        dst.executemany(insert, rows)
+    except BaseException:
+        dst.execute("ROLLBACK")
+        raise
+    dst.execute("COMMIT")
+
+
+def _advance_identities(dst: Conn, tables: list[str]) -> None:
+    """Start each id sequence past the ids copied in, so new rows never take one."""
+    for table in tables:
+        if "id" not in _columns(dst, table):
+            continue
+        sequence = dst.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()[0]
+        if sequence is None:
+            continue
+        dst.execute(
+            f"SELECT setval(?, coalesce(max(id), 0) + 1, false) FROM {table}",
+            (sequence,),
+        )
