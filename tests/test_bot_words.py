@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from core.settings import DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, running_bot
+from tests.support.store import harness_store
 from tests.test_bot_hostile_input import press_forged, tracebacks
 from tests.test_delivery import NOW, fresh, headline_numbers, headline_numbers_all
 
@@ -23,7 +23,7 @@ def item(n: int, topic: str, title: str = "", **changes: object) -> NewArticle:
 
 
 def owed_articles(tmp_path: Path, chat_id: int) -> list[tuple[int, str]]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return conn.execute(
             "SELECT article_id, status FROM deliveries WHERE chat_id = ? ORDER BY article_id",
             (chat_id,),

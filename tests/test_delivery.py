@@ -5,7 +5,6 @@ the ledger's record of what was sent."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from bot.delivery.dispatcher import DispatcherStats
 from core.settings import DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
+from tests.support.store import harness_store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPIC_CATEGORY = {
@@ -44,7 +44,7 @@ async def counted(
 
 
 def ledger(tmp_path: Path) -> list[tuple[int, int, str, int | None, str | None]]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return conn.execute(
             "SELECT chat_id, article_id, status, message_id, last_error FROM deliveries"
             " ORDER BY chat_id, article_id"
@@ -392,7 +392,7 @@ async def test_a_lost_digest_answer_leaves_the_pages_never_sent_owed_as_they_wer
         await digests.run(bot.app)
         [page] = await bot.tg.wait_for_messages(1, chat_id=chat.id, timeout=10)
     on_page = set(headline_numbers_all([page]))
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         rows = conn.execute(
             "SELECT a.title, d.status, d.attempts, d.lost_answers"
             " FROM deliveries d JOIN articles a ON a.id = d.article_id"

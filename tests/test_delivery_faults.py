@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from botapi_double.faults import FaultRule
 from core.settings import ChannelConfig, DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, free_port, make_article, running_bot
+from tests.support.store import DEFAULT_BACKEND, harness_store, storage_config, write_lock_held
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 # How long a write waits for another connection's lock, scaled down (10 s in production) so
@@ -39,21 +39,13 @@ def fresh(n: int) -> NewArticle:
 
 
 def ledger(tmp_path: Path) -> Counter[str]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return Counter(dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY 1")))
 
 
-@contextmanager
-def write_locked(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    """Another process's connection holding the store's write lock (until rolled back)."""
-    conn = sqlite3.connect(tmp_path / "news.db", isolation_level=None, timeout=10)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield conn
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        conn.close()
+def write_locked(tmp_path: Path) -> AbstractContextManager[Callable[[], object]]:
+    """Another process's connection holding the store's write lock (until the block ends)."""
+    return write_lock_held(storage_config(DEFAULT_BACKEND, tmp_path))
 
 
 def scale_write_patience(bot: RunningBot) -> None:
@@ -82,14 +74,14 @@ async def test_a_store_locked_during_a_fan_out_then_a_clean_stop_and_restart_rep
             tg.inject_timeout("sendMessage", 0.5, count=1000, executed=True)
             await bot.publish([fresh(1)])
             await tg.wait_for_call("sendMessage")
-            with write_locked(tmp_path) as lock:
+            with write_locked(tmp_path) as release:
                 await failed_writes(bot, 0)  # the outcomes of those sends could not be stored
                 sent_while_locked = len(tg.sent())
                 stopping = asyncio.create_task(bot.delivery.dispatcher.stop())
                 seen = bot.delivery.dispatcher.stats.ledger_write_failures
                 await failed_writes(bot, seen)  # the stop keeps trying while the lock is held
                 assert not stopping.done()
-                lock.execute("ROLLBACK")
+                release()
                 await stopping
             after_stop = ledger(tmp_path)
             arrived_before = len(tg.sent())
@@ -210,7 +202,7 @@ async def fan_out_through_a_slow_api(
             await dispatcher.wait_until(lambda s: s.sent + s.failed >= readers)
         copies = Counter(m.chat_id for m in bot.tg.sent() if m.chat_id in chats)
         errors = list(faults.fired)
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         reasons = [
             r[0] for r in conn.execute("SELECT last_error FROM deliveries WHERE status = 'failed'")
         ]
@@ -282,7 +274,7 @@ async def test_a_lost_answer_is_remembered_across_a_restart_so_the_send_repeats_
             await bot.publish([fresh(1)])
             async with asyncio.timeout(20):
                 await bot.delivery.dispatcher.wait_until(lambda s: s.retried == 1)
-        with sqlite3.connect(tmp_path / "news.db") as conn:
+        with harness_store(tmp_path) as conn:
             [(status, lost)] = conn.execute("SELECT status, lost_answers FROM deliveries")
         assert (status, lost) == ("owed", 1)
         clock.advance(minutes=5)  # past the back-off
@@ -292,7 +284,7 @@ async def test_a_lost_answer_is_remembered_across_a_restart_so_the_send_repeats_
                 await bot.delivery.dispatcher.wait_until(lambda s: s.failed == 1)
             copies = len(bot.tg.sent(chat.id))
     assert copies == 2
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         [(status, error)] = conn.execute("SELECT status, last_error FROM deliveries")
     assert status == "failed"
     assert error.startswith("answer lost twice (it may have arrived)")

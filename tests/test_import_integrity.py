@@ -7,7 +7,6 @@ exact input the issue reported, the way a user ran it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from tests.harness import FakeClock, make_article, running_bot
 from tests.support.newsbot import run_newsbot
+from tests.support.store import harness_store
 from tests.test_cli import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ async def test_an_unreadable_article_costs_only_its_own_delivery(tmp_path: Path)
                 for n in range(1, 4)
             ]
         )
-        with sqlite3.connect(tmp_path / "news.db") as conn:
+        with harness_store(tmp_path) as conn:
             conn.execute(
                 "UPDATE articles SET published_at = 253402300800, utc_offset = -840 WHERE id = ?",
                 (ids[1],),
@@ -185,7 +185,7 @@ async def test_an_unreadable_article_costs_only_its_own_delivery(tmp_path: Path)
     assert sorted(t.split("Headline number ")[1].split()[0] for t in delivered[:2]) == ["1", "3"]
     assert "Headline number 1" in latest.text
     assert "Headline number 2" not in latest.text
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         states = dict(conn.execute("SELECT article_id, status FROM deliveries"))
     assert states[ids[0]] == states[ids[2]] == "sent"
     assert states[ids[1]] != "sent"

@@ -3,7 +3,6 @@ back-off, and pruning of old ledger rows."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from core.settings import FeedConfig
 from tests.harness import FakeClock, make_article, running_bot
 from tests.support.feedserver import feed_server, status
+from tests.support.store import harness_store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -83,7 +83,7 @@ async def test_pruning_forgets_old_finished_rows_and_keeps_what_is_owed(tmp_path
         )
         [job] = bot.app.job_queue.get_jobs_by_name("prune")
         await job.run(bot.app)
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         left = conn.execute("SELECT chat_id, status FROM deliveries ORDER BY chat_id").fetchall()
     assert (chat.id, "sent") not in left
     assert (7, "owed") in left  # owed rows are never pruned, however old

@@ -5,7 +5,6 @@ keeps it across a restart."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from botapi_double.errors import ApiError
 from botapi_double.faults import FaultRule
 from storage import NewArticle
 from tests.harness import RunningBot, make_article, running_bot
+from tests.support.store import harness_store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -49,7 +49,7 @@ async def another_report(
 
 
 def ledger(tmp_path: Path) -> list[tuple[int, str, int | None, int | None, str | None]]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return conn.execute(
             "SELECT article_id, status, message_id, edit_of IS NOT NULL, last_error"
             " FROM deliveries ORDER BY id"

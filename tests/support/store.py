@@ -21,8 +21,8 @@ import itertools
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +32,7 @@ import pytest
 from core.settings import StorageConfig
 from storage import Store
 from storage.db import Conn, SqliteConnection
-from storage.pg import PgConnection
+from storage.pg import WRITE_LOCK, PgConnection
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_BACKEND = os.environ.get("NEWSBOT_TEST_BACKEND", "sqlite")
@@ -41,6 +41,9 @@ POSTGRES_SERVER = os.environ.get("NEWSBOT_TEST_POSTGRES", "postgresql://postgres
 _database: str | None = None
 _unreachable: str | None = None
 _schemas = itertools.count(1)
+# A folder's PostgreSQL store, as its SQLite file would be: the same folder and name is the same
+# store (a bot restarted on the same tmp_path finds what it stored).
+_urls: dict[tuple[str, str], str] = {}
 
 
 def storage_config(backend: str, folder: Path, name: str = "news") -> StorageConfig:
@@ -49,7 +52,10 @@ def storage_config(backend: str, folder: Path, name: str = "news") -> StorageCon
     if backend == "sqlite":
         return StorageConfig(str(folder / f"{name}.db"))
     if backend == "postgresql":
-        return StorageConfig(url=fresh_schema_url(name))
+        key = (str(folder), name)
+        if key not in _urls:
+            _urls[key] = fresh_schema_url(name)
+        return StorageConfig(url=_urls[key])
     raise ValueError(f"unknown store backend {backend!r}")
 
 
@@ -134,6 +140,31 @@ async def opened_store(config: StorageConfig) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+def harness_store(folder: Path) -> AbstractContextManager[Conn]:
+    """A plain connection to the store of the harness's bot that runs in ``folder``."""
+    return raw_store(storage_config(DEFAULT_BACKEND, folder))
+
+
+@contextmanager
+def write_lock_held(config: StorageConfig) -> Iterator[Callable[[], object]]:
+    """Another process's connection holding the store's write lock until the block ends (or
+    the function it yields is called): SQLite's IMMEDIATE transaction, or on PostgreSQL the
+    advisory lock that newsbot's writes take."""
+    if config.url is not None:
+        with psycopg.connect(config.url) as raw:  # the lock goes with the transaction's end
+            raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITE_LOCK)
+            yield raw.rollback
+        return
+    conn = sqlite3.connect(config.path, isolation_level=None, timeout=10)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield lambda: conn.execute("ROLLBACK")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
 
 
 def sqlite_only(why: str) -> pytest.MarkDecorator:
