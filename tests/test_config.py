@@ -177,3 +177,47 @@ def test_the_example_config_is_valid() -> None:
     config = load_config(str(example), environ={})
     assert config.topics
     assert config.telegram.token is None
+
+
+PG_URL = "postgresql://newsbot:hunter2@127.0.0.1:5432/news"
+
+
+def test_a_database_url_selects_postgresql(tmp_path: Path) -> None:
+    text = GOOD.replace('path = "news.db"', f'url = "{PG_URL}"')
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.storage.url == PG_URL
+    assert config.storage.target == PG_URL
+    assert config.storage.where == "postgresql://newsbot:***@127.0.0.1:5432/news"
+
+
+def test_the_database_url_comes_from_the_environment_first(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), environ={"NEWSBOT_DATABASE_URL": PG_URL})
+    assert config.storage.target == PG_URL
+    defaults = load_config(None, environ={"NEWSBOT_DATABASE_URL": PG_URL})
+    assert defaults.storage.target == PG_URL
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        (
+            f'path = "news.db"\nurl = "{PG_URL}"',
+            r"\[storage\]\.url and \[storage\]\.path name two stores; keep one",
+        ),
+        (
+            'url = "mysql://root:pw@db/news"',
+            r"\[storage\]\.url must be a PostgreSQL URL.*\(got mysql://root:\*\*\*@db/news\)",
+        ),
+    ],
+)
+def test_a_bad_storage_table_is_one_line(tmp_path: Path, storage: str, message: str) -> None:
+    text = GOOD.replace('path = "news.db"', storage)
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_config(write(tmp_path, text), environ={})
+    assert "\n" not in str(raised.value)
+    assert "pw@" not in str(raised.value)
+
+
+def test_a_bad_database_url_in_the_environment_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NEWSBOT_DATABASE_URL must be a PostgreSQL URL"):
+        load_config(write(tmp_path, GOOD), environ={"NEWSBOT_DATABASE_URL": "news.db"})

@@ -358,3 +358,24 @@ async def test_a_running_bot_at_debug_level_never_logs_the_token(tmp_path: Path)
     assert "Traceback" in text
     assert TOKEN not in text
     assert TOKEN.split(":")[1] not in text
+
+
+def test_check_config_masks_the_database_password_and_loads_back() -> None:
+    url = "postgresql://newsbot:hunter2@db.internal:5432/news"
+    config = replace(full_config(), storage=StorageConfig(url=url))
+    text = check_config(config)
+    assert "hunter2" not in text
+    assert 'url = "postgresql://newsbot:***@db.internal:5432/news"' in text
+    again = parse_config(tomllib.loads(text), source="config.toml")
+    assert again.storage == StorageConfig(url="postgresql://newsbot:***@db.internal:5432/news")
+
+
+async def test_backup_of_a_postgresql_store_points_to_pg_dump(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nurl = "postgresql://u:pw@127.0.0.1:9/news"\n', encoding="utf-8")
+    done = await (await start_newsbot("--config", config, "backup", tmp_path / "x.db")).finish()
+    assert done.code == 2
+    assert done.err == (
+        "newsbot: backup copies an SQLite store; postgresql://u:***@127.0.0.1:9/news is"
+        " PostgreSQL: use pg_dump -Fc (see docs/deployment.md)\n"
+    )
