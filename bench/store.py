@@ -1,8 +1,12 @@
 """Store figures: JSON Lines import speed, and latest/search/related latency at scale.
 
     python bench/store.py import [--base STORE]       # import 20,000 into a store of 100,000
+    python bench/store.py import --url URL            # the same on an empty PostgreSQL database
     python bench/store.py latency STORE [--queries N] # p50/p95 through the storage API
     python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
+
+STORE is an SQLite file or a ``postgresql://`` URL (``build`` and ``latency`` take either;
+``import --url`` fills the empty database given with the 100,000 first).
 
 ``import`` runs the real ``newsbot import`` command on a JSON Lines file of 20,000 synthetic
 articles (tagged against eight configured topics) into a copy of ``--base`` or, without it, a
@@ -49,7 +53,7 @@ def figures(name: str, times: list[float]) -> str:
     )
 
 
-async def build_base(path: Path, n: int) -> None:
+async def build_base(path: Path | str, n: int) -> None:
     store = await Store.open(path)
     try:
         await fill(store, n, seed=0)
@@ -63,19 +67,20 @@ def write_jsonl(path: Path, count: int, seed: int) -> None:
             out.write(json.dumps(article_to_dict(article, full=True)) + "\n")
 
 
-def import_config(folder: Path, db: Path) -> Path:
+def import_config(folder: Path, db: Path | str) -> Path:
     config = folder / "config.toml"
     topics = "".join(
         f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n'
         f'keywords = ["{s} market", "minister of {s}"]\n\n'
         for s in SECTIONS
     )
-    config.write_text(f'[storage]\npath = "{db}"\n\n{topics}', encoding="utf-8")
+    key = "url" if str(db).startswith("postgresql://") else "path"
+    config.write_text(f'[storage]\n{key} = "{db}"\n\n{topics}', encoding="utf-8")
     return config
 
 
-def build(db: Path, count: int) -> None:
-    if db.exists():
+def build(db: Path | str, count: int) -> None:
+    if isinstance(db, Path) and db.exists():
         raise SystemExit(f"{db} exists: build makes a fresh store")
     with tempfile.TemporaryDirectory() as folder:
         feed = Path(folder) / "articles.jsonl"
@@ -90,9 +95,9 @@ def build(db: Path, count: int) -> None:
     print(f"newsbot import: {count:,} articles into a fresh {db} in {elapsed:.0f} s")
 
 
-def bench_import(base: Path | None, count: int) -> None:
+def bench_import(base: Path | None, count: int, url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "news.db"
+        db: Path | str = url or Path(folder) / "news.db"
         if base is not None:
             shutil.copy(base, db)
         else:
@@ -119,7 +124,7 @@ def bench_import(base: Path | None, count: int) -> None:
     )
 
 
-async def count_articles(path: Path) -> int:
+async def count_articles(path: Path | str) -> int:
     store = await Store.open(path)
     try:
         return await store.articles.count()
@@ -127,7 +132,7 @@ async def count_articles(path: Path) -> int:
         await store.close()
 
 
-async def bench_latency(path: Path, queries: int) -> None:
+async def bench_latency(path: Path | str, queries: int) -> None:
     store = await Store.open(path)
     rng = random.Random(1)
     try:
@@ -181,23 +186,28 @@ async def bench_latency(path: Path, queries: int) -> None:
     print(figures("related", related))
 
 
+def store_target(text: str) -> Path | str:
+    return text if text.startswith("postgresql://") else Path(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("import")
     p.add_argument("--base", type=Path)
+    p.add_argument("--url", help="an empty PostgreSQL database instead of an SQLite file")
     p.add_argument("--count", type=int, default=20_000)
     p = sub.add_parser("latency")
-    p.add_argument("store", type=Path)
+    p.add_argument("store", type=store_target)
     p.add_argument("--queries", type=int, default=300)
     p = sub.add_parser("build")
-    p.add_argument("store", type=Path)
+    p.add_argument("store", type=store_target)
     p.add_argument("--count", type=int, default=200_000)
     args = parser.parse_args()
     if args.what == "build":
         build(args.store, args.count)
     elif args.what == "import":
-        bench_import(args.base, args.count)
+        bench_import(args.base, args.count, args.url)
     else:
         asyncio.run(bench_latency(args.store, args.queries))
 

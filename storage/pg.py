@@ -21,6 +21,7 @@ owed, so nothing is lost and nothing recorded twice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
@@ -233,7 +234,8 @@ class PostgresDatabase(Database):
                 raw.execute("COMMIT")
             except BaseException:
                 if not _is_broken(raw):
-                    raw.execute("ROLLBACK")
+                    with contextlib.suppress(psycopg.Error):  # the error at hand says more
+                        raw.execute("ROLLBACK")
                 raise
             return result
 
