@@ -1,7 +1,8 @@
 """Another process holds the store's write lock: reads still answer, writes are never lost.
 
 The lock is real: a second process opens the same store file and sits in ``BEGIN IMMEDIATE``
-until the test tells it to let go.
+until the test tells it to let go (on PostgreSQL, ``NEWSBOT_TEST_BACKEND=postgresql``, it holds
+the advisory lock that every newsbot write takes for its transaction).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.handlers.errors import BUSY
+from storage.pg import WRITE_LOCK
 from tests.harness import FakeClock, make_article, running_bot
+from tests.support.store import DEFAULT_BACKEND, storage_config
 
 HOLD_LOCK = """
 import sqlite3, sys
@@ -27,15 +30,26 @@ sys.stdin.readline()
 conn.execute("ROLLBACK")
 """
 
+HOLD_PG_LOCK = f"""
+import psycopg, sys
+conn = psycopg.connect(sys.argv[1])
+conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", {WRITE_LOCK!r})
+print("locked", flush=True)
+sys.stdin.readline()
+conn.rollback()
+"""
+
 
 @asynccontextmanager
-async def write_lock_held(store: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Another process holding the write lock on ``store`` until the block ends."""
+async def write_lock_held(folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Another process holding the write lock on the bot's store in ``folder`` until the block
+    ends."""
+    store = storage_config(DEFAULT_BACKEND, folder)
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        HOLD_LOCK,
-        str(store),
+        HOLD_PG_LOCK if store.url else HOLD_LOCK,
+        store.target,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -73,7 +87,7 @@ async def test_latest_answers_and_subscribes_are_stored_while_another_process_wr
         await bot.store_articles([make_article(1)])
         await bot.say("/start")  # this chat is known before the lock
         readers = [bot.tg.add_private_chat(bot.tg.add_user(f"R{n}")) for n in range(5)]
-        async with write_lock_held(tmp_path / "news.db") as holder:
+        async with write_lock_held(tmp_path) as holder:
             for chat in readers:
                 bot.tg.send_text(chat, chat.user, "/subscribe economy")
             await asyncio.wait_for(waiting.wait(), 5)
@@ -96,7 +110,7 @@ async def test_a_write_that_cannot_wait_longer_asks_to_try_again_and_stores_noth
         for chat in readers:  # known chats: only the subscription itself is written
             await bot.store.chats.seen(chat.id, "private", None, None, 0)
         bot.store.db.write_patience = 0.5
-        async with write_lock_held(tmp_path / "news.db") as holder:
+        async with write_lock_held(tmp_path) as holder:
             for chat in readers:
                 bot.tg.send_text(chat, chat.user, "/subscribe economy")
             answers = [(await bot.tg.wait_for_messages(1, chat.id))[0] for chat in readers]
@@ -117,7 +131,7 @@ async def test_a_chat_never_seen_gets_one_answer_while_another_process_writes(
         chat = bot.tg.add_private_chat(bot.tg.add_user("New"))
         bot.store.db.write_patience = 0.5
         processor = bot.app.update_processor
-        async with write_lock_held(tmp_path / "news.db"):
+        async with write_lock_held(tmp_path):
             bot.tg.send_text(chat, chat.user, "/subscribe economy")
             await bot.tg.wait_for_messages(1, chat.id, timeout=10)
             await bot.tg.wait_for(
@@ -166,7 +180,7 @@ async def test_claims_refused_by_a_locked_store_are_one_warning_without_a_traceb
             )
             refused = waits_counted(bot, 3)
             records.records.clear()  # the failed send's own warning is not this test's
-            async with write_lock_held(tmp_path / "news.db"):
+            async with write_lock_held(tmp_path):
                 # Nothing is due: the idle dispatcher's claims only read, so none waits.
                 idle = await bot.store.deliveries.claim(dispatcher.now(), 10)
                 assert bot.store.db.busy_waits == 0

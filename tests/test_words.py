@@ -12,6 +12,7 @@ import pytest
 from bot.commands import UsageError, parse_words, split_words
 from core.matching import article_text, key_of, phrase
 from storage import Store
+from storage.db import SqliteConnection
 from storage.words import MAX_WORDS, article_hits, matching
 from tests.harness import make_article
 
@@ -115,7 +116,7 @@ async def test_article_hits_look_words_up_by_index(tmp_path: Path) -> None:
         await store.words.add(3, "follow", ["bank rate"], 0)
     finally:
         await store.close()
-    with sqlite3.connect(path) as conn:
+    with sqlite3.connect(path, factory=SqliteConnection) as conn:
         rows = conn.execute(
             "SELECT id, title, summary, body FROM articles WHERE id = ?", (outcome.article_id,)
         ).fetchall()
