@@ -91,6 +91,8 @@ _DUE_COLUMNS = (
 _DUE_JOIN = (
     "FROM deliveries d JOIN chats c ON c.id = d.chat_id JOIN articles a ON a.id = d.article_id"
 )
+# A fan-out that owes this many rows renews PostgreSQL's statistics of the ledger (see fan_out).
+ANALYZE_AFTER = 1000
 # Waiting for another report of the story to reach the chat first: looked at again this late.
 STORY_WAIT = 1
 
@@ -130,7 +132,10 @@ class Deliveries:
                     f" WHERE t.article_id IN ({marks}) AND c.active = 1"
                     " AND a.published_at >= ?"
                     + _NOT_MUTED.format("t", "s")
-                    + " ON CONFLICT DO NOTHING",
+                    # Ids in article order, every chat's row of one article before the next
+                    # article's: a claim (oldest id first) serves all chats in turn, on either
+                    # backend, instead of one chat's whole backlog.
+                    + " ORDER BY t.article_id, s.chat_id ON CONFLICT DO NOTHING",
                     (now, now, now, *chunk, oldest),
                 )
                 # Hits exist only for articles new enough to owe (see _word_hits). A chat
@@ -144,12 +149,18 @@ class Deliveries:
                     " JOIN chats c ON c.id = w.chat_id"
                     f" WHERE h.article_id IN ({marks}) AND c.active = 1"
                     + _NOT_MUTED.format("h", "w")
-                    + " ON CONFLICT DO NOTHING",
+                    + " ORDER BY h.article_id, w.chat_id ON CONFLICT DO NOTHING",
                     (now, now, now, *chunk),
                 )
                 added += topics.rowcount + words.rowcount
             conn.execute("DELETE FROM fan_out_hits")
             conn.execute("DELETE FROM fan_out_muted")
+            if conn.dialect == POSTGRESQL and added >= ANALYZE_AFTER:
+                # PostgreSQL plans from statistics that autovacuum renews only a minute or so
+                # later; until then a claim from a ledger that just grew by thousands of rows
+                # scanned every chat (~0.3 s a claim at 10,000 rows) instead of walking the
+                # due index to its LIMIT.
+                conn.execute("ANALYZE deliveries")
             return added
 
         return await self._db.write(work)
@@ -417,17 +428,16 @@ def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
     taken: set[tuple[int, int]] = set()
     ready: list[Due] = []
     waiting: list[tuple[int, int]] = []  # (next attempt, delivery id)
+    # The other rows of each claimed row's story in its chat, read in one statement per
+    # chunk rather than one per row (a claim takes hundreds). Rows updated in the loop below
+    # only ever belong to a (chat, story) already taken, so reading them all first is the same.
+    siblings_of = _story_siblings(conn, {(d.chat_id, d.story) for d in claimed})
     for due in claimed:
         key = (due.chat_id, due.story)
         if key in taken:
             waiting.append((now + STORY_WAIT, due.id))
             continue
-        siblings = conn.execute(
-            "SELECT d.id, d.article_id, d.status, d.message_id, d.edit_of, d.next_attempt_at"
-            " FROM articles a JOIN deliveries d ON d.article_id = a.id AND d.chat_id = ?"
-            " WHERE a.story_id = ? AND a.id != ?",
-            (due.chat_id, due.story, due.article_id),
-        ).fetchall()
+        siblings = [s for s in siblings_of.get(key, ()) if s[1] != due.article_id]
         first = [s for s in siblings if s[2] == SENT and s[4] is None and s[3] is not None]
         ahead = [
             s for s in siblings if s[2] in (QUEUED, SENDING) or (s[2] == OWED and s[0] < due.id)
@@ -450,6 +460,30 @@ def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
         [(later, now, delivery_id) for later, delivery_id in waiting],
     )
     return ready
+
+
+def _story_siblings(
+    conn: Conn, keys: set[tuple[int, int]]
+) -> dict[tuple[int, int], list[tuple[int, int, str, int | None, int | None, int]]]:
+    """Each (chat, story)'s deliveries: (id, article, status, message id, edit_of, next
+    attempt)."""
+    found: dict[tuple[int, int], list[tuple[int, int, str, int | None, int | None, int]]] = {}
+    pairs = sorted(keys)
+    for start in range(0, len(pairs), 250):
+        chunk = pairs[start : start + 250]
+        # VALUES names its columns column1, column2 on both backends.
+        rows = conn.execute(
+            "SELECT k.column1, k.column2, d.id, d.article_id, d.status, d.message_id,"
+            " d.edit_of, d.next_attempt_at"
+            f" FROM (VALUES {', '.join(['(?, ?)'] * len(chunk))}) AS k"
+            " JOIN articles a ON a.story_id = k.column2"
+            " JOIN deliveries d ON d.article_id = a.id AND d.chat_id = k.column1",
+            [value for pair in chunk for value in pair],
+        )
+        for chat_id, story, row_id, article_id, status, message_id, edit_of, next_at in rows:
+            row = (row_id, article_id, status, message_id, edit_of, next_at)
+            found.setdefault((chat_id, story), []).append(row)
+    return found
 
 
 def _word_hits(conn: Conn, ids: list[int], oldest: int) -> None:
@@ -523,7 +557,10 @@ def _owe_unmuted(conn: Conn, chat_id: int, newest: Iterable[int], count: int, no
 
 
 def _mark(conn: Conn, status: str, ids: list[int], now: int) -> None:
-    conn.executemany(
-        "UPDATE deliveries SET status = ?, updated_at = ? WHERE id = ?",
-        [(status, now, i) for i in ids],
-    )
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(
+            "UPDATE deliveries SET status = ?, updated_at = ?"
+            f" WHERE id IN ({','.join('?' * len(chunk))})",
+            (status, now, *chunk),
+        )

@@ -165,9 +165,6 @@ class PostgresDatabase(Database):
             max_size=threads,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             configure=_configure,
-            # A connection is checked as it leaves the pool: after a server restart the broken
-            # ones are replaced before a unit of work ever sees them.
-            check=psycopg_pool.ConnectionPool.check_connection,
             open=False,
             name="newsbot",
         )
@@ -212,7 +209,12 @@ class PostgresDatabase(Database):
             try:
                 return self._attempt(fn, begin, deadline)
             except psycopg.OperationalError as exc:
-                if not retry or not _is_broken_error(exc):
+                if not _is_broken_error(exc):
+                    raise
+                # The server went away (a restart): the other idle connections are likely
+                # broken too. Check them all now, rather than a round trip before every unit.
+                self._pool.check()
+                if not retry:
                     raise
                 log.info("%s: a connection broke (%s); reading once more", self.path, exc)
                 return self._attempt(fn, begin, deadline)
@@ -226,10 +228,11 @@ class PostgresDatabase(Database):
         with self._pool.connection(timeout=self.write_patience) as raw:
             if begin is None:
                 return fn(PgConnection(raw))
-            raw.execute(begin)
             try:
                 if deadline is not None:
-                    self._lock_for_write(raw, deadline)
+                    self._lock_for_write(raw, begin, deadline)
+                else:
+                    raw.execute(begin)
                 result = fn(PgConnection(raw))
                 raw.execute("COMMIT")
             except BaseException:
@@ -239,14 +242,18 @@ class PostgresDatabase(Database):
                 raise
             return result
 
-    def _lock_for_write(self, raw: psycopg.Connection[Any], deadline: float) -> None:
-        """Take the database's write lock for this transaction, waiting until ``deadline``."""
+    def _lock_for_write(self, raw: psycopg.Connection[Any], begin: str, deadline: float) -> None:
+        """Begin and take the database's write lock for the transaction, waiting for it until
+        ``deadline``."""
         # lock_timeout bounds every lock wait of the transaction (rows too), not only this one.
         patience = f"{max(int((deadline - time.monotonic()) * 1000), 1)}ms"
-        row = raw.execute(
-            "SELECT set_config('lock_timeout', %s, true), pg_try_advisory_xact_lock(%s, %s)",
-            (patience, *WRITE_LOCK),
-        ).fetchone()
+        with raw.pipeline():  # BEGIN and the try in one round trip
+            raw.execute(begin)
+            cursor = raw.execute(
+                "SELECT set_config('lock_timeout', %s, true), pg_try_advisory_xact_lock(%s, %s)",
+                (patience, *WRITE_LOCK),
+            )
+        row = cursor.fetchone()
         if row is not None and row[1]:
             return
         remaining = deadline - time.monotonic()

@@ -92,7 +92,9 @@ CREATE TABLE deliveries (
     updated_at BIGINT NOT NULL,
     UNIQUE (chat_id, article_id)
 );
-CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+-- With id: SQLite's index carries the rowid (= id) after its columns, so a claim's ORDER BY
+-- next_attempt_at, id walks it in order and stops at the LIMIT; PostgreSQL's must name it.
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at, id);
 CREATE INDEX deliveries_updated ON deliveries (updated_at);
 
 CREATE TABLE feeds (
