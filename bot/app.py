@@ -53,8 +53,7 @@ async def introduce(bot: Bot, languages: Languages) -> None:
 def make_leadership(config: Config) -> Leadership:
     """Who leads among the instances sharing the store: on PostgreSQL an advisory lock per bot
     (the token's bot id), so two bots may share a database; on SQLite this one process."""
-    # [storage] url arrives with the PostgreSQL store; until then every store is SQLite's.
-    url: str | None = getattr(config.storage, "url", None)
+    url = config.storage.url
     if not url:
         return SoleInstance()
     bot_id = (config.telegram.token or "").partition(":")[0]

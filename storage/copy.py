@@ -48,8 +48,9 @@ ORDER = (
     "search_term_stats",
     "search_term_stats_info",
 )
-# Kept by each store itself: its migrations' record, and SQLite's index and counters.
-_OWN = ("schema_migrations", "sqlite_", "articles_fts")
+# Kept by each store itself: its migrations' record, SQLite's index and counters, and the
+# state of the instances sharing a PostgreSQL store (storage/cluster.py: who polls from where).
+_OWN = ("schema_migrations", "sqlite_", "articles_fts", "cluster_")
 
 
 class CopyError(StoreError):
