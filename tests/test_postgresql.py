@@ -19,7 +19,7 @@ from botapi_double import BotApiDouble
 from core.settings import DeliveryConfig, StorageConfig
 from storage import NewArticle, Store, StoreBusy, StoreUnreachable, Topic
 from storage.db import POSTGRESQL, Conn, migration_files
-from storage.pg import WRITE_LOCK
+from storage.pg import WRITE_LOCK, translate
 from tests.harness import make_article, running_bot
 from tests.support.newsbot import newsbot
 from tests.support.store import (
@@ -225,3 +225,22 @@ async def test_copy_store_to_postgresql_and_back_keeps_every_row(
             assert new[0].article_id == 4  # ids go on after the copied ones
         finally:
             await opened.close()
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "expected"),
+    [
+        (
+            "SELECT a FROM t WHERE b = ? AND c IN (?,?)",
+            "SELECT a FROM t WHERE b = %s AND c IN (%s,%s)",
+        ),
+        (
+            "SELECT coalesce(last_error, '?') FROM d WHERE id = ?",
+            "SELECT coalesce(last_error, '?') FROM d WHERE id = %s",
+        ),
+        ("SELECT 'it''s ?', \"odd?name\", ? ", "SELECT 'it''s ?', \"odd?name\", %s "),
+        ("SELECT '50%' LIKE ?", "SELECT '50%%' LIKE %s"),
+    ],
+)
+def test_placeholders_are_translated_outside_quotes_only(sqlite: str, expected: str) -> None:
+    assert translate(sqlite) == expected
