@@ -11,6 +11,7 @@ from typing import Any
 from core.clock import utc_now
 from semantic import Vectors
 from storage import fts
+from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
 from storage.meaning import Meaning, assign_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
@@ -81,7 +82,7 @@ class Articles:
 
         def work(conn: Conn) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
-            outcomes = [_upsert(conn, a, stamp, known) for a in articles]
+            outcomes = _upsert_batch(conn, articles, stamp, known)
             if vectors is not None:
                 _attach_meaning(conn, outcomes, vectors, meaning or Meaning())
             return outcomes
@@ -314,20 +315,17 @@ def _upsert(
     return UpsertOutcome(article_id, UPDATED)
 
 
-# PostgreSQL's full-text column (its 0001): the words of title, summary and body, as
-# fts.index_words cuts them, labelled A, B and C for ts_rank's weights. SQLite's FTS5 table is
+# PostgreSQL's full-text column (its 0001): the words of title, summary and body with their
+# positions, labelled A, B and C for ts_rank's weights (fts.tsvector). SQLite's FTS5 table is
 # kept by triggers instead.
-SEARCH_DOCUMENT = (
-    "setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B')"
-    " || setweight(to_tsvector('simple', ?), 'C')"
-)
+SEARCH_DOCUMENT = "?::tsvector"
 
 
 def search_words(conn: Conn, title: str, summary: str, body: str) -> tuple[str, ...]:
     """The parameters of ``SEARCH_DOCUMENT`` on PostgreSQL; none on SQLite."""
     if conn.dialect != POSTGRESQL:
         return ()
-    return (fts.index_words(title), fts.index_words(summary), fts.index_words(body))
+    return (fts.tsvector(title, summary, body),)
 
 
 def _find(conn: Conn, article: NewArticle) -> tuple[Any, ...] | None:
@@ -345,31 +343,96 @@ def _find(conn: Conn, article: NewArticle) -> tuple[Any, ...] | None:
 
 
 def _insert(conn: Conn, article: NewArticle, stamp: int) -> int:
-    published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
-    created = int(article.created_at.timestamp()) if article.created_at else stamp
-    updated = int(article.updated_at.timestamp()) if article.updated_at else None
-    words = search_words(conn, article.title, article.summary, article.body)
-    column, value = (", search", f", {SEARCH_DOCUMENT}") if words else ("", "")
-    row = conn.execute(
+    return _insert_many(conn, [article], stamp)[0]
+
+
+def _insert_many(conn: Conn, articles: Sequence[NewArticle], stamp: int) -> list[int]:
+    """Insert new articles with their related boxes and topics; their ids, in order."""
+    if not articles:
+        return []
+    pg = conn.dialect == POSTGRESQL
+    column, value = (", search", f", {SEARCH_DOCUMENT}") if pg else ("", "")
+    rows = []
+    for article in articles:
+        published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
+        created = int(article.created_at.timestamp()) if article.created_at else stamp
+        updated = int(article.updated_at.timestamp()) if article.updated_at else None
+        rows.append(
+            (
+                *(getattr(article, name) for name in _TEXT_FIELDS),
+                published_s,
+                offset,
+                content_hash(article.title, article.summary, article.body),
+                article.guid,
+                article.url,
+                created,
+                updated,
+                *search_words(conn, article.title, article.summary, article.body),
+            )
+        )
+    returned = conn.returning_many(
         "INSERT INTO articles (title, summary, body, publisher, attribution, category, language,"
         f" image_url, published_at, utc_offset, content_hash, guid, url, created_at, updated_at"
         f"{column}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{value}) RETURNING id",
-        (
-            *(getattr(article, name) for name in _TEXT_FIELDS),
-            published_s,
-            offset,
-            content_hash(article.title, article.summary, article.body),
-            article.guid,
-            article.url,
-            created,
-            updated,
-            *words,
-        ),
-    ).fetchone()
-    article_id = int(row[0])
-    _insert_related(conn, article_id, _related_rows(article))
-    _insert_topics(conn, article_id, article.topics)
-    return article_id
+        rows,
+    )
+    ids = [int(r[0]) for r in returned]
+    related = [
+        (article_id, position, *row)
+        for article_id, article in zip(ids, articles, strict=True)
+        for position, row in enumerate(_related_rows(article))
+    ]
+    _insert_related_rows(conn, related)
+    topics = [(t, i) for i, a in zip(ids, articles, strict=True) for t in dict.fromkeys(a.topics)]
+    _insert_topic_rows(conn, topics)
+    return ids
+
+
+def _upsert_batch(
+    conn: Conn, articles: Sequence[NewArticle], stamp: int, known_topics: frozenset[str]
+) -> list[UpsertOutcome]:
+    """``_upsert`` for each article in order, with the new ones inserted together.
+
+    Which articles are new is read for the whole batch first (two look-ups per 500, not two
+    per article), and new ones are inserted in one go (one round trip on PostgreSQL, where
+    each statement is one). An article that repeats the key of a new one earlier in the batch
+    is handled after that one is stored, as if one by one.
+    """
+    for article in articles:
+        if not article.guid and not article.url:
+            raise ValueError(f"article {article.title!r} has neither url nor guid")
+    guids = [a.guid for a in articles if a.guid]
+    urls = [a.url for a in articles if a.url]
+    stored_guids = {
+        r[0] for r in in_chunks(conn, "SELECT guid FROM articles WHERE guid IN ({})", guids)
+    }
+    stored_urls = {
+        r[0] for r in in_chunks(conn, "SELECT url FROM articles WHERE url IN ({})", urls)
+    }
+    outcomes: list[UpsertOutcome | None] = [None] * len(articles)
+    pending: list[int] = []
+    pending_keys: set[tuple[str, str]] = set()
+
+    def flush() -> None:
+        ids = _insert_many(conn, [articles[i] for i in pending], stamp)
+        for i, article_id in zip(pending, ids, strict=True):
+            outcomes[i] = UpsertOutcome(article_id, INSERTED)
+        pending.clear()
+        pending_keys.clear()
+
+    for i, article in enumerate(articles):
+        keys = {(k, v) for k, v in (("guid", article.guid), ("url", article.url)) if v}
+        stored = article.guid in stored_guids or article.url in stored_urls
+        if keys & pending_keys:
+            flush()  # it repeats an article of this batch: that one is stored first
+            stored = True
+        if stored:
+            outcomes[i] = _upsert(conn, article, stamp, known_topics)
+        else:
+            pending.append(i)
+            pending_keys.update(keys)
+    flush()
+    return [o for o in outcomes if o is not None]
 
 
 def _related_rows(article: NewArticle) -> list[_RelatedRow]:
@@ -381,19 +444,29 @@ def _related_rows(article: NewArticle) -> list[_RelatedRow]:
 
 
 def _insert_related(conn: Conn, article_id: int, rows: Sequence[_RelatedRow]) -> None:
+    _insert_related_rows(conn, [(article_id, position, *row) for position, row in enumerate(rows)])
+
+
+def _insert_related_rows(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """(article id, position, title, category, published_at, utc_offset) rows."""
     conn.executemany(
         "INSERT INTO related_entries (article_id, position, title, category, published_at,"
         " utc_offset) VALUES (?, ?, ?, ?, ?, ?)",
-        [(article_id, position, *row) for position, row in enumerate(rows)],
+        rows,
     )
 
 
 def _insert_topics(conn: Conn, article_id: int, topics: Iterable[str]) -> None:
+    _insert_topic_rows(conn, [(topic, article_id) for topic in dict.fromkeys(topics)])
+
+
+def _insert_topic_rows(conn: Conn, rows: Sequence[tuple[str, int]]) -> None:
+    """(topic, article id) rows; a topic the config does not have is left out."""
     conn.executemany(
         "INSERT INTO article_topics (article_id, topic, published_at)"
         " SELECT a.id, t.slug, a.published_at FROM topics t, articles a"
         " WHERE t.slug = ? AND a.id = ? ON CONFLICT DO NOTHING",
-        [(topic, article_id) for topic in dict.fromkeys(topics)],
+        rows,
     )
 
 

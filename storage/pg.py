@@ -107,6 +107,18 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), tuple(parameters))
 
+    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]], /) -> list[Any]:
+        if not rows:
+            return []
+        # One pipeline for all the rows: a round trip for the batch, not one per row.
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), [tuple(r) for r in rows], returning=True)
+        found = []
+        while True:
+            found.append(cursor.fetchone())
+            if not cursor.nextset():
+                return found
+
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
         rows = [tuple(p) for p in parameters]

@@ -200,12 +200,14 @@ def _content_ranked(
     conn: Conn, source: _Doc, tuning: RelatedTuning, stats: TermCounts
 ) -> list[tuple[_Doc, float]]:
     profile = _profile(conn, source, tuning, stats)
-    expression = fts.or_query(profile.query, max_terms=max(tuning.terms, 1))
+    expression = fts.or_query(
+        profile.query, max_terms=max(tuning.terms, 1), tsquery=conn.dialect == POSTGRESQL
+    )
     if expression is None:
         return []
     if conn.dialect == POSTGRESQL:
         rows = conn.execute(
-            "SELECT id FROM articles, websearch_to_tsquery('simple', ?) q WHERE search @@ q"
+            "SELECT id FROM articles, CAST(? AS tsquery) q WHERE search @@ q"
             " ORDER BY ts_rank(?::real[], search, q) DESC, id DESC LIMIT ?",
             (expression, fts.ts_weights(tuning.fts_weights), tuning.candidates + 1),
         ).fetchall()

@@ -110,13 +110,15 @@ def _search(conn: Conn, text: str, limit: int, offset: int, tuning: SearchTuning
     content = [w for w in words if w not in STOP_WORDS]
     pool = max(tuning.pool, offset + limit)
     if content:
-        rows = _search_rows(conn, fts.and_query(content), pool, tuning.weights)
+        pg = conn.dialect == POSTGRESQL
+        rows = _search_rows(conn, fts.and_query(content, tsquery=pg), pool, tuning.weights)
         if not rows and len(content) > 1:
-            rows = _search_rows(conn, fts.or_query(content), pool, tuning.weights)
+            rows = _search_rows(conn, fts.or_query(content, tsquery=pg), pool, tuning.weights)
     else:
         # Only stop words ("the who"): they match nearly everything and no article matches them
         # better than another, so skip scoring (it would read their huge doclists): newest first.
-        rows = _search_rows(conn, fts.and_query(words), pool, None)
+        query = fts.and_query(words, tsquery=conn.dialect == POSTGRESQL)
+        rows = _search_rows(conn, query, pool, None)
     if not rows:
         return []
     best = min(score for _, score in rows)  # bm25 is negative: lower is better
@@ -172,7 +174,7 @@ def _search_rows_pg(
     score = "-ts_rank(?::real[], search, q)" if weights else "0.0"
     params: tuple[object, ...] = (*([fts.ts_weights(weights)] if weights else []), expression, pool)
     sql = (
-        f"SELECT id, {score} FROM articles, websearch_to_tsquery('simple', ?) q"
+        f"SELECT id, {score} FROM articles, CAST(? AS tsquery) q"
         " WHERE search @@ q ORDER BY id DESC LIMIT ?"
     )
     return [(int(r), float(s)) for r, s in conn.execute(sql, params)]

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
 
@@ -191,13 +192,13 @@ def _index_counts(conn: Conn, terms: list[str]) -> list[tuple[str, int]]:
     """Each term's document count, asked of the full-text index."""
     if conn.dialect != POSTGRESQL:
         return in_chunks(conn, "SELECT term, doc FROM articles_fts_terms WHERE term IN ({})", terms)
-    # No vocabulary table: one index look-up per term, all in one statement. plainto_tsquery
-    # reads a word as the index holds it and never as query syntax.
+    # No vocabulary table: one index look-up per term, all in one statement; each term goes
+    # as a quoted tsquery literal (fts.and_query), never read as query syntax.
+    queries = [fts.and_query([t], tsquery=True) or "''" for t in terms]
     rows = conn.execute(
-        "SELECT w.term, (SELECT count(*) FROM articles a"
-        "  WHERE a.search @@ plainto_tsquery('simple', w.term))"
-        " FROM unnest(?::text[]) AS w(term)",
-        (terms,),
+        "SELECT w.term, (SELECT count(*) FROM articles a WHERE a.search @@ w.q::tsquery)"
+        " FROM unnest(?::text[], ?::text[]) AS w(term, q)",
+        (terms, queries),
     )
     return [(term, int(doc)) for term, doc in rows if doc]
 
