@@ -11,12 +11,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.handlers.errors import BUSY
+from core.settings import StorageConfig
 from storage.pg import WRITE_LOCK
 from tests.harness import FakeClock, make_article, running_bot
 from tests.support.store import DEFAULT_BACKEND, storage_config
@@ -40,11 +41,15 @@ conn.rollback()
 """
 
 
-@asynccontextmanager
-async def write_lock_held(folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+def write_lock_held(folder: Path) -> AbstractAsyncContextManager[asyncio.subprocess.Process]:
     """Another process holding the write lock on the bot's store in ``folder`` until the block
     ends."""
-    store = storage_config(DEFAULT_BACKEND, folder)
+    return hold_write_lock(storage_config(DEFAULT_BACKEND, folder))
+
+
+@asynccontextmanager
+async def hold_write_lock(store: StorageConfig) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Another process holding the write lock on ``store`` until the block ends."""
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

@@ -27,7 +27,7 @@ from storage.db import APPLICATION_ID
 from tests.harness import free_port, make_article
 from tests.support.newsbot import NEWSBOT, ROOT, newsbot, newsbot_env
 from tests.support.store import opened_store
-from tests.test_locked_store import write_lock_held
+from tests.test_locked_store import hold_write_lock
 
 SAMPLES = ROOT / "samples"
 READERS = (
@@ -326,7 +326,7 @@ async def test_a_locked_store_is_one_line_after_waiting_and_reads_still_answer(
     store = tmp_path / "news.db"
     await make_store(store)
     config = config_for(tmp_path, store)
-    async with write_lock_held(store):
+    async with hold_write_lock(StorageConfig(str(store))):
         latest = await newsbot("--config", config, "latest", "--json")
         code, out, err = await newsbot("--config", config, "import", "--quiet", str(SAMPLES))
     assert latest[0] == EXIT_OK
