@@ -146,6 +146,7 @@ class Embedder:
             return
         if len(self._word_ids) + len(missing) > CACHED_WORDS:
             self._word_ids.clear()
+            missing = list(words)  # the batch's words that were known went with the rest
         limit = self._matrix.shape[0] - 1
         for word, encoding in zip(
             missing, self._tokenizer.encode_batch(missing, add_special_tokens=False), strict=True
