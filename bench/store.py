@@ -6,7 +6,7 @@
     python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
 
 STORE is an SQLite file or a ``postgresql://`` URL (``build`` and ``latency`` take either;
-``import --url`` fills the empty database given with the 100,000 first).
+``import --url`` fills the database given with the 100,000 first, unless it holds them).
 
 ``import`` runs the real ``newsbot import`` command on a JSON Lines file of 20,000 synthetic
 articles (tagged against eight configured topics) into a copy of ``--base`` or, without it, a
@@ -100,6 +100,8 @@ def bench_import(base: Path | None, count: int, url: str | None = None) -> None:
         db: Path | str = url or Path(folder) / "news.db"
         if base is not None:
             shutil.copy(base, db)
+        elif url is not None and asyncio.run(count_articles(url)) >= 100_000:
+            print(f"{url} holds the base already", flush=True)
         else:
             print("filling a store with 100,000 articles first ...", flush=True)
             asyncio.run(build_base(db, 100_000))
