@@ -3,6 +3,7 @@ back-off, and pruning of old ledger rows."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -101,6 +102,8 @@ async def test_a_standby_does_no_slot_work_and_does_it_once_it_leads(tmp_path: P
             await job.run(bot.app)
             while_standing_by = await bot.store.articles.latest(limit=10)
             await leadership.start()
+            # On PostgreSQL (NEWSBOT_TEST_BACKEND=postgresql) the lock is taken a moment later.
+            await asyncio.wait_for(leadership.wait_leading(), 10)
             await job.run(bot.app)
             once_leading = await bot.store.articles.latest(limit=10)
     assert while_standing_by == []
