@@ -26,6 +26,7 @@ from storage.words import any_words, article_hits
 
 OWED, QUEUED, SENDING = "owed", "queued", "sending"
 SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
+PHOTO, TEXT = "photo", "text"  # how a delivery's message was sent (deliveries.sent_as)
 # A backlog looks for its articles among this many newest candidates (enough for any backlog
 # after muted ones are left out, few enough to read in milliseconds).
 BACKLOG_SCAN = 1000
@@ -59,6 +60,8 @@ class Due:
     edit_message_id: int | None = None
     edit_of: int | None = None
     edit_article_id: int | None = None
+    # How that message was sent (PHOTO: its text is a caption, edited as one).
+    edit_sent_as: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Outcome:
     retry_at: int | None = None
     attempted: bool = True
     lost_answer: bool = False  # the send went out and its answer was lost
+    sent_as: str | None = None  # PHOTO or TEXT, for a message sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +310,7 @@ class Deliveries:
                 int(o.lost_answer),
                 o.retry_at if o.retry_at is not None else now,
                 now,
+                o.sent_as,
                 o.delivery_id,
             )
             for o in outcomes
@@ -318,8 +323,8 @@ class Deliveries:
             conn.executemany(
                 "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
                 " last_error = coalesce(?, last_error), attempts = attempts + ?,"
-                " lost_answers = lost_answers + ?, next_attempt_at = ?, updated_at = ?"
-                " WHERE id = ?",
+                " lost_answers = lost_answers + ?, next_attempt_at = ?, updated_at = ?,"
+                " sent_as = coalesce(?, sent_as) WHERE id = ?",
                 rows,
             )
 
@@ -421,8 +426,8 @@ def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> li
             waiting.append((now + STORY_WAIT, due.id))
             continue
         siblings = conn.execute(
-            "SELECT d.id, d.article_id, d.status, d.message_id, d.edit_of, d.next_attempt_at"
-            " FROM articles a JOIN deliveries d ON d.article_id = a.id AND d.chat_id = ?"
+            "SELECT d.id, d.article_id, d.status, d.message_id, d.edit_of, d.next_attempt_at,"
+            " d.sent_as FROM articles a JOIN deliveries d ON d.article_id = a.id AND d.chat_id = ?"
             " WHERE a.story_id = ? AND a.id != ?",
             (due.chat_id, due.story, due.article_id),
         ).fetchall()
@@ -440,7 +445,11 @@ def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> li
             original = min(first)  # the story's message in this chat
             conn.execute("UPDATE deliveries SET edit_of = ? WHERE id = ?", (original[0], due.id))
             due = replace(
-                due, edit_of=original[0], edit_article_id=original[1], edit_message_id=original[3]
+                due,
+                edit_of=original[0],
+                edit_article_id=original[1],
+                edit_message_id=original[3],
+                edit_sent_as=original[6],
             )
         ready.append(due)
     conn.executemany(

@@ -42,7 +42,7 @@ from bot.render.messages import (
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
 from storage import Article, Store, StoreBusy
-from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
+from storage.deliveries import CANCELLED, FAILED, OWED, PHOTO, SENT, TEXT, Due, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,19 @@ STOP_TIMEOUT = 18.0
 # Waits between attempts at a ledger write that failed: short at first, then at most this.
 WRITE_RETRY_FIRST = 0.05
 WRITE_RETRY_MAX = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message that reached the chat: its id, and whether it went as a photo (its text is
+    then a caption, edited with editMessageCaption)."""
+
+    message_id: int
+    photo: bool = False
+
+    @property
+    def sent_as(self) -> str:
+        return PHOTO if self.photo else TEXT
 
 
 @dataclass
@@ -401,15 +414,15 @@ class Dispatcher:
                 self._render(article, due.timezone, zone, tr, plain=False),
                 plain=lambda: self._render(article, due.timezone, zone, tr, plain=True),
             )
-        if isinstance(result, int):
-            return Outcome(due.id, SENT, message_id=result)
+        if isinstance(result, Sent):
+            return Outcome(due.id, SENT, message_id=result.message_id, sent_as=result.sent_as)
         outcome = ledger_outcome(due, result, self.now())
         self._log_refusal(due, result, outcome)
         return outcome
 
     async def _add_to_story(
         self, due: Due, zone: ZoneInfo | None, tr: Translator
-    ) -> int | Verdict | None:
+    ) -> Sent | Verdict | None:
         """Edit the chat's message of this story so it names this report too (never a new
         message: a refused edit is the delivery's outcome). None if that article is gone."""
         assert due.edit_article_id is not None
@@ -422,7 +435,10 @@ class Dispatcher:
         if original is None:
             return None
         others = [articles[i] for i in later if i in articles]
-        rendered = render_story_article(original, others, topics=self.topics, tz=zone, tr=tr)
+        caption = due.edit_sent_as == PHOTO
+        rendered = render_story_article(
+            original, others, topics=self.topics, tz=zone, tr=tr, caption=caption
+        )
         return await self.send(due.chat_id, rendered, edit=due.edit_message_id)
 
     async def send(
@@ -432,37 +448,26 @@ class Dispatcher:
         *,
         plain: Callable[[], RenderedMessage] | None = None,
         edit: int | None = None,
-    ) -> int | Verdict:
+    ) -> Sent | Verdict:
         """Send one message to a chat: the one send path of single deliveries, channel posts
-        and digests. Returns the message id, or Telegram's refusal as a ``Verdict``.
+        and digests. Returns what was sent, or Telegram's refusal as a ``Verdict``.
 
         A group that became a supergroup is re-addressed and sent to again; formatting that
         Telegram refuses is sent once more as plain text when there is a ``plain`` version; a
-        chat that is gone is marked inactive (what it was owed is cancelled). With ``edit``,
-        that message of the chat is edited instead; "not modified" means it says this already.
+        picture Telegram cannot fetch is left out and the text sent alone (one message, one
+        delivery: the picture is no failure of the chat); a chat that is gone is marked
+        inactive (what it was owed is cancelled). With ``edit``, that message of the chat is
+        edited instead (its caption when ``rendered`` is a photo); "not modified" means it
+        says this already.
         """
+        no_picture = False
         while True:
             try:
-                if edit is not None:
-                    return await self.bot.edit_bulk(
-                        chat_id,
-                        edit,
-                        rendered.text,
-                        parse_mode=rendered.parse_mode,
-                        reply_markup=rendered.reply_markup,
-                        disable_preview=rendered.disable_preview,
-                    )
-                return await self.bot.send_bulk(
-                    chat_id,
-                    rendered.text,
-                    parse_mode=rendered.parse_mode,
-                    reply_markup=rendered.reply_markup,
-                    disable_preview=rendered.disable_preview,
-                )
+                return await self._put(chat_id, rendered, edit)
             except Exception as exc:
                 verdict = classify(exc)
             if edit is not None and NOT_MODIFIED in verdict.reason.lower():
-                return edit
+                return Sent(edit, rendered.photo is not None)
             if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
                 await self.store.chats.migrate(chat_id, verdict.new_chat_id, self.now())
                 log.info("chat %d migrated to %d; sending there", chat_id, verdict.new_chat_id)
@@ -475,10 +480,46 @@ class Dispatcher:
                     verdict.reason,
                 )
                 rendered, plain = plain(), None
+                if no_picture:
+                    rendered = rendered.without_picture()
+                continue
+            if verdict.action is Action.NO_PICTURE and edit is None and rendered.photo:
+                log.info(
+                    "chat %d: Telegram could not use the picture %s (%s); sending the text",
+                    chat_id,
+                    rendered.photo,
+                    verdict.reason,
+                )
+                rendered, no_picture = rendered.without_picture(), True
                 continue
             if verdict.action is Action.DEACTIVATE:
                 await self._deactivate(chat_id, verdict.reason)
             return verdict
+
+    async def _put(self, chat_id: int, rendered: RenderedMessage, edit: int | None) -> Sent:
+        """One request to Telegram for ``rendered``: a send, or with ``edit`` an edit."""
+        if edit is not None:
+            await self.bot.edit_bulk(
+                chat_id,
+                edit,
+                rendered.text,
+                parse_mode=rendered.parse_mode,
+                reply_markup=rendered.reply_markup,
+                disable_preview=rendered.disable_preview,
+                large_preview=rendered.large_preview,
+                caption=rendered.photo is not None,
+            )
+            return Sent(edit, rendered.photo is not None)
+        message_id = await self.bot.send_bulk(
+            chat_id,
+            rendered.text,
+            parse_mode=rendered.parse_mode,
+            reply_markup=rendered.reply_markup,
+            disable_preview=rendered.disable_preview,
+            photo=rendered.photo,
+            large_preview=rendered.large_preview,
+        )
+        return Sent(message_id, rendered.photo is not None)
 
     def _log_refusal(self, due: Due, verdict: Verdict, outcome: Outcome) -> None:
         if outcome.status == CANCELLED:

@@ -23,6 +23,7 @@ class Action(Enum):
     DEACTIVATE = "deactivate"  # the chat is gone for us: blocked, kicked, deleted
     MIGRATE = "migrate"  # the group became a supergroup: re-address and send again
     PLAIN = "plain"  # Telegram refused the formatting: send once more as plain text
+    NO_PICTURE = "no_picture"  # Telegram could not fetch the picture: send the text alone
     FAIL = "fail"  # this message will never go through
 
 
@@ -38,6 +39,12 @@ class Verdict:
 
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
 _FORMAT = ("message is too long", "can't parse entities", "text is too long")
+# Telegram fetches a photo sent by URL itself; these say it could not use that URL.
+_PICTURE = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+)
 
 
 def classify(error: Exception) -> Verdict:
@@ -53,6 +60,8 @@ def classify(error: Exception) -> Verdict:
             return Verdict(Action.DEACTIVATE, reason)
         if any(marker in lowered for marker in _FORMAT):
             return Verdict(Action.PLAIN, reason)
+        if any(marker in lowered for marker in _PICTURE):
+            return Verdict(Action.NO_PICTURE, reason)
         return Verdict(Action.FAIL, reason)
     if isinstance(error, AnswerLost):
         return Verdict(Action.RETRY, reason, ambiguous=True)
@@ -65,8 +74,9 @@ def ledger_outcome(due: Due, verdict: Verdict, now: int) -> Outcome:
     """What the ledger records for ``due`` once Telegram refused its send with ``verdict``.
 
     The one mapping from an answer to an outcome, for single sends, channel posts and digest
-    pages alike. MIGRATE and PLAIN are handled by the send path before this (they re-send);
-    reaching here with them means the re-send was refused too, which fails the delivery.
+    pages alike. MIGRATE, PLAIN and NO_PICTURE are handled by the send path before this (they
+    re-send); reaching here with them means the re-send was refused too, which fails the
+    delivery.
     """
     if verdict.action is Action.DEACTIVATE:
         return Outcome(due.id, CANCELLED, error=verdict.reason)

@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 from telegram.error import TelegramError
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.policy import Action, digest_moment, ledger_outcome, quiet_until, zone_named
+from bot.delivery.policy import (
+    Action,
+    Verdict,
+    digest_moment,
+    ledger_outcome,
+    quiet_until,
+    zone_named,
+)
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
@@ -134,7 +141,7 @@ class DeliveryService:
             )
             page = page[: max(1, _listed(rendered))]
             result = await self.dispatcher.send(chat_id, rendered)
-            if not isinstance(result, int):
+            if isinstance(result, Verdict):
                 log.warning("digest for chat %d: %s", chat_id, result.reason)
                 outcomes += [ledger_outcome(d, result, now) for s in page for d, _ in s]
                 # The later pages never left: owed again as they were, no attempt counted (a
@@ -146,7 +153,11 @@ class DeliveryService:
                 else:
                     outcomes += [Outcome(d.id, OWED, attempted=False) for d in rest]
                 break
-            outcomes += [Outcome(d.id, SENT, message_id=result) for s in page for d, _ in s]
+            outcomes += [
+                Outcome(d.id, SENT, message_id=result.message_id, sent_as=result.sent_as)
+                for s in page
+                for d, _ in s
+            ]
             pending = pending[len(page) :]
             messages += 1
         # Recorded through the dispatcher's writer, which keeps them and tries again while the

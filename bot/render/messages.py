@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import ENGLISH, N_, Translator
 from bot.render.dates import format_dateline
 from bot.render.text import (
+    CAPTION_LIMIT,
     MESSAGE_LIMIT,
     Span,
     bold,
@@ -36,6 +37,7 @@ from bot.render.text import (
     spans_len,
     truncate,
     utf16_len,
+    visible_len,
 )
 from core.settings import TopicConfig
 from storage.models import Article, RelatedEntry, Topic
@@ -72,12 +74,27 @@ TopicLike = TopicConfig | Topic | tuple[str, str]
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """A message ready for ``send_message``; ``parse_mode`` is ``None`` for the plain fallback."""
+    """A message ready for ``send_message``; ``parse_mode`` is ``None`` for the plain fallback.
+
+    An article with a picture sets one of ``photo`` (send it with ``sendPhoto``, the text as
+    its caption) or ``large_preview`` (a text message showing that picture as its large link
+    preview above the text: the text is too long for a caption).
+    """
 
     text: str
     reply_markup: InlineKeyboardMarkup | None
     disable_preview: bool
     parse_mode: str | None = "HTML"
+    photo: str | None = None
+    large_preview: str | None = None
+
+    @property
+    def picture(self) -> str | None:
+        return self.photo or self.large_preview
+
+    def without_picture(self) -> RenderedMessage:
+        """The same text as a plain text message, for when Telegram cannot fetch the picture."""
+        return replace(self, photo=None, large_preview=None)
 
 
 # -- callback data ---------------------------------------------------------------------------
@@ -233,6 +250,24 @@ def _article_spans(
     return spans
 
 
+def caption_fits(text: str, parse_mode: str | None = "HTML") -> bool:
+    """Whether ``text`` fits a photo's caption: 1,024 UTF-16 units after entity parsing."""
+    size = visible_len(text) if parse_mode == "HTML" else utf16_len(text)
+    return size <= CAPTION_LIMIT
+
+
+def with_picture(rendered: RenderedMessage, image_url: str | None) -> RenderedMessage:
+    """``rendered`` showing the article's picture: as a photo with the text as its caption when
+    the text fits one, otherwise as the large preview above the text. Unchanged without a
+    usable (http) picture URL."""
+    picture = http_url(image_url)
+    if picture is None:
+        return rendered
+    if caption_fits(rendered.text, rendered.parse_mode):
+        return replace(rendered, photo=picture, large_preview=None)
+    return replace(rendered, photo=None, large_preview=picture, disable_preview=False)
+
+
 def _article_keyboard(
     article: Article, topics: Mapping[str, str], tr: Translator
 ) -> InlineKeyboardMarkup:
@@ -266,11 +301,12 @@ def render_article(
     published).
     """
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
-    return RenderedMessage(
+    rendered = RenderedMessage(
         text=fit_html(spans),
         reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
     )
+    return with_picture(rendered, article.image_url)
 
 
 def render_story_article(
@@ -281,16 +317,29 @@ def render_story_article(
     tz: tzinfo | None = None,
     body_chars: int = 600,
     tr: Translator = ENGLISH,
+    caption: bool = False,
 ) -> RenderedMessage:
     """``render_article`` for a story's first report, ending "Also reported by: Trend, Caspian
     Wire" with the story's later reports ``others`` (each publisher once, linked to its
-    article). The opening gives way first when it all does not fit one message."""
+    article). The opening gives way first when it all does not fit one message.
+
+    It edits the message the chat already has: ``caption`` when that was a photo (the text is
+    its caption, so it must fit 1,024 units), otherwise a text, which keeps the picture as its
+    large preview (a text message cannot become a photo).
+    """
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
     spans += also_reported_spans(others, exclude=article, tr=tr)
+    picture = http_url(article.image_url)
+    keyboard = _article_keyboard(article, topics, tr)
+    if caption:
+        return RenderedMessage(
+            fit_html(spans, CAPTION_LIMIT), keyboard, disable_preview=True, photo=picture
+        )
     return RenderedMessage(
         text=fit_html(spans),
-        reply_markup=_article_keyboard(article, topics, tr),
-        disable_preview=http_url(article.url) is None,
+        reply_markup=keyboard,
+        disable_preview=picture is None and http_url(article.url) is None,
+        large_preview=picture,
     )
 
 
@@ -345,12 +394,13 @@ def render_article_plain(
 ) -> RenderedMessage:
     """``render_article`` without markup, for when Telegram says it can't parse entities."""
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=True, tr=tr)
-    return RenderedMessage(
+    rendered = RenderedMessage(
         text=fit_plain(spans),
         reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
         parse_mode=None,
     )
+    return with_picture(rendered, article.image_url)
 
 
 # -- related news ------------------------------------------------------------------------------
