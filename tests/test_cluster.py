@@ -15,7 +15,7 @@ import pytest
 from botapi_double import BotApiDouble
 from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
 from tests.support.newsbot import PythonProcess, start_python
-from tests.support.postgres import throwaway_database
+from tests.support.postgres import committed_past, throwaway_database
 
 
 @pytest.fixture
@@ -158,24 +158,6 @@ def fetched(tg: BotApiDouble, text: str) -> bool:
             if update.get("message", {}).get("text") == text:
                 return True
     return False
-
-
-async def committed_past(pg_url: str, tg: BotApiDouble) -> None:
-    """Wait until the leader has committed every update handed out so far as handled (it does
-    so right after each handler returns; a kill before that would repeat the update)."""
-    last = max(
-        update["update_id"]
-        for call in tg.calls("getUpdates")
-        for update in (call.response or {}).get("result") or []
-    )
-    async with asyncio.timeout(10):
-        while True:
-            async with await psycopg.AsyncConnection.connect(pg_url) as conn:
-                cursor = await conn.execute("SELECT next_update_id FROM cluster_poll_offsets")
-                row = await cursor.fetchone()
-            if row is not None and row[0] > last:
-                return
-            await asyncio.sleep(0.05)  # reading another process's progress
 
 
 async def start_node(tg: BotApiDouble, pg_url: str, name: str) -> PythonProcess:
