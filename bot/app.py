@@ -81,6 +81,9 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         store = await open_store(config)
         if store.meaning is not None:  # now, not at the first feed poll (~1 s, once a process)
             await asyncio.to_thread(store.meaning.load)
+        # The meaning index too, not at the first /related (a rebuild at 1M articles takes
+        # minutes; loading the saved one, about a second).
+        await store.open_index()
         http = make_client(config.fetch)
         topic_names = {t.slug: t.name for t in config.topics}
         leadership = make_leadership(config)
