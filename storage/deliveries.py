@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.matching import PhraseSet, article_text
 from storage.db import Database
@@ -62,6 +63,8 @@ class Due:
     edit_article_id: int | None = None
     # How that message was sent (PHOTO: its text is a caption, edited as one).
     edit_sent_as: str | None = None
+    # The forum thread to send into (None: the chat itself, a forum's General topic).
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,7 @@ class LedgerStats:
 
 _DUE_COLUMNS = (
     "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end,"
-    " d.lost_answers, a.story_id, COALESCE(c.language, c.reader_language)"
+    " d.lost_answers, a.story_id, COALESCE(c.language, c.reader_language), d.thread_id"
 )
 _DUE_JOIN = (
     "FROM deliveries d JOIN chats c ON c.id = d.chat_id JOIN articles a ON a.id = d.article_id"
@@ -124,16 +127,22 @@ class Deliveries:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
+                # An article of two topics a forum group gets in two threads goes to one
+                # of them (one row per chat and article): the lowest thread, General first.
+                # Rows are numbered article by article, as claims take them: chat by chat
+                # would hand the dispatcher a batch of few chats, each held to its own rate.
                 topics = conn.execute(
                     "INSERT OR IGNORE INTO deliveries"
-                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+                    " SELECT s.chat_id, t.article_id, ?, ?, ?,"
+                    " CASE WHEN count(*) = count(s.thread_id) THEN min(s.thread_id) END"
                     " FROM article_topics t"
                     " JOIN articles a ON a.id = t.article_id"
                     " JOIN subscriptions s ON s.topic = t.topic"
                     " JOIN chats c ON c.id = s.chat_id"
                     f" WHERE t.article_id IN ({marks}) AND c.active = 1"
-                    " AND a.published_at >= ?" + _NOT_MUTED.format("t", "s"),
+                    " AND a.published_at >= ?" + _NOT_MUTED.format("t", "s") + ""
+                    " GROUP BY t.article_id, s.chat_id ORDER BY t.article_id, s.chat_id",
                     (now, now, now, *chunk, oldest),
                 )
                 # Hits exist only for articles new enough to owe (see _word_hits). A chat
@@ -141,8 +150,9 @@ class Deliveries:
                 # ledger's UNIQUE (chat_id, article_id) ignores the rest.
                 words = conn.execute(
                     "INSERT OR IGNORE INTO deliveries"
-                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT w.chat_id, h.article_id, ?, ?, ? FROM temp.fan_out_hits h"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+                    " SELECT w.chat_id, h.article_id, ?, ?, ?, w.thread_id"
+                    " FROM temp.fan_out_hits h"
                     " JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
                     " JOIN chats c ON c.id = w.chat_id"
                     f" WHERE h.article_id IN ({marks}) AND c.active = 1"
@@ -156,9 +166,17 @@ class Deliveries:
 
         return await self._db.write(work)
 
-    async def backlog(self, chat_id: int, topics: Sequence[str], count: int, now: int) -> int:
+    async def backlog(
+        self,
+        chat_id: int,
+        topics: Sequence[str],
+        count: int,
+        now: int,
+        *,
+        thread: int | None = None,
+    ) -> int:
         """Owe a new subscriber the ``count`` newest articles of the topics it just chose
-        (none holding a word the chat mutes)."""
+        (none holding a word the chat mutes), into forum ``thread``."""
         if count <= 0 or not topics:
             return 0
         marks = ",".join("?" * len(topics))
@@ -172,13 +190,22 @@ class Deliveries:
                 "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?)",
                 (*topics, BACKLOG_SCAN),
             )
-            return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now)
+            return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now, thread)
 
         return await self._db.write(work)
 
-    async def backlog_words(self, chat_id: int, words: Sequence[str], count: int, now: int) -> int:
+    async def backlog_words(
+        self,
+        chat_id: int,
+        words: Sequence[str],
+        count: int,
+        now: int,
+        *,
+        thread: int | None = None,
+    ) -> int:
         """Owe a chat that just followed ``words`` the ``count`` newest articles holding one,
-        among the newest ``BACKLOG_SCAN`` stored (none holding a word the chat mutes)."""
+        among the newest ``BACKLOG_SCAN`` stored (none holding a word the chat mutes), into
+        forum ``thread``."""
         if count <= 0 or not words:
             return 0
         wanted = PhraseSet(words)
@@ -192,7 +219,7 @@ class Deliveries:
             holding = (
                 row[0] for row in newest if wanted.found_in(article_text(row[1], row[2], row[3]))
             )
-            return _owe_unmuted(conn, chat_id, holding, count, now)
+            return _owe_unmuted(conn, chat_id, holding, count, now, thread)
 
         return await self._db.write(work)
 
@@ -267,7 +294,7 @@ class Deliveries:
                 f"SELECT {_DUE_COLUMNS} {owed} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
-            due = _one_per_story(conn, [Due(*r) for r in rows], now)
+            due = _one_per_story(conn, [_due(r) for r in rows], now)
             _mark(conn, QUEUED, [d.id for d in due], now)
             return due
 
@@ -289,7 +316,7 @@ class Deliveries:
                 " ORDER BY a.published_at, a.id LIMIT ?",
                 (chat_id, now, limit),
             ).fetchall()
-            due = [Due(*r) for r in rows]
+            due = [_due(r) for r in rows]
             if not whole_stories:
                 due = _one_per_story(conn, due, now)
             _mark(conn, SENDING, [d.id for d in due], now)
@@ -414,6 +441,25 @@ class Deliveries:
         return await self._db.read(work)
 
 
+def _due(row: Sequence[Any]) -> Due:
+    """A Due from a row of _DUE_COLUMNS (the edit fields are set later, by _one_per_story)."""
+    chat_id, article_id, attempts, chat_type, zone, quiet_start, quiet_end = row[1:8]
+    return Due(
+        row[0],
+        chat_id,
+        article_id,
+        attempts,
+        chat_type,
+        zone,
+        quiet_start,
+        quiet_end,
+        lost_answers=row[8],
+        story=row[9],
+        language=row[10],
+        thread_id=row[11],
+    )
+
+
 def _one_per_story(conn: sqlite3.Connection, claimed: list[Due], now: int) -> list[Due]:
     """The claimed rows that may go now, each as a new message or as an edit of the message
     the chat already has for its story; the others wait for their story's row on the way."""
@@ -495,7 +541,12 @@ def _word_hits(conn: sqlite3.Connection, ids: list[int], oldest: int) -> None:
 
 
 def _owe_unmuted(
-    conn: sqlite3.Connection, chat_id: int, newest: Iterable[int], count: int, now: int
+    conn: sqlite3.Connection,
+    chat_id: int,
+    newest: Iterable[int],
+    count: int,
+    now: int,
+    thread: int | None,
 ) -> int:
     """Owe ``chat_id`` the first ``count`` of the ``newest`` article ids that hold no word the
     chat mutes."""
@@ -519,8 +570,9 @@ def _owe_unmuted(
             break
     cursor = conn.executemany(
         "INSERT OR IGNORE INTO deliveries"
-        " (chat_id, article_id, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [(chat_id, article_id, now, now, now) for article_id in chosen],
+        " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(chat_id, article_id, now, now, now, thread) for article_id in chosen],
     )
     return max(cursor.rowcount, 0)
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo.terminal import render_message
 from bot.render.text import CAPTION_LIMIT, visible_len
+from botapi_double.state import RecordedMessage
 from core.settings import ChannelConfig
 from storage import NewArticle
 from tests.harness import RunningBot, make_article, running_bot
@@ -180,3 +182,28 @@ async def test_a_channel_post_shows_the_picture(tmp_path: Path) -> None:
         [post] = await bot.tg.wait_for_messages(1, chat_id=target.id)  # type: ignore[attr-defined]
     assert (post.method, post.photo_url) == ("sendPhoto", PICTURE)
     assert post.text.startswith("Headline number 1\n")
+
+
+def test_the_demo_prints_a_picture_above_the_text() -> None:
+    def message(**changes: object) -> RecordedMessage:
+        fields: dict[str, object] = {
+            "chat_id": 1,
+            "message_id": 1,
+            "text": "Headline",
+            "entities": [],
+            "date": NOW,
+            "from_user": None,
+            "outgoing": True,
+        }
+        fields.update(changes)
+        return RecordedMessage(**fields)  # type: ignore[arg-type]
+
+    large = {"is_disabled": False, "url": PICTURE, "prefer_large_media": True}
+    photo = render_message(message(photo_url=PICTURE), color=False)
+    above = render_message(
+        message(link_preview_options={**large, "show_above_text": True}), color=False
+    )
+    below = render_message(message(link_preview_options=large), color=False)
+    assert photo.splitlines() == [f"  [picture: {PICTURE}]", "  Headline"]
+    assert above.splitlines() == [f"  [picture: {PICTURE}]", "  Headline"]
+    assert below.splitlines() == ["  Headline"]

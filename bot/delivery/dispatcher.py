@@ -31,13 +31,14 @@ from bot.delivery.policy import (
     retry_outcome,
     zone_named,
 )
-from bot.i18n import Languages, Translator
+from bot.i18n import ENGLISH, Languages, Translator
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import (
     RenderedMessage,
     render_article,
     render_article_plain,
     render_story_article,
+    render_thread_lost,
 )
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
@@ -462,6 +463,8 @@ class Dispatcher:
                 due.chat_id,
                 self._render(article, due.timezone, zone, tr, plain=False),
                 plain=lambda: self._render(article, due.timezone, zone, tr, plain=True),
+                thread=due.thread_id,
+                tr=tr,
             )
         if isinstance(result, Sent):
             return Outcome(due.id, SENT, message_id=result.message_id, sent_as=result.sent_as)
@@ -497,6 +500,8 @@ class Dispatcher:
         *,
         plain: Callable[[], RenderedMessage] | None = None,
         edit: int | None = None,
+        thread: int | None = None,
+        tr: Translator = ENGLISH,
     ) -> Sent | Verdict:
         """Send one message to a chat: the one send path of single deliveries, channel posts
         and digests. Returns what was sent, or Telegram's refusal as a ``Verdict``.
@@ -507,12 +512,14 @@ class Dispatcher:
         delivery: the picture is no failure of the chat); a chat that is gone is marked
         inactive (what it was owed is cancelled). With ``edit``, that message of the chat is
         edited instead (its caption when ``rendered`` is a photo); "not modified" means it
-        says this already.
+        says this already. ``thread`` is a forum topic to send into; one Telegram refuses
+        (deleted or closed) is recorded as lost, the message goes to the chat's General topic
+        instead, and the group is told once (in ``tr``, its language).
         """
         no_picture = False
         while True:
             try:
-                return await self._put(chat_id, rendered, edit)
+                return await self._put(chat_id, rendered, edit, thread)
             except Exception as exc:
                 verdict = classify(exc)
             if edit is not None and NOT_MODIFIED in verdict.reason.lower():
@@ -541,11 +548,27 @@ class Dispatcher:
                 )
                 rendered, no_picture = rendered.without_picture(), True
                 continue
+            if verdict.action is Action.NO_THREAD and thread is not None and edit is None:
+                await self._thread_lost(chat_id, thread, verdict.reason, tr)
+                thread = None
+                continue
             if verdict.action is Action.DEACTIVATE:
                 await self._deactivate(chat_id, verdict.reason)
             return verdict
 
-    async def _put(self, chat_id: int, rendered: RenderedMessage, edit: int | None) -> Sent:
+    async def _thread_lost(self, chat_id: int, thread: int, reason: str, tr: Translator) -> None:
+        """A forum topic Telegram refused: its deliveries go to General; say so once."""
+        lost = await self.store.chats.lose_thread(chat_id, thread, reason, self.now())
+        log.warning("chat %d: thread %d refused (%s); sending to General", chat_id, thread, reason)
+        if lost is None:
+            return  # told before (the record survives restarts)
+        told = await self.send(chat_id, render_thread_lost(lost, self.topics, tr))
+        if isinstance(told, Verdict):
+            log.warning("chat %d: could not say thread %d is lost: %s", chat_id, thread, told)
+
+    async def _put(
+        self, chat_id: int, rendered: RenderedMessage, edit: int | None, thread: int | None
+    ) -> Sent:
         """One request to Telegram for ``rendered``: a send, or with ``edit`` an edit."""
         if edit is not None:
             await self.bot.edit_bulk(
@@ -567,6 +590,7 @@ class Dispatcher:
             disable_preview=rendered.disable_preview,
             photo=rendered.photo,
             large_preview=rendered.large_preview,
+            thread=thread,
         )
         return Sent(message_id, rendered.photo is not None)
 

@@ -67,18 +67,26 @@ class DeliveryService:
     def now(self) -> int:
         return int(self.clock().timestamp())
 
-    async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int:
-        """A chat chose topics: owe it the configured backlog of recent articles."""
+    async def subscribed(
+        self, chat_id: int, topics: Sequence[str], thread: int | None = None
+    ) -> int:
+        """A chat chose topics: owe it the configured backlog of recent articles (into forum
+        ``thread``)."""
         count = self.config.delivery.new_subscriber_backlog
-        added = await self.store.deliveries.backlog(chat_id, topics, count, self.now())
+        added = await self.store.deliveries.backlog(
+            chat_id, topics, count, self.now(), thread=thread
+        )
         if added:
             self.dispatcher.notify()
         return added
 
-    async def followed(self, chat_id: int, words: Sequence[str]) -> int:
-        """A chat followed words: owe it the backlog of recent articles holding one."""
+    async def followed(self, chat_id: int, words: Sequence[str], thread: int | None = None) -> int:
+        """A chat followed words: owe it the backlog of recent articles holding one (into
+        forum ``thread``)."""
         count = self.config.delivery.new_subscriber_backlog
-        added = await self.store.deliveries.backlog_words(chat_id, words, count, self.now())
+        added = await self.store.deliveries.backlog_words(
+            chat_id, words, count, self.now(), thread=thread
+        )
         if added:
             self.dispatcher.notify()
         return added
@@ -190,6 +198,10 @@ class DeliveryService:
                 state.problem = f"cannot use {channel.chat}: {exc}"
                 log.error("channel %s: %s", channel.chat, state.problem)
                 continue
+            if channel.thread is not None and not chat.is_forum:
+                state.problem = f"{channel.chat} is not a forum group, so it has no thread"
+                log.error("channel %s: %s", channel.chat, state.problem)
+                continue
             if member.status not in ("administrator", "creator"):
                 state.problem = f"the bot is not an admin of {channel.chat}"
                 log.error("channel %s: %s", channel.chat, state.problem)
@@ -218,7 +230,10 @@ class DeliveryService:
         if current - wanted:
             await self.store.subscriptions.unsubscribe(chat_id, sorted(current - wanted))
         if wanted - current:
-            await self.store.subscriptions.subscribe(chat_id, sorted(wanted - current), now)
+            await self.store.subscriptions.subscribe(
+                chat_id, sorted(wanted - current), now, thread=channel.thread
+            )
+        await self.store.subscriptions.move(chat_id, sorted(wanted), channel.thread)
         self.dispatcher.cap_per_hour(chat_id, channel.max_per_hour)
 
     async def post_channel_slot(self, state: ChannelState) -> bool:

@@ -27,12 +27,14 @@ from bot.render.text import (
     clean_block,
     clean_line,
     code,
+    escape,
     excerpt,
     fit_html,
     fit_plain,
     http_url,
     italic,
     link,
+    markup,
     plain,
     spans_len,
     truncate,
@@ -40,6 +42,7 @@ from bot.render.text import (
     visible_len,
 )
 from core.settings import TopicConfig
+from storage.chats import LostThread
 from storage.models import Article, RelatedEntry, Topic
 
 CALLBACK_LIMIT = 64  # bytes of UTF-8: Telegram refuses longer callback_data
@@ -592,6 +595,71 @@ def render_word_rows(
         ]
         for word_id, word, kind in words
     ]
+
+
+# -- forum topics ------------------------------------------------------------------------------
+
+
+def thread_name(thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH) -> str:
+    """Where a forum group's articles go, as said to it (plain text): "this topic" (the one
+    ``here``, where the command was sent), "topic 42", or "the General topic"."""
+    if thread_id is None:
+        return tr.gettext("the General topic")
+    if thread_id == here:
+        return tr.gettext("this topic")
+    return tr.gettext("topic %(thread)d") % {"thread": thread_id}
+
+
+def with_threads(
+    entries: Sequence[tuple[str, int | None]], here: int | None = None, tr: Translator = ENGLISH
+) -> str:
+    """ "<b>Economy</b> (this topic), <b>Russia</b> (the General topic)" (HTML): each (name
+    already escaped, thread) with where it goes."""
+    return ", ".join(
+        markup(
+            tr.gettext("%(name)s (%(thread)s)"),
+            name=name,
+            thread=escape(thread_name(thread, here, tr)),
+        )
+        for name, thread in entries
+    )
+
+
+def delivered_into(thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH) -> str:
+    """The sentence a forum group's /subscribe or /follow ends with: where the articles go."""
+    where = escape(thread_name(thread_id, here, tr))
+    return markup(tr.gettext("Delivered into %(thread)s."), thread=where)
+
+
+def moved_into(
+    names: str, thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH
+) -> str:
+    """Topics or words (``names``, escaped) that went to another thread and now go here."""
+    where = escape(thread_name(thread_id, here, tr))
+    return markup(
+        tr.gettext("%(names)s: delivered into %(thread)s from now on."), names=names, thread=where
+    )
+
+
+def render_thread_lost(
+    lost: LostThread, topics: Mapping[str, str], tr: Translator = ENGLISH
+) -> RenderedMessage:
+    """Told once to a forum group whose topic thread Telegram refused (deleted or closed):
+    what went there comes to the General topic now, and how to choose a topic again."""
+    what = [topics.get(slug, slug) for slug in lost.topics] + [quoted_word(w) for w in lost.words]
+    if what:
+        text = tr.gettext(
+            "⚠️ Topic %(thread)d of this group is closed or deleted, so its news (%(what)s) now"
+            " comes to the General topic. An admin can send /subscribe or /follow inside an"
+            " open topic to have it delivered there."
+        ) % {"thread": lost.thread_id, "what": truncate(", ".join(what), HEADER_LIMIT)}
+    else:
+        text = tr.gettext(
+            "⚠️ Topic %(thread)d of this group is closed or deleted, so its news now comes to"
+            " the General topic. An admin can send /subscribe or /follow inside an open topic"
+            " to have it delivered there."
+        ) % {"thread": lost.thread_id}
+    return RenderedMessage(fit_html([plain(text)]), None, disable_preview=True)
 
 
 def render_help(commands: Sequence[tuple[str, str]], tr: Translator = ENGLISH) -> str:
