@@ -158,7 +158,7 @@ async def lee(tuning: RelatedTuning, *, with_background: bool) -> tuple[float, i
                 batch.append(NewArticle(title=title, body=body, guid=f"lee:{i}", published_at=WHEN))
             outcomes = await store_with_vectors(store, batch)
             ids = [o.article_id for o in outcomes[: len(docs)]]
-            engine = SearchEngine(store.db, related_tuning=tuning)
+            engine = SearchEngine(store.db, related_tuning=tuning, index=store.index)
             scores = {}
             for i, source in enumerate(ids):
                 scores[i] = await engine.similarity_scores(source, ids)
@@ -223,7 +223,7 @@ def read_bbc() -> list[NewArticle]:
 async def bbc(
     tuning: RelatedTuning, store: Store, ids: list[int], categories: dict[int, str]
 ) -> tuple[float, list[float]]:
-    engine = SearchEngine(store.db, related_tuning=tuning)
+    engine = SearchEngine(store.db, related_tuning=tuning, index=store.index)
     precisions, timings = [], []
     for article_id in ids:
         started = time.perf_counter()
@@ -311,16 +311,21 @@ async def run(args: argparse.Namespace) -> None:
 async def meaning_before_after() -> None:
     """related through the real store (articles stored with vectors, as an import stores them):
     words only (meaning_share 0, the engine before issue 10) against words and meaning."""
-    words = RelatedTuning(meaning_share=0.0)
-    both = RelatedTuning()
-    for label, tuning in (("words only", words), ("words + meaning", both)):
+    words = RelatedTuning(meaning_share=0.0)  # no meaning: no candidates by meaning either
+    both = RelatedTuning(meaning_candidates=0)  # meaning reranks the word candidates only
+    ann = RelatedTuning()  # and the nearest by meaning are candidates too (the index)
+    for label, tuning in (("words only", words), ("words + meaning", ann)):
         rho, pairs = await lee(tuning, with_background=False)
         rho_bg, _ = await lee(tuning, with_background=True)
         print(f"{label}: lee spearman {rho:.3f} alone, {rho_bg:.3f} with background ({pairs})")
     with tempfile.TemporaryDirectory() as tmp:
         store, ids, categories = await bbc_store(Path(tmp))
         try:
-            for label, tuning in (("words only", words), ("words + meaning", both)):
+            for label, tuning in (
+                ("words only", words),
+                ("words + meaning, word candidates", both),
+                ("words + meaning, word and meaning candidates", ann),
+            ):
                 p5, timings = await bbc(tuning, store, ids, categories)
                 print(
                     f"{label}: bbc p@5 full text {p5:.3f} over {len(ids)},"
@@ -332,7 +337,11 @@ async def meaning_before_after() -> None:
     labels = [a.category or "" for a in articles]
     short = [f"{a.title} {first_sentence(a.summary or '')}" for a in articles]
     print(f"short items: plain tf-idf cosine {precision_at_5(plain_tfidf(short), labels):.3f}")
-    for label, tuning in (("words only", words), ("words + meaning", both)):
+    for label, tuning in (
+        ("words only", words),
+        ("words + meaning, word candidates", both),
+        ("words + meaning, word and meaning candidates", ann),
+    ):
         print(f"{label}: short items p@5 {await short_engine(tuning):.3f}")
 
 
@@ -486,7 +495,7 @@ async def engine_hybrid(embedder: Embedder, candidates: int = 40) -> None:
             vectors = embedder.embed([article_text(a.title, a.summary, a.body) for a in stored])
             similarity = vectors @ vectors.T
             np.fill_diagonal(similarity, -np.inf)
-            engine = SearchEngine(store.db)
+            engine = SearchEngine(store.db, index=store.index)
             shares = (0.0, 0.2, 0.3, 0.4, 0.5)
             hits = dict.fromkeys(shares, 0)
             for row, article in enumerate(stored):
@@ -520,7 +529,7 @@ async def lee_engine_scores(tuning: RelatedTuning, count: int) -> npt.NDArray[np
                 batch.append(NewArticle(title=title, body=body, guid=f"lee:{i}", published_at=WHEN))
             outcomes = await store_with_vectors(store, batch)
             ids = [o.article_id for o in outcomes[:count]]
-            engine = SearchEngine(store.db, related_tuning=tuning)
+            engine = SearchEngine(store.db, related_tuning=tuning, index=store.index)
             matrix = np.zeros((count, count), dtype=np.float32)
             for i, source in enumerate(ids):
                 scores = await engine.similarity_scores(source, ids)
@@ -606,7 +615,7 @@ def speed(articles: Sequence[NewArticle]) -> None:
 async def latency(path: Path, queries: int) -> None:
     store = await Store.open(path)
     try:
-        engine = SearchEngine(store.db)
+        engine = SearchEngine(store.db, index=store.index)
         started = time.perf_counter()
         kept = await engine.refresh_term_stats()
         print(f"term stats: {kept:,} terms in {time.perf_counter() - started:.1f} s")

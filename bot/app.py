@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 10
 CONCURRENCY = 32  # sends on the wire at once (and at most what a crash may repeat)
 PAID_CONCURRENCY = 96
+SWEEP_EVERY = 30.0  # an idle leader looks for rows a former leader left claimed this often
 
 
 async def introduce(bot: Bot, languages: Languages) -> None:
@@ -79,8 +80,12 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         store = await open_store(config)
         if store.meaning is not None:  # now, not at the first feed poll (~1 s, once a process)
             await asyncio.to_thread(store.meaning.load)
+        # The meaning index too, not at the first /related (a rebuild at 1M articles takes
+        # minutes; loading the saved one, about a second).
+        await store.open_index()
         http = make_client(config.fetch)
         topic_names = {t.slug: t.name for t in config.topics}
+        leadership = make_leadership(config)
         dispatcher = Dispatcher(
             store,
             app.bot,
@@ -91,13 +96,13 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
             # At the paid 1,000/s a send's round trip under load (~30 ms) times the rate
             # needs more than 32 on the wire at once; the limiter still keeps every window.
             concurrency=PAID_CONCURRENCY if config.delivery.paid_broadcast else CONCURRENCY,
+            sweep_every=None if isinstance(leadership, SoleInstance) else SWEEP_EVERY,
         )
         delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
         tagger = TopicTagger(config.topics)
         importer = make_importer(
             store, config, clock=clock, tagger=tagger, owed=lambda added: dispatcher.notify()
         )
-        leadership = make_leadership(config)
         services = Services(
             config,
             store,

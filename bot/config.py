@@ -383,6 +383,9 @@ def _channel(r: _Reader, slugs: set[str]) -> ChannelConfig:
     max_per_hour = r.get("max_per_hour", int)
     if max_per_hour is not None and max_per_hour <= 0:
         r.fail(f"{r.name('max_per_hour')} must be a positive integer")
+    thread = r.get("thread", int)
+    if thread is not None and thread <= 0:
+        r.fail(f"{r.name('thread')} must be a forum topic's thread id, a positive integer")
     quiet_text = r.get("quiet_hours", str)
     quiet = None
     if quiet_text is not None:
@@ -391,7 +394,8 @@ def _channel(r: _Reader, slugs: set[str]) -> ChannelConfig:
         except ValueError as exc:
             r.fail(f"{r.name('quiet_hours')}: {exc}")
     r.done()
-    return ChannelConfig(chat, topics, "every" if every else "instant", every, max_per_hour, quiet)
+    mode_name = "every" if every else "instant"
+    return ChannelConfig(chat, topics, mode_name, every, max_per_hour, quiet, thread)
 
 
 def _positive(r: _Reader, key: str, default: float) -> float:

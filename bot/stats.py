@@ -8,6 +8,8 @@ from datetime import datetime
 
 from bot.commands import clip
 from bot.context import Services
+from bot.i18n import ENGLISH, Translator
+from bot.render.text import markup
 from storage import Chat, Feed, Store
 from storage.deliveries import LedgerStats
 
@@ -54,35 +56,56 @@ def _reasons(counts: dict[str, int]) -> str:
     return "; ".join(f"{html.escape(clip(reason, 80))} ×{n}" for reason, n in counts.items())
 
 
-def render_stats(report: StatsReport) -> str:
-    """HTML for /stats; the CLI strips the tags."""
+def render_stats(report: StatsReport, tr: Translator = ENGLISH) -> str:
+    """HTML for /stats, in ``tr``'s language; the CLI strips the tags. The reasons, channel
+    states and chat names are the ledger's and the store's own words: they stay as stored."""
     ledger = report.ledger
     active = sum(n for (_, live), n in report.chats.items() if live)
     inactive = sum(n for (_, live), n in report.chats.items() if not live)
     lines = [
-        "<b>Stats</b>",
-        f"Articles: {report.articles}",
-        f"Owed: {ledger.owed} ({ledger.due_now} due now)",
-        f"Sent: {ledger.sent_last_hour} in the last hour, {ledger.sent_last_day} in the last day",
-        f"Failed: {sum(ledger.failed_last_hour.values())} in the last hour,"
-        f" {sum(ledger.failed_last_day.values())} in the last day",
+        "<b>" + markup(tr.gettext("Stats")) + "</b>",
+        markup(tr.gettext("Articles: %(n)d"), n=report.articles),
+        markup(
+            tr.gettext("Owed: %(owed)d (%(due)d due now)"), owed=ledger.owed, due=ledger.due_now
+        ),
+        markup(
+            tr.gettext("Sent: %(hour)d in the last hour, %(day)d in the last day"),
+            hour=ledger.sent_last_hour,
+            day=ledger.sent_last_day,
+        ),
+        markup(
+            tr.gettext("Failed: %(hour)d in the last hour, %(day)d in the last day"),
+            hour=sum(ledger.failed_last_hour.values()),
+            day=sum(ledger.failed_last_day.values()),
+        ),
     ]
     if ledger.failed_last_day:
-        lines.append(f"  by reason: {_reasons(ledger.failed_last_day)}")
+        by_reason = markup(
+            tr.gettext("by reason: %(reasons)s"), reasons=_reasons(ledger.failed_last_day)
+        )
+        lines.append("  " + by_reason)
     if ledger.cancelled_last_day:
-        lines.append(f"Cancelled in the last day: {_reasons(ledger.cancelled_last_day)}")
-    lines.append(f"Chats: {active} active, {inactive} inactive")
+        cancelled = tr.gettext("Cancelled in the last day: %(reasons)s")
+        lines.append(markup(cancelled, reasons=_reasons(ledger.cancelled_last_day)))
+    chats = tr.gettext("Chats: %(active)d active, %(inactive)d inactive")
+    lines.append(markup(chats, active=active, inactive=inactive))
     for chat in report.inactive:
         name = chat.title or (f"@{chat.username}" if chat.username else str(chat.id))
         lines.append(f"  {html.escape(clip(name, 40))}: {html.escape(chat.inactive_reason or '?')}")
     if report.subscriptions:
         counted = ", ".join(f"{t} {n}" for t, n in sorted(report.subscriptions.items()))
-        lines.append(f"Subscriptions: {counted}")
+        lines.append(markup(tr.gettext("Subscriptions: %(counts)s"), counts=html.escape(counted)))
     for channel in report.channels:
-        slot = f", next slot {channel.next_slot:%H:%M:%S %Z}" if channel.next_slot else ""
-        lines.append(f"Channel {html.escape(channel.chat)}: {html.escape(channel.status)}{slot}")
+        status = html.escape(channel.status)
+        if channel.next_slot:
+            slot = f"{channel.next_slot:%H:%M:%S %Z}"
+            line = tr.gettext("Channel %(chat)s: %(status)s, next slot %(slot)s")
+        else:
+            slot, line = "", tr.gettext("Channel %(chat)s: %(status)s")
+        lines.append(markup(line, chat=html.escape(channel.chat), status=status, slot=slot))
     failing = [f for f in report.feeds if f.error_count]
-    lines.append(f"Feeds: {len(report.feeds)}, failing {len(failing)}")
+    feeds = tr.gettext("Feeds: %(n)d, failing %(failing)d")
+    lines.append(markup(feeds, n=len(report.feeds), failing=len(failing)))
     for feed in failing[:10]:
         url, error = clip(feed.url, 60), clip(feed.last_error or "", 120)
         lines.append(f"  #{feed.id} {html.escape(url)}: ×{feed.error_count} {html.escape(error)}")

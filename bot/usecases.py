@@ -26,7 +26,9 @@ NEW_FEED_EVERY = 600  # seconds between polls of a feed added by /addfeed
 class Owing(Protocol):
     """Delivery as a subscription sees it: owe a chat the backlog of topics it just chose."""
 
-    async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int: ...
+    async def subscribed(
+        self, chat_id: int, topics: Sequence[str], thread: int | None = None
+    ) -> int: ...
 
 
 async def owe_new_articles(
@@ -71,15 +73,24 @@ def make_importer(
 
 
 async def subscribe(
-    store: Store, delivery: Owing, chat_id: int, slugs: Sequence[str], now: int
+    store: Store,
+    delivery: Owing,
+    chat_id: int,
+    slugs: Sequence[str],
+    now: int,
+    *,
+    thread: int | None = None,
 ) -> list[str]:
     """Follow topics; each newly followed one brings the configured backlog of recent articles.
 
+    In a forum, ``thread`` is the topic thread they are delivered into (None: General).
     Returns the topics that were not followed before.
     """
-    added = await store.subscriptions.subscribe(chat_id, slugs, now)
+    added = await store.subscriptions.subscribe(chat_id, slugs, now, thread=thread)
+    if thread is not None:
+        await store.chats.thread_back(chat_id, thread)
     if added:
-        await delivery.subscribed(chat_id, added)
+        await delivery.subscribed(chat_id, added, thread)
     return added
 
 

@@ -187,8 +187,10 @@ class BotApiDouble:
         supergroup: bool = False,
         username: str | None = None,
         bot_is_admin: bool = False,
+        forum: bool = False,
     ) -> Chat:
-        """Create a group the bot is a member (or admin) of; ``admins[0]`` is the creator."""
+        """Create a group the bot is a member (or admin) of; ``admins[0]`` is the creator.
+        ``forum``: a supergroup with topics (see :meth:`add_topic`)."""
         return self.state.add_group(
             title,
             admins=admins,
@@ -196,7 +198,32 @@ class BotApiDouble:
             supergroup=supergroup,
             username=username,
             bot_status="administrator" if bot_is_admin else "member",
+            forum=forum,
         )
+
+    def add_topic(self, chat: Chat | int, name: str) -> int:
+        """Create a topic in a forum group; return its message_thread_id."""
+        return self.state.add_forum_topic(self.chat(chat), name)
+
+    def close_topic(self, chat: Chat | int, thread_id: int) -> None:
+        """Close a forum topic: sends into it are answered ``Bad Request: TOPIC_CLOSED``."""
+        self.state.forum_topic(self.chat(chat), thread_id).closed = True
+
+    def reopen_topic(self, chat: Chat | int, thread_id: int) -> None:
+        """Reopen a closed forum topic."""
+        self.state.forum_topic(self.chat(chat), thread_id).closed = False
+
+    def delete_topic(self, chat: Chat | int, thread_id: int) -> None:
+        """Delete a forum topic: sends into it are answered ``message thread not found``."""
+        self.state.forum_topic(self.chat(chat), thread_id).deleted = True
+
+    def refuse_picture(
+        self, url: str, description: str = "Bad Request: failed to get HTTP URL content"
+    ) -> None:
+        """Telegram cannot fetch this picture: sendPhoto with it as ``photo`` is answered 400
+        with ``description`` (also "Bad Request: wrong file identifier/HTTP URL specified",
+        "Bad Request: wrong type of the web page content")."""
+        self.state.refused_pictures[url] = description
 
     def add_channel(
         self,
@@ -275,15 +302,17 @@ class BotApiDouble:
         *,
         reply_to: MessageRef | None = None,
         entities: list[dict[str, Any]] | None = None,
+        thread: int | None = None,
     ) -> RecordedMessage:
         """A user writes ``text`` in ``chat``; commands get bot_command entities.
 
         The message is queued as an update (or posted to the webhook) when the bot would
-        receive it. In a channel pass ``user=None`` for a post signed by the channel.
+        receive it. In a channel pass ``user=None`` for a post signed by the channel. In a
+        forum, ``thread`` is the topic it is written in (None: the General topic).
         """
         replied = self.message(reply_to) if reply_to is not None else None
         message, _ = self.state.user_message(
-            self.chat(chat), user, text, reply_to=replied, entities=entities
+            self.chat(chat), user, text, reply_to=replied, entities=entities, thread=thread
         )
         return message
 

@@ -52,6 +52,7 @@ MAX_SHORT_DESCRIPTION = 120
 _LANGUAGE_CODE_RE = re.compile(r"^(?:[a-z]{2})?$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_WEB_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -214,9 +215,54 @@ def _chat(ctx: Context, params: dict[str, Any], *, send: bool) -> Chat:
     chat = ctx.state.resolve_chat(params["chat_id"])
     if send:
         ctx.state.check_can_send(chat)
+        ctx.state.check_thread(chat, params.get("message_thread_id"))
     else:
         ctx.state.check_can_read(chat)
     return chat
+
+
+def _check_link_preview(options: dict[str, Any] | None) -> None:
+    """Link preview options that contradict themselves are refused (the double's wording:
+    Telegram quietly picks one, which would hide a bug)."""
+    if not options:
+        return
+    if options.get("is_disabled") and any(
+        options.get(key) for key in ("url", "prefer_small_media", "prefer_large_media")
+    ):
+        raise bad_request("link preview options: is_disabled with a preview to show")
+    if options.get("prefer_small_media") and options.get("prefer_large_media"):
+        raise bad_request("link preview options: both prefer_small_media and prefer_large_media")
+    url = options.get("url")
+    if url is not None and not _WEB_URL.match(url):
+        raise bad_request("link preview options: url is not an HTTP URL")
+
+
+def _reply_target(ctx: Context, chat: Chat, params: dict[str, Any]) -> None:
+    reply = params.get("reply_parameters")
+    if reply is None:
+        return
+    reply_chat = chat
+    if "chat_id" in reply:
+        reply_chat = ctx.state.resolve_chat(reply["chat_id"])
+    if ctx.state.find_message(reply_chat.id, reply["message_id"]) is None and not reply.get(
+        "allow_sending_without_reply"
+    ):
+        raise bad_request("message to be replied not found")
+
+
+def _caption(ctx: Context, params: dict[str, Any]) -> ParsedText:
+    """A media message's caption, parsed and measured (1,024 units) as Telegram does."""
+    caption = params.get("caption") or ""
+    if not caption.strip():
+        return ParsedText("", [])
+    return format_text(
+        ctx,
+        caption,
+        params.get("parse_mode"),
+        params.get("caption_entities"),
+        too_long="message caption is too long",
+        limit=MAX_CAPTION,
+    )
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -332,15 +378,8 @@ async def send_message(ctx: Context, params: dict[str, Any]) -> Any:
     state = ctx.state
     chat = _chat(ctx, params, send=True)
     parsed = format_text(ctx, params.get("text"), params.get("parse_mode"), params.get("entities"))
-    reply = params.get("reply_parameters")
-    if reply is not None:
-        reply_chat = chat
-        if "chat_id" in reply:
-            reply_chat = state.resolve_chat(reply["chat_id"])
-        if state.find_message(reply_chat.id, reply["message_id"]) is None and not reply.get(
-            "allow_sending_without_reply"
-        ):
-            raise bad_request("message to be replied not found")
+    _check_link_preview(params.get("link_preview_options"))
+    _reply_target(ctx, chat, params)
     message = state.record_outgoing(
         chat, text=parsed.text, entities=parsed.entities, params=params, method="sendMessage"
     )
@@ -365,21 +404,50 @@ async def send_document(ctx: Context, params: dict[str, Any]) -> Any:
                 raise bad_request("sending files by URL is not supported by the test double")
             raise bad_request("wrong file identifier/HTTP URL specified")
         stored = known
-    caption = params.get("caption") or ""
-    parsed = ParsedText("", [])
-    if caption.strip():
-        parsed = format_text(
-            ctx,
-            caption,
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            too_long="message caption is too long",
-            limit=MAX_CAPTION,
-        )
+    parsed = _caption(ctx, params)
     message = state.record_outgoing(
         chat, text=parsed.text, entities=parsed.entities, params=params, method="sendDocument"
     )
     message.document = stored
+    return state.message_api(message)
+
+
+async def send_photo(ctx: Context, params: dict[str, Any]) -> Any:
+    """Send a photo: by URL (Telegram fetches it; see ``refuse_picture``), an upload, or the
+    file_id of a photo sent before."""
+    state = ctx.state
+    chat = _chat(ctx, params, send=True)
+    photo = params["photo"]
+    url = None
+    if isinstance(photo, UploadedFile):
+        if not photo.data:
+            raise bad_request("file must be non-empty")
+        stored = state.store_file(photo.data, photo.filename, photo.content_type)
+    elif photo in state.files:
+        stored = state.files[photo]
+    elif _WEB_URL.match(photo):
+        refusal = state.refused_pictures.get(photo)
+        if refusal is not None:
+            raise ApiError(400, refusal)
+        url = photo
+        stored = state.store_file(f"picture at {photo}".encode(), None, "image/jpeg")
+    else:
+        raise bad_request("wrong file identifier/HTTP URL specified")
+    parsed = _caption(ctx, params)
+    _reply_target(ctx, chat, params)
+    message = state.record_outgoing(
+        chat, text=parsed.text, entities=parsed.entities, params=params, method="sendPhoto"
+    )
+    message.photo = [
+        {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 1280,
+            "height": 720,
+            "file_size": len(stored.data),
+        }
+    ]
+    message.photo_url = url
     return state.message_api(message)
 
 
@@ -405,11 +473,29 @@ async def edit_message_text(ctx: Context, params: dict[str, Any]) -> Any:
     if "rich_message" in params:
         raise bad_request("rich messages are not supported by the test double")
     message = _target_message(ctx, params, "edit")
+    if message.has_caption:
+        raise bad_request("there is no text in the message to edit")
     parsed = format_text(ctx, params.get("text"), params.get("parse_mode"), params.get("entities"))
+    _check_link_preview(params.get("link_preview_options"))
     _apply_edit(message, parsed.text, parsed.entities, params.get("reply_markup"))
     if params.get("parse_mode") is not None:
         message.parse_mode = params["parse_mode"]
     message.source_text = params.get("text")
+    if "link_preview_options" in params:
+        message.link_preview_options = params["link_preview_options"]
+    return ctx.state.message_api(message)
+
+
+async def edit_message_caption(ctx: Context, params: dict[str, Any]) -> Any:
+    """Edit the caption (and inline keyboard) of one of the bot's photos or documents."""
+    message = _target_message(ctx, params, "edit")
+    if not message.has_caption:
+        raise bad_request("there is no caption in the message to edit")
+    parsed = _caption(ctx, params)
+    _apply_edit(message, parsed.text, parsed.entities, params.get("reply_markup"))
+    if params.get("parse_mode") is not None:
+        message.parse_mode = params["parse_mode"]
+    message.source_text = params.get("caption")
     return ctx.state.message_api(message)
 
 
@@ -635,8 +721,10 @@ HANDLERS: dict[str, Handler] = {
     "getWebhookInfo": get_webhook_info,
     "sendMessage": send_message,
     "sendDocument": send_document,
+    "sendPhoto": send_photo,
     "getFile": get_file,
     "editMessageText": edit_message_text,
+    "editMessageCaption": edit_message_caption,
     "editMessageReplyMarkup": edit_message_reply_markup,
     "deleteMessage": delete_message,
     "sendChatAction": send_chat_action,

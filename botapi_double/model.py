@@ -17,6 +17,7 @@ __all__ = [
     "CallbackQueryRecord",
     "Chat",
     "ChatType",
+    "ForumTopic",
     "InlineAnswer",
     "InlineQueryRecord",
     "MemberStatus",
@@ -78,6 +79,9 @@ class Chat:
     migrated_to: int | None = None
     migrated_from: int | None = None
     last_message_id: int = 0
+    is_forum: bool = False  # a supergroup with topics
+    # A forum's topics by message_thread_id (the id of the message that created the topic).
+    topics: dict[int, ForumTopic] = field(default_factory=dict)
 
     @property
     def kind_label(self) -> str:
@@ -106,7 +110,19 @@ class Chat:
             chat["title"] = self.title or ""
             if self.username is not None:
                 chat["username"] = self.username
+            if self.is_forum:
+                chat["is_forum"] = True
         return chat
+
+
+@dataclass(eq=False)
+class ForumTopic:
+    """A topic of a forum supergroup: its thread, and whether it was closed or deleted."""
+
+    thread_id: int
+    name: str
+    closed: bool = False
+    deleted: bool = False
 
 
 @dataclass(eq=False)
@@ -138,6 +154,15 @@ class RecordedMessage:
     sender_chat_id: int | None = None  # channel posts
     service: dict[str, Any] = field(default_factory=dict)  # e.g. migrate_to_chat_id
     document: StoredFile | None = None  # a file sent as a document; ``text`` is its caption
+    # A photo: its sizes (Bot API PhotoSize objects) and, when sent by URL, that URL; ``text``
+    # is its caption.
+    photo: list[dict[str, Any]] | None = None
+    photo_url: str | None = None
+
+    @property
+    def has_caption(self) -> bool:
+        """Whether ``text`` is a caption (the message is a document or a photo)."""
+        return self.document is not None or self.photo is not None
 
     def buttons(self) -> list[dict[str, Any]]:
         """Return the inline keyboard buttons of the message, row by row."""

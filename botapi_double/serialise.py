@@ -96,6 +96,8 @@ def message_api(
     result["chat"] = chat.to_api()
     if message.message_thread_id is not None:
         result["message_thread_id"] = message.message_thread_id
+        if chat.is_forum:
+            result["is_topic_message"] = True
     if message.reply_to_message_id is not None and with_reply:
         replied = messages.get((message.chat_id, message.reply_to_message_id))
         if replied is not None:
@@ -104,8 +106,10 @@ def message_api(
         result["edit_date"] = unix(message.edit_date)
     if message.document is not None:
         result["document"] = message.document.document_api()
+    if message.photo is not None:
+        result["photo"] = [dict(size) for size in message.photo]
     text_key, entities_key = (
-        ("caption", "caption_entities") if message.document else ("text", "entities")
+        ("caption", "caption_entities") if message.has_caption else ("text", "entities")
     )
     if message.text:
         result[text_key] = message.text

@@ -102,6 +102,8 @@ class BotState(UpdateQueue):
         self.webhook_max_connections = 40
         self.webhook_last_error: tuple[dt.datetime, str] | None = None
         self.activity = Signal()
+        # Picture URLs Telegram cannot use, with its error description for each.
+        self.refused_pictures: dict[str, str] = {}
 
     # -- Bot API objects --------------------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class BotState(UpdateQueue):
             from_user=None if chat.type == "channel" else self.bot,
             outgoing=True,
             parse_mode=params.get("parse_mode"),
-            source_text=params.get("text"),
+            source_text=params.get("text", params.get("caption")),
             reply_markup=params.get("reply_markup"),
             reply_to_message_id=reply_to,
             message_thread_id=params.get("message_thread_id"),

@@ -148,13 +148,18 @@ class UpdateQueue(World):
         *,
         reply_to: RecordedMessage | None = None,
         entities: list[dict[str, Any]] | None = None,
+        thread: int | None = None,
     ) -> tuple[RecordedMessage, PendingUpdate | None]:
         """Record a message from ``user`` in ``chat`` and queue it as an update if the bot
-        would receive it (privacy mode hides ordinary group messages not meant for the bot)."""
+        would receive it (privacy mode hides ordinary group messages not meant for the bot).
+        ``thread``: written in that topic of a forum (an open one: users cannot write in a
+        closed topic)."""
         if chat.type == "private" and (
             chat.user is None or user is None or chat.user.id != user.id
         ):
             raise ValueError("a private chat only has messages from its user")
+        if thread is not None and self.forum_topic(chat, thread).closed:
+            raise ValueError(f"topic {thread} of chat {chat.id} is closed")
         found = detect_entities(text, entities)
         message = RecordedMessage(
             chat_id=chat.id,
@@ -165,6 +170,7 @@ class UpdateQueue(World):
             from_user=user,
             outgoing=False,
             reply_to_message_id=reply_to.message_id if reply_to is not None else None,
+            message_thread_id=thread,
             sender_chat_id=chat.id if chat.type == "channel" and user is None else None,
         )
         self.messages[(chat.id, message.message_id)] = message

@@ -10,7 +10,15 @@ from __future__ import annotations
 import itertools
 
 from botapi_double.errors import bad_request, forbidden
-from botapi_double.model import Chat, MemberStatus, RecordedMessage, StoredFile, User
+from botapi_double.model import (
+    Chat,
+    ForumTopic,
+    MemberStatus,
+    RecordedMessage,
+    StoredFile,
+    User,
+    utcnow,
+)
 
 __all__ = ["World"]
 
@@ -68,11 +76,15 @@ class World:
         supergroup: bool = False,
         username: str | None = None,
         bot_status: MemberStatus = "member",
+        forum: bool = False,
     ) -> Chat:
-        """Create a group (or supergroup) the bot is in; the first admin is the creator."""
-        if supergroup:
+        """Create a group (or supergroup) the bot is in; the first admin is the creator.
+        ``forum``: a supergroup with topics."""
+        if supergroup or forum:
             chat_id = -next(self._channel_ids)
-            chat = Chat(id=chat_id, type="supergroup", title=title, username=username)
+            chat = Chat(
+                id=chat_id, type="supergroup", title=title, username=username, is_forum=forum
+            )
         else:
             chat = Chat(id=-next(self._group_ids), type="group", title=title)
         chat.bot_status = bot_status
@@ -124,6 +136,43 @@ class World:
         chat.migrated_to = new.id
         self.chats[new.id] = new
         return new
+
+    def add_forum_topic(self, chat: Chat, name: str) -> int:
+        """Create a topic in a forum; return its message_thread_id (as Telegram, the id of the
+        service message that created it)."""
+        if not chat.is_forum:
+            raise ValueError(f"chat {chat.id} is not a forum")
+        message = RecordedMessage(
+            chat_id=chat.id,
+            message_id=chat.next_message_id(),
+            text="",
+            entities=[],
+            date=utcnow(),
+            from_user=None,
+            outgoing=False,
+            service={"forum_topic_created": {"name": name, "icon_color": 7322096}},
+        )
+        message.message_thread_id = message.message_id
+        self.messages[(chat.id, message.message_id)] = message
+        chat.topics[message.message_id] = ForumTopic(message.message_id, name)
+        return message.message_id
+
+    def forum_topic(self, chat: Chat, thread_id: int) -> ForumTopic:
+        """A topic of ``chat`` that exists (closed or not)."""
+        topic = chat.topics.get(thread_id)
+        if topic is None or topic.deleted:
+            raise ValueError(f"chat {chat.id} has no topic {thread_id}")
+        return topic
+
+    def check_thread(self, chat: Chat, thread_id: int | None) -> None:
+        """Raise Telegram's error for a send into a thread that is not there (or closed)."""
+        if thread_id is None:
+            return
+        topic = chat.topics.get(thread_id) if chat.is_forum else None
+        if topic is None or topic.deleted:
+            raise bad_request("message thread not found")
+        if topic.closed:
+            raise bad_request("TOPIC_CLOSED")
 
     # -- looking things up ----------------------------------------------------------------------
 

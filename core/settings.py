@@ -48,6 +48,7 @@ class ChannelConfig:
     every_seconds: int | None = None
     max_per_hour: int | None = None
     quiet_hours: QuietHours | None = None
+    thread: int | None = None  # a forum group's topic thread (message_thread_id) to post into
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,8 +145,9 @@ class Embedder:
         if not missing:
             return
         if len(self._word_ids) + len(missing) > CACHED_WORDS:
+            # Started afresh: every word of the batch is looked up again, not only the new ones.
             self._word_ids.clear()
-            missing = list(words)  # the batch's words that were known went with the rest
+            missing = list(words)
         limit = self._matrix.shape[0] - 1
         for word, encoding in zip(
             missing, self._tokenizer.encode_batch(missing, add_special_tokens=False), strict=True

@@ -3,8 +3,10 @@ or a PostgreSQL database that several newsbot processes can share."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from storage.ann import VectorIndex
 from storage.articles import Articles
 from storage.chats import Chat, Chats, Subscriptions
 from storage.db import Database, StoreBusy, StoreError, StoreUnreachable
@@ -35,6 +37,7 @@ __all__ = [
     "Subscriptions",
     "Topic",
     "UpsertOutcome",
+    "VectorIndex",
     "Words",
 ]
 
@@ -44,8 +47,11 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.articles = Articles(db)
-        self.search = SearchEngine(db)
+        # Nearest articles by meaning, for related news and story candidates: a cache of
+        # article_vectors kept beside the store file (storage/ann.py), loaded by open_index().
+        self.index = VectorIndex(index_path(db))
+        self.articles = Articles(db, index=self.index)
+        self.search = SearchEngine(db, index=self.index)
         self.feeds = Feeds(db)
         self.chats = Chats(db)
         self.subscriptions = Subscriptions(db)
@@ -54,7 +60,7 @@ class Store:
         # Set by whoever opens the store for writing articles (bot.bootstrap.open_store): with
         # it, imports store each article's vector and story; without it, neither.
         self.meaning: Meaning | None = None
-        self.vectors = ArticleVectors(db)
+        self.vectors = ArticleVectors(db, index=self.index)
 
     @classmethod
     async def open(cls, target: str | Path, *, readonly: bool = False) -> Store:
@@ -62,6 +68,21 @@ class Store:
         ``readonly`` creates, migrates and writes nothing."""
         return cls(await Database.open(target, readonly=readonly))
 
+    async def open_index(self) -> None:
+        """Load the meaning index (or rebuild it from the store) now, not at the first ask."""
+        await self.db.read(self.index.open)
+
     async def close(self) -> None:
         await self.search.close()
+        if self.index.opened and not self.db.readonly:
+            # What was stored since it was loaded goes into the saved copy too.
+            await self.db.read(self.index.catch_up)
+            await asyncio.to_thread(self.index.save)
         await self.db.close()
+
+
+def index_path(db: Database) -> Path | None:
+    """Where a store's meaning index is kept: beside its file (none for a store in memory)."""
+    if db.path == ":memory:" or "://" in db.path:
+        return None
+    return Path(f"{db.path}.ann")

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.clock import utc_now
 from semantic import Vectors
@@ -16,6 +16,9 @@ from storage.db import POSTGRESQL, Conn, Database
 from storage.meaning import Meaning, assign_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
+
+if TYPE_CHECKING:
+    from storage.ann import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,9 @@ def content_hash(title: str, summary: str, body: str) -> str:
 
 
 class Articles:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, index: VectorIndex | None = None) -> None:
         self._db = db
+        self._index = index  # the store's meaning index: story candidates in a busy window
 
     async def sync_topics(self, topics: Iterable[Topic]) -> None:
         """Make the topics table what the config says; articles keep tags of removed topics off."""
@@ -84,7 +88,7 @@ class Articles:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
             outcomes = _upsert_batch(conn, articles, stamp, known)
             if vectors is not None:
-                _attach_meaning(conn, outcomes, vectors, meaning or Meaning())
+                _attach_meaning(conn, outcomes, vectors, meaning or Meaning(), self._index)
             return outcomes
 
         return await self._db.write(work)
@@ -229,7 +233,11 @@ class Articles:
 
 
 def _attach_meaning(
-    conn: Conn, outcomes: Sequence[UpsertOutcome], vectors: Vectors, meaning: Meaning
+    conn: Conn,
+    outcomes: Sequence[UpsertOutcome],
+    vectors: Vectors,
+    meaning: Meaning,
+    index: VectorIndex | None,
 ) -> None:
     for replace, wanted in ((False, {DUPLICATE}), (True, {INSERTED, UPDATED})):
         rows = [i for i, o in enumerate(outcomes) if o.status in wanted]
@@ -241,6 +249,7 @@ def _attach_meaning(
         vectors[fresh],
         window=meaning.window,
         rule=meaning.rule,
+        index=index,
     )
 
 

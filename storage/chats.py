@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,15 @@ CHAT_COLUMNS = (
     " quiet_start, quiet_end, language, reader_language"
 )
 INSTANT, DIGEST, SCHEDULED = "instant", "digest", "scheduled"
+
+
+@dataclass(frozen=True, slots=True)
+class LostThread:
+    """A forum thread Telegram refused, and what was delivered into it (now into General)."""
+
+    thread_id: int
+    topics: tuple[str, ...]
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +235,54 @@ class Chats:
 
         return await self._db.read(work)
 
+    async def lose_thread(
+        self, chat_id: int, thread_id: int, reason: str, now: int
+    ) -> LostThread | None:
+        """Telegram refused forum ``thread_id`` (deleted or closed): what went there goes to the
+        chat's General topic from now on (its topics, followed words and owed rows).
+
+        Returns what was moved when this is news, None when the thread was already known lost:
+        the group is told once, and the record of that survives a restart.
+        """
+
+        def work(conn: Conn) -> LostThread | None:
+            new = conn.execute(
+                "INSERT INTO lost_threads (chat_id, thread_id, reason, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, thread_id) DO NOTHING",
+                (chat_id, thread_id, reason, now),
+            ).rowcount
+            topics = conn.execute(
+                "UPDATE subscriptions SET thread_id = NULL WHERE chat_id = ? AND thread_id = ?"
+                " RETURNING topic",
+                (chat_id, thread_id),
+            ).fetchall()
+            words = conn.execute(
+                "UPDATE chat_words SET thread_id = NULL WHERE chat_id = ? AND thread_id = ?"
+                " RETURNING word",
+                (chat_id, thread_id),
+            ).fetchall()
+            conn.execute(
+                "UPDATE deliveries SET thread_id = NULL WHERE chat_id = ? AND thread_id = ?"
+                " AND status IN ('owed', 'queued')",
+                (chat_id, thread_id),
+            )
+            if not new:
+                return None
+            return LostThread(
+                thread_id, tuple(sorted(r[0] for r in topics)), tuple(sorted(r[0] for r in words))
+            )
+
+        return await self._db.write(work)
+
+    async def thread_back(self, chat_id: int, thread_id: int) -> None:
+        """Articles are asked for in ``thread_id`` again: if it is lost once more, say so."""
+        await self._db.write(
+            lambda conn: conn.execute(
+                "DELETE FROM lost_threads WHERE chat_id = ? AND thread_id = ?",
+                (chat_id, thread_id),
+            )
+        )
+
     async def inactive(self, limit: int = 20) -> list[Chat]:
         def work(conn: Conn) -> list[Chat]:
             rows = conn.execute(
@@ -251,20 +308,48 @@ class Subscriptions:
 
         return await self._db.read(work)
 
-    async def subscribe(self, chat_id: int, topics: Sequence[str], now: int) -> list[str]:
-        """Add topics; returns the ones that were not subscribed before."""
+    async def threads(self, chat_id: int) -> dict[str, int | None]:
+        """Each topic of the chat with the forum thread it is delivered into (None: General)."""
+
+        def work(conn: Conn) -> dict[str, int | None]:
+            rows = conn.execute(
+                "SELECT topic, thread_id FROM subscriptions WHERE chat_id = ? ORDER BY topic",
+                (chat_id,),
+            )
+            return {r[0]: r[1] for r in rows}
+
+        return await self._db.read(work)
+
+    async def subscribe(
+        self, chat_id: int, topics: Sequence[str], now: int, *, thread: int | None = None
+    ) -> list[str]:
+        """Add topics, delivered into forum ``thread`` (None: the chat itself); returns the
+        ones that were not subscribed before."""
 
         def work(conn: Conn) -> list[str]:
-            added = []
-            for topic in dict.fromkeys(topics):
-                cursor = conn.execute(
-                    "INSERT INTO subscriptions (chat_id, topic, created_at)"
-                    " SELECT ?, slug, ? FROM topics WHERE slug = ? ON CONFLICT DO NOTHING",
-                    (chat_id, now, topic),
-                )
-                if cursor.rowcount:
-                    added.append(topic)
-            return added
+            return _changed(
+                conn,
+                "INSERT INTO subscriptions (chat_id, topic, created_at, thread_id)"
+                " SELECT ?, slug, ?, ? FROM topics WHERE slug = ?"
+                " ON CONFLICT (chat_id, topic) DO NOTHING",
+                topics,
+                lambda topic: (chat_id, now, thread, topic),
+            )
+
+        return await self._db.write(work)
+
+    async def move(self, chat_id: int, topics: Sequence[str], thread: int | None) -> list[str]:
+        """Deliver these subscribed topics into ``thread`` from now on; returns the ones that
+        went elsewhere before."""
+
+        def work(conn: Conn) -> list[str]:
+            return _changed(
+                conn,
+                "UPDATE subscriptions SET thread_id = ?"
+                " WHERE chat_id = ? AND topic = ? AND thread_id IS DISTINCT FROM ?",
+                topics,
+                lambda topic: (thread, chat_id, topic, thread),
+            )
 
         return await self._db.write(work)
 
@@ -277,14 +362,12 @@ class Subscriptions:
                     "DELETE FROM subscriptions WHERE chat_id = ? RETURNING topic", (chat_id,)
                 ).fetchall()
                 return sorted(r[0] for r in rows)
-            removed = []
-            for topic in dict.fromkeys(topics):
-                cursor = conn.execute(
-                    "DELETE FROM subscriptions WHERE chat_id = ? AND topic = ?", (chat_id, topic)
-                )
-                if cursor.rowcount:
-                    removed.append(topic)
-            return removed
+            return _changed(
+                conn,
+                "DELETE FROM subscriptions WHERE chat_id = ? AND topic = ?",
+                topics,
+                lambda topic: (chat_id, topic),
+            )
 
         return await self._db.write(work)
 
@@ -293,3 +376,14 @@ class Subscriptions:
             return dict(conn.execute("SELECT topic, count(*) FROM subscriptions GROUP BY topic"))
 
         return await self._db.read(work)
+
+
+def _changed(
+    conn: Conn,
+    sql: str,
+    topics: Sequence[str],
+    params: Callable[[str], tuple[object, ...]],
+) -> list[str]:
+    """The topics (each once, in order) for which ``sql``, run with ``params(topic)``, changed
+    a row."""
+    return [topic for topic in dict.fromkeys(topics) if conn.execute(sql, params(topic)).rowcount]

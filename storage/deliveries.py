@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.matching import PhraseSet, article_text
 from storage.db import POSTGRESQL, Conn, Database
@@ -25,6 +26,7 @@ from storage.words import any_words, article_hits
 
 OWED, QUEUED, SENDING = "owed", "queued", "sending"
 SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
+PHOTO, TEXT = "photo", "text"  # how a delivery's message was sent (deliveries.sent_as)
 # A backlog looks for its articles among this many newest candidates (enough for any backlog
 # after muted ones are left out, few enough to read in milliseconds).
 BACKLOG_SCAN = 1000
@@ -58,6 +60,10 @@ class Due:
     edit_message_id: int | None = None
     edit_of: int | None = None
     edit_article_id: int | None = None
+    # How that message was sent (PHOTO: its text is a caption, edited as one).
+    edit_sent_as: str | None = None
+    # The forum thread to send into (None: the chat itself, a forum's General topic).
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,7 @@ class Outcome:
     retry_at: int | None = None
     attempted: bool = True
     lost_answer: bool = False  # the send went out and its answer was lost
+    sent_as: str | None = None  # PHOTO or TEXT, for a message sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,7 @@ class LedgerStats:
 
 _DUE_COLUMNS = (
     "d.id, d.chat_id, d.article_id, d.attempts, c.type, c.timezone, c.quiet_start, c.quiet_end,"
-    " d.lost_answers, a.story_id, COALESCE(c.language, c.reader_language)"
+    " d.lost_answers, a.story_id, COALESCE(c.language, c.reader_language), d.thread_id"
 )
 _DUE_JOIN = (
     "FROM deliveries d JOIN chats c ON c.id = d.chat_id JOIN articles a ON a.id = d.article_id"
@@ -121,21 +128,23 @@ class Deliveries:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
+                # An article of two topics a forum group gets in two threads goes to one
+                # of them (one row per chat and article): the lowest thread, General first.
+                # Rows are numbered article by article, as claims take them: chat by chat
+                # would hand the dispatcher a batch of few chats, each held to its own rate.
                 topics = conn.execute(
                     "INSERT INTO deliveries"
-                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT DISTINCT s.chat_id, t.article_id, ?, ?, ?"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+                    " SELECT s.chat_id, t.article_id, ?, ?, ?,"
+                    " CASE WHEN count(*) = count(s.thread_id) THEN min(s.thread_id) END"
                     " FROM article_topics t"
                     " JOIN articles a ON a.id = t.article_id"
                     " JOIN subscriptions s ON s.topic = t.topic"
                     " JOIN chats c ON c.id = s.chat_id"
                     f" WHERE t.article_id IN ({marks}) AND c.active = 1"
-                    " AND a.published_at >= ?"
-                    + _NOT_MUTED.format("t", "s")
-                    # Ids in article order, every chat's row of one article before the next
-                    # article's: a claim (oldest id first) serves all chats in turn, on either
-                    # backend, instead of one chat's whole backlog.
-                    + " ORDER BY t.article_id, s.chat_id ON CONFLICT DO NOTHING",
+                    " AND a.published_at >= ?" + _NOT_MUTED.format("t", "s") + ""
+                    " GROUP BY t.article_id, s.chat_id ORDER BY t.article_id, s.chat_id"
+                    " ON CONFLICT DO NOTHING",
                     (now, now, now, *chunk, oldest),
                 )
                 # Hits exist only for articles new enough to owe (see _word_hits). A chat
@@ -143,8 +152,9 @@ class Deliveries:
                 # ledger's UNIQUE (chat_id, article_id) ignores the rest.
                 words = conn.execute(
                     "INSERT INTO deliveries"
-                    " (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-                    " SELECT w.chat_id, h.article_id, ?, ?, ? FROM fan_out_hits h"
+                    " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+                    " SELECT w.chat_id, h.article_id, ?, ?, ?, w.thread_id"
+                    " FROM fan_out_hits h"
                     " JOIN chat_words w ON w.word = h.word AND w.kind = 'follow'"
                     " JOIN chats c ON c.id = w.chat_id"
                     f" WHERE h.article_id IN ({marks}) AND c.active = 1"
@@ -165,9 +175,17 @@ class Deliveries:
 
         return await self._db.write(work)
 
-    async def backlog(self, chat_id: int, topics: Sequence[str], count: int, now: int) -> int:
+    async def backlog(
+        self,
+        chat_id: int,
+        topics: Sequence[str],
+        count: int,
+        now: int,
+        *,
+        thread: int | None = None,
+    ) -> int:
         """Owe a new subscriber the ``count`` newest articles of the topics it just chose
-        (none holding a word the chat mutes)."""
+        (none holding a word the chat mutes), into forum ``thread``."""
         if count <= 0 or not topics:
             return 0
         marks = ",".join("?" * len(topics))
@@ -181,13 +199,22 @@ class Deliveries:
                 "  ORDER BY a.published_at DESC, a.id DESC LIMIT ?) AS newest",
                 (*topics, BACKLOG_SCAN),
             )
-            return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now)
+            return _owe_unmuted(conn, chat_id, (row[0] for row in newest), count, now, thread)
 
         return await self._db.write(work)
 
-    async def backlog_words(self, chat_id: int, words: Sequence[str], count: int, now: int) -> int:
+    async def backlog_words(
+        self,
+        chat_id: int,
+        words: Sequence[str],
+        count: int,
+        now: int,
+        *,
+        thread: int | None = None,
+    ) -> int:
         """Owe a chat that just followed ``words`` the ``count`` newest articles holding one,
-        among the newest ``BACKLOG_SCAN`` stored (none holding a word the chat mutes)."""
+        among the newest ``BACKLOG_SCAN`` stored (none holding a word the chat mutes), into
+        forum ``thread``."""
         if count <= 0 or not words:
             return 0
         wanted = PhraseSet(words)
@@ -201,7 +228,7 @@ class Deliveries:
             holding = (
                 row[0] for row in newest if wanted.found_in(article_text(row[1], row[2], row[3]))
             )
-            return _owe_unmuted(conn, chat_id, holding, count, now)
+            return _owe_unmuted(conn, chat_id, holding, count, now, thread)
 
         return await self._db.write(work)
 
@@ -276,7 +303,7 @@ class Deliveries:
                 f"SELECT {_DUE_COLUMNS} {owed} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                 (now, *modes, limit),
             ).fetchall()
-            due = _one_per_story(conn, [Due(*r) for r in rows], now)
+            due = _one_per_story(conn, [_due(r) for r in rows], now)
             _mark(conn, QUEUED, [d.id for d in due], now)
             return due
 
@@ -298,7 +325,7 @@ class Deliveries:
                 " ORDER BY a.published_at, a.id LIMIT ?",
                 (chat_id, now, limit),
             ).fetchall()
-            due = [Due(*r) for r in rows]
+            due = [_due(r) for r in rows]
             if not whole_stories:
                 due = _one_per_story(conn, due, now)
             _mark(conn, SENDING, [d.id for d in due], now)
@@ -319,6 +346,7 @@ class Deliveries:
                 int(o.lost_answer),
                 o.retry_at if o.retry_at is not None else now,
                 now,
+                o.sent_as,
                 o.delivery_id,
             )
             for o in outcomes
@@ -331,8 +359,8 @@ class Deliveries:
             conn.executemany(
                 "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
                 " last_error = coalesce(?, last_error), attempts = attempts + ?,"
-                " lost_answers = lost_answers + ?, next_attempt_at = ?, updated_at = ?"
-                " WHERE id = ?",
+                " lost_answers = lost_answers + ?, next_attempt_at = ?, updated_at = ?,"
+                " sent_as = coalesce(?, sent_as) WHERE id = ?",
                 rows,
             )
 
@@ -422,6 +450,25 @@ class Deliveries:
         return await self._db.read(work)
 
 
+def _due(row: Sequence[Any]) -> Due:
+    """A Due from a row of _DUE_COLUMNS (the edit fields are set later, by _one_per_story)."""
+    chat_id, article_id, attempts, chat_type, zone, quiet_start, quiet_end = row[1:8]
+    return Due(
+        row[0],
+        chat_id,
+        article_id,
+        attempts,
+        chat_type,
+        zone,
+        quiet_start,
+        quiet_end,
+        lost_answers=row[8],
+        story=row[9],
+        language=row[10],
+        thread_id=row[11],
+    )
+
+
 def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
     """The claimed rows that may go now, each as a new message or as an edit of the message
     the chat already has for its story; the others wait for their story's row on the way."""
@@ -452,7 +499,11 @@ def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
             original = min(first)  # the story's message in this chat
             conn.execute("UPDATE deliveries SET edit_of = ? WHERE id = ?", (original[0], due.id))
             due = replace(
-                due, edit_of=original[0], edit_article_id=original[1], edit_message_id=original[3]
+                due,
+                edit_of=original[0],
+                edit_article_id=original[1],
+                edit_message_id=original[3],
+                edit_sent_as=original[6],
             )
         ready.append(due)
     conn.executemany(
@@ -462,26 +513,29 @@ def _one_per_story(conn: Conn, claimed: list[Due], now: int) -> list[Due]:
     return ready
 
 
+_Sibling = tuple[int, int, str, int | None, int | None, int, str | None]
+
+
 def _story_siblings(
     conn: Conn, keys: set[tuple[int, int]]
-) -> dict[tuple[int, int], list[tuple[int, int, str, int | None, int | None, int]]]:
+) -> dict[tuple[int, int], list[_Sibling]]:
     """Each (chat, story)'s deliveries: (id, article, status, message id, edit_of, next
-    attempt)."""
-    found: dict[tuple[int, int], list[tuple[int, int, str, int | None, int | None, int]]] = {}
+    attempt, sent_as)."""
+    found: dict[tuple[int, int], list[_Sibling]] = {}
     pairs = sorted(keys)
     for start in range(0, len(pairs), 250):
         chunk = pairs[start : start + 250]
         # VALUES names its columns column1, column2 on both backends.
         rows = conn.execute(
             "SELECT k.column1, k.column2, d.id, d.article_id, d.status, d.message_id,"
-            " d.edit_of, d.next_attempt_at"
+            " d.edit_of, d.next_attempt_at, d.sent_as"
             f" FROM (VALUES {', '.join(['(?, ?)'] * len(chunk))}) AS k"
             " JOIN articles a ON a.story_id = k.column2"
             " JOIN deliveries d ON d.article_id = a.id AND d.chat_id = k.column1",
             [value for pair in chunk for value in pair],
         )
-        for chat_id, story, row_id, article_id, status, message_id, edit_of, next_at in rows:
-            row = (row_id, article_id, status, message_id, edit_of, next_at)
+        for chat_id, story, row_id, article_id, status, message_id, edit_of, at, sent_as in rows:
+            row = (row_id, article_id, status, message_id, edit_of, at, sent_as)
             found.setdefault((chat_id, story), []).append(row)
     return found
 
@@ -527,7 +581,14 @@ def _word_hits(conn: Conn, ids: list[int], oldest: int) -> None:
     )
 
 
-def _owe_unmuted(conn: Conn, chat_id: int, newest: Iterable[int], count: int, now: int) -> int:
+def _owe_unmuted(
+    conn: Conn,
+    chat_id: int,
+    newest: Iterable[int],
+    count: int,
+    now: int,
+    thread: int | None,
+) -> int:
     """Owe ``chat_id`` the first ``count`` of the ``newest`` article ids that hold no word the
     chat mutes."""
     mutes = [
@@ -549,9 +610,10 @@ def _owe_unmuted(conn: Conn, chat_id: int, newest: Iterable[int], count: int, no
         if len(chosen) >= count:
             break
     cursor = conn.executemany(
-        "INSERT INTO deliveries (chat_id, article_id, next_attempt_at, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(chat_id, article_id, now, now, now) for article_id in chosen],
+        "INSERT INTO deliveries"
+        " (chat_id, article_id, next_attempt_at, created_at, updated_at, thread_id)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(chat_id, article_id, now, now, now, thread) for article_id in chosen],
     )
     return max(cursor.rowcount, 0)
 

@@ -8,7 +8,12 @@ report (the store keeps one article per URL).
 
 Candidates are the stored articles published within the window of the new one: their vectors are
 read in one range scan per cluster of a batch (articles close in time share their candidates),
-scored by one matrix product, and only the best few by cosine are compared word by word.
+scored by one matrix product, and only the best few by cosine are compared word by word. Where
+the window holds more than ``EXACT_WINDOW`` articles (and ``ANN_RATIO`` per new article of the
+batch), reading them all would cost more than the target of 10 ms an article
+(docs/benchmarks.md): the candidates are then the ``NEIGHBOURS`` nearest by meaning in the
+store's index (storage/ann.py) published within the window, plus the batch's own earlier
+articles.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,11 +41,21 @@ from semantic import (
     to_bytes,
 )
 from semantic.model import shared_embedder
+from storage.chunks import in_chunks
 from storage.db import Conn, Database
 from storage.timeutil import utc_from_seconds
 
+if TYPE_CHECKING:
+    from storage.ann import VectorIndex
+
 # Compared word by word: the nearest candidates by cosine that could still reach the threshold.
 SHORTLIST = 8
+# A window holding more articles than this takes its candidates from the meaning index.
+EXACT_WINDOW = 3_000
+# Nearest by meaning asked of the index for each new article, before the window is applied.
+NEIGHBOURS = 64
+# ... and only where the window holds more than this many articles per new one in the batch.
+ANN_RATIO = 50
 
 
 @dataclass(slots=True)
@@ -94,6 +110,7 @@ def assign_stories(
     *,
     window: timedelta = WINDOW,
     rule: StoryRule = RULE,
+    index: VectorIndex | None = None,
 ) -> dict[int, int]:
     """Put each article of ``ids`` (stored, vectors given) into the story of an earlier report.
 
@@ -124,32 +141,53 @@ def assign_stories(
             items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
         return items[article_id]
 
+    if index is not None:
+        # What earlier batches committed goes in first; this batch's rows wait for the commit.
+        index.catch_up(conn, below=min(ids))
     for cluster in _clusters(order, [info[i][0] for i in order], span):
         lo = info[cluster[0]][0] - span
         hi = info[cluster[-1]][0] + span
-        found = conn.execute(
-            "SELECT a.id, a.story_id, a.published_at, v.vector FROM articles a"
-            " JOIN article_vectors v ON v.article_id = a.id"
-            " WHERE a.published_at BETWEEN ? AND ?",
-            (lo, hi),
-        ).fetchall()
+        mine = np.stack([vector_of[i] for i in cluster])
+        # The index pays off where the window is big for the batch: one search and NEIGHBOURS
+        # rows an article, against reading the whole window once for the batch.
+        busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
+        near: list[list[int]] | None = None
+        if index is not None and _window_count(conn, lo, hi, busy) > busy:
+            near = index.nearest(mine, NEIGHBOURS)
+            wanted = sorted({k for keys in near for k in keys} | set(cluster))
+            found = in_chunks(conn, _CANDIDATES + " WHERE a.id IN ({})", wanted)
+        else:
+            found = conn.execute(
+                _CANDIDATES + " WHERE a.published_at BETWEEN ? AND ?", (lo, hi)
+            ).fetchall()
         if not found:
             continue
         cand_ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
         cand_when = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
         stories = {r[0]: r[1] or r[0] for r in found}
         matrix = decode([r[3] for r in found])
-        mine = np.stack([vector_of[i] for i in cluster])
-        cosines = mine @ matrix.T
+        everything = np.arange(len(found))
+        if near is None:
+            cosines = mine @ matrix.T
+        else:
+            at = {int(k): n for n, k in enumerate(cand_ids)}
+            batch = {at[i] for i in cluster if i in at}
         floor = rule.threshold - rule.word_weight  # the word share adds at most word_weight
         for row, article_id in enumerate(cluster):
+            if near is None:
+                places, cos = everything, cosines[row]
+            else:  # its own neighbours and the batch's articles: each a row of `found`
+                places = np.fromiter(
+                    sorted({at[k] for k in near[row] if k in at} | batch), np.int64
+                )
+                cos = matrix[places] @ mine[row]
             when = info[article_id][0]
-            ok = (cand_ids < article_id) & (np.abs(cand_when - when) <= span)
-            ok &= cosines[row] >= floor
+            ok = (cand_ids[places] < article_id) & (np.abs(cand_when[places] - when) <= span)
+            ok &= cos >= floor
             picks = np.flatnonzero(ok)
             if not len(picks):
                 continue
-            picks = picks[np.argsort(-cosines[row][picks])[:SHORTLIST]]
+            picks = places[picks[np.argsort(-cos[picks])[:SHORTLIST]]]
             me = item(article_id, vector_of[article_id])
             best, best_score = 0, rule.threshold
             for p in picks:
@@ -167,6 +205,21 @@ def assign_stories(
     return joined
 
 
+_CANDIDATES = (
+    "SELECT a.id, a.story_id, a.published_at, v.vector FROM articles a"
+    " JOIN article_vectors v ON v.article_id = a.id"
+)
+
+
+def _window_count(conn: Conn, lo: int, hi: int, limit: int) -> int:
+    # Counted on the published_at index; stops counting past the limit.
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE published_at BETWEEN ? AND ? LIMIT ?)",
+        (lo, hi, limit + 1),
+    ).fetchone()
+    return int(row[0])
+
+
 def _clusters(order: Sequence[int], times: Sequence[int], span: int) -> list[list[int]]:
     """Split ids sorted by time where two neighbours are more than ``span`` apart."""
     out: list[list[int]] = []
@@ -182,8 +235,9 @@ def _clusters(order: Sequence[int], times: Sequence[int], span: int) -> list[lis
 class ArticleVectors:
     """The stored vectors: what ``newsbot reindex`` still has to compute, and computing it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, index: VectorIndex | None = None) -> None:
         self._db = db
+        self._index = index
 
     async def missing(self) -> int:
         def work(conn: Conn) -> int:
@@ -225,14 +279,26 @@ class ArticleVectors:
             ids = [r[0] for r in rows]
             vectors = await meaning.embed_articles([(r[1], r[2], r[3]) for r in rows])
 
-            await self._db.write(partial(_fill, ids=ids, vectors=vectors, meaning=meaning))
+            await self._db.write(
+                partial(_fill, ids=ids, vectors=vectors, meaning=meaning, index=self._index)
+            )
+            if self._index is not None and self._index.opened:
+                # Old articles' ids are below the index's newest: catch_up would not see them.
+                keys = np.asarray(ids, dtype=np.int64)
+                await asyncio.to_thread(self._index.add, keys, vectors)
             done += len(ids)
             after = ids[-1]
             if progress is not None:
                 progress(len(ids))
 
 
-def _fill(conn: Conn, ids: list[int], vectors: Vectors, meaning: Meaning) -> None:
+def _fill(
+    conn: Conn,
+    ids: list[int],
+    vectors: Vectors,
+    meaning: Meaning,
+    index: VectorIndex | None,
+) -> None:
     """Store vectors computed by reindex; articles never grouped join their stories."""
     store_vectors(conn, ids, vectors, replace=False)
     marks = ",".join("?" * len(ids))
@@ -244,5 +310,10 @@ def _fill(conn: Conn, ids: list[int], vectors: Vectors, meaning: Meaning) -> Non
     }
     keep = [k for k, i in enumerate(ids) if i in ungrouped]
     assign_stories(
-        conn, [ids[k] for k in keep], vectors[keep], window=meaning.window, rule=meaning.rule
+        conn,
+        [ids[k] for k in keep],
+        vectors[keep],
+        window=meaning.window,
+        rule=meaning.rule,
+        index=index,
     )

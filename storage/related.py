@@ -6,7 +6,7 @@ reranked in Python by the cosine of sqrt(tf)-idf vectors of the whole texts, tim
 factor (closer publication times score higher) and a shared-topic boost. The list never holds
 the article itself or a duplicate (same guid or url, same content, or the same headline).
 
-Plain functions over one ``Conn``: ``SearchEngine`` runs each call in one hop.
+Plain functions over one ``Conn`` (either backend): ``SearchEngine`` runs each call in one hop.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from storage import fts
+from storage.ann import VectorIndex
 from storage.articles import load_articles
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn
@@ -44,8 +45,7 @@ _STOP_WORDS = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-# The related box's title key, spelled exactly as the index in 0002_related_lookup.sql (the
-# same expression on PostgreSQL, whose function is chr where SQLite's is char).
+# The related box's title key, spelled exactly as the index in 0002_related_lookup.sql.
 _TITLE_KEY = (
     "lower(replace(replace(replace(replace(replace("
     "{0}, ' ', ''), {1}(9), ''), {1}(10), ''), {1}(13), ''), {1}(160), ''))"
@@ -53,6 +53,7 @@ _TITLE_KEY = (
 
 
 def _title_key(conn: Conn, column: str) -> str:
+    # The same expression on PostgreSQL, whose function is chr where SQLite's is char.
     return _TITLE_KEY.format(column, "chr" if conn.dialect == POSTGRESQL else "char")
 
 
@@ -68,6 +69,10 @@ class RelatedTuning:
     title_weight: float = 2.0  # a title word counts as this many body words
     summary_weight: float = 1.0
     candidates: int = 40  # best bm25 matches that are reranked (each costs ~0.2 ms of Python)
+    # Also reranked: this many nearest by meaning (storage/ann.py), where the store has
+    # vectors. They find the paraphrase that shares no salient word; on BBC full text they
+    # lift P@5 (measured in docs/benchmarks.md, issue 10). 0: word candidates only.
+    meaning_candidates: int = 40
     fts_weights: tuple[float, float, float] = (2.0, 1.0, 1.0)
     # Terms in more than this share of the store say little and cost a long doclist.
     max_doc_share: float = 0.2
@@ -127,6 +132,7 @@ def related(
     limit: int,
     tuning: RelatedTuning,
     stats: TermCounts,
+    index: VectorIndex | None = None,
 ) -> list[Article]:
     source = _load_docs(conn, [article_id]).get(article_id)
     if source is None:
@@ -140,7 +146,7 @@ def related(
             chosen.append(doc.id)
     if len(chosen) < limit:
         best: float | None = None
-        for doc, score in _content_ranked(conn, source, tuning, stats):
+        for doc, score in _content_ranked(conn, source, tuning, stats, index):
             best = score if best is None else best
             if tuning.rerank and score < tuning.min_share * best:
                 break  # ranked best first: everything after is weaker still
@@ -197,27 +203,33 @@ def _publisher_related(conn: Conn, source: _Doc) -> list[_Doc]:
 
 
 def _content_ranked(
-    conn: Conn, source: _Doc, tuning: RelatedTuning, stats: TermCounts
+    conn: Conn,
+    source: _Doc,
+    tuning: RelatedTuning,
+    stats: TermCounts,
+    index: VectorIndex | None,
 ) -> list[tuple[_Doc, float]]:
     profile = _profile(conn, source, tuning, stats)
-    expression = fts.or_query(
-        profile.query, max_terms=max(tuning.terms, 1), tsquery=conn.dialect == POSTGRESQL
-    )
-    if expression is None:
-        return []
-    if conn.dialect == POSTGRESQL:
+    pg = conn.dialect == POSTGRESQL
+    expression = fts.or_query(profile.query, max_terms=max(tuning.terms, 1), tsquery=pg)
+    ids: list[int] = []
+    if expression is not None and pg:
         rows = conn.execute(
             "SELECT id FROM articles, CAST(? AS tsquery) q WHERE search @@ q"
             " ORDER BY ts_rank(?::real[], search, q) DESC, id DESC LIMIT ?",
             (expression, fts.ts_weights(tuning.fts_weights), tuning.candidates + 1),
         ).fetchall()
-    else:
+        ids = [int(r[0]) for r in rows]
+    elif expression is not None:
         rows = conn.execute(
             "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
             " ORDER BY bm25(articles_fts, ?, ?, ?) LIMIT ?",
             (expression, *tuning.fts_weights, tuning.candidates + 1),
         ).fetchall()
-    ids = [int(r[0]) for r in rows if r[0] != source.id]
+        ids = [int(r[0]) for r in rows]
+    if tuning.rerank and tuning.meaning_share and tuning.meaning_candidates and index is not None:
+        ids += _nearest_by_meaning(conn, source.id, tuning.meaning_candidates, index)
+    ids = [i for i in dict.fromkeys(ids) if i != source.id]
     docs = _load_docs(conn, ids)
     candidates = [docs[i] for i in ids if i in docs]
     if not tuning.rerank:
@@ -227,6 +239,17 @@ def _content_ranked(
     )
     ranked = sorted(zip(candidates, scores, strict=True), key=lambda p: (-p[1], -p[0].id))
     return [(doc, score) for doc, score in ranked if score > 0]
+
+
+def _nearest_by_meaning(conn: Conn, article_id: int, count: int, index: VectorIndex) -> list[int]:
+    """The ids of the ``count`` articles nearest ``article_id`` by meaning (none if no vector)."""
+    row = conn.execute(
+        "SELECT vector FROM article_vectors WHERE article_id = ?", (article_id,)
+    ).fetchone()
+    if row is None:
+        return []
+    index.catch_up(conn)
+    return index.nearest(decode([row[0]]), count + 1)[0]
 
 
 def similarity(

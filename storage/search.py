@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage import fts
+from storage.ann import VectorIndex
 from storage.articles import load_articles
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
@@ -51,8 +52,10 @@ class SearchEngine:
         *,
         search_tuning: SearchTuning | None = None,
         related_tuning: RelatedTuning | None = None,
+        index: VectorIndex | None = None,
     ) -> None:
         self._db = db
+        self.index = index  # the store's meaning index: candidates for related by meaning
         self.search_tuning = search_tuning or SearchTuning()
         self.related_tuning = related_tuning or RelatedTuning()
         self.term_stats = TermStats(db)
@@ -70,9 +73,11 @@ class SearchEngine:
         """The publisher's related articles that we hold, then the most similar by content."""
         if limit <= 0:
             return []
-        tuning, counts = self.related_tuning, self.term_stats.counts
+        tuning, counts, index = self.related_tuning, self.term_stats.counts, self.index
         await self.term_stats.check()
-        return await self._db.read(lambda conn: related(conn, article_id, limit, tuning, counts))
+        return await self._db.read(
+            lambda conn: related(conn, article_id, limit, tuning, counts, index)
+        )
 
     async def similarity_scores(
         self, article_id: int, candidate_ids: Sequence[int]

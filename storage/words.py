@@ -39,6 +39,7 @@ class ChatWord:
     id: int
     word: str
     kind: str
+    thread_id: int | None = None  # the forum thread a followed word is delivered into
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class WordChange:
     added: tuple[str, ...]
     already: tuple[str, ...]
     refused: tuple[str, ...]
+    moved: tuple[str, ...] = ()  # already followed, now delivered into another thread
 
 
 class Words:
@@ -60,15 +62,26 @@ class Words:
 
         def work(conn: Conn) -> list[ChatWord]:
             rows = conn.execute(
-                "SELECT id, word, kind FROM chat_words WHERE chat_id = ? ORDER BY kind, word",
+                "SELECT id, word, kind, thread_id FROM chat_words WHERE chat_id = ?"
+                " ORDER BY kind, word",
                 (chat_id,),
             )
             return [ChatWord(*row) for row in rows]
 
         return await self._db.read(work)
 
-    async def add(self, chat_id: int, kind: str, words: Sequence[str], now: int) -> WordChange:
-        """Follow or mute ``words`` (normalised here); a word of the other kind changes kind."""
+    async def add(
+        self,
+        chat_id: int,
+        kind: str,
+        words: Sequence[str],
+        now: int,
+        *,
+        thread: int | None = None,
+    ) -> WordChange:
+        """Follow or mute ``words`` (normalised here); a word of the other kind changes kind.
+        A followed word is delivered into forum ``thread`` (None: the chat itself); a mute
+        holds for the whole chat."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         wanted = list(dict.fromkeys(phrase(w) for w in words))
@@ -77,32 +90,39 @@ class Words:
                 raise ValueError(f"not a word to match: {word!r}")
 
         def work(conn: Conn) -> WordChange:
-            have = dict(
-                conn.execute("SELECT word, kind FROM chat_words WHERE chat_id = ?", (chat_id,))
-            )
+            where = thread if kind == FOLLOW else None
+            have = {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    "SELECT word, kind, thread_id FROM chat_words WHERE chat_id = ?", (chat_id,)
+                )
+            }
             room = MAX_WORDS - len(have)
-            added, already, refused = [], [], []
+            added: list[str] = []
+            already: list[str] = []
+            refused: list[str] = []
+            moved: list[str] = []
             for word in wanted:
-                if have.get(word) == kind:
+                if have.get(word) == (kind, where):
                     already.append(word)
                 elif word in have:
                     conn.execute(
-                        "UPDATE chat_words SET kind = ?, created_at = ?"
+                        "UPDATE chat_words SET kind = ?, thread_id = ?, created_at = ?"
                         " WHERE chat_id = ? AND word = ?",
-                        (kind, now, chat_id, word),
+                        (kind, where, now, chat_id, word),
                     )
-                    added.append(word)
+                    (moved if have[word][0] == kind else added).append(word)
                 elif room > 0:
                     conn.execute(
-                        "INSERT INTO chat_words (chat_id, word, first, kind, created_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (chat_id, word, key_of(word), kind, now),
+                        "INSERT INTO chat_words (chat_id, word, first, kind, created_at,"
+                        " thread_id) VALUES (?, ?, ?, ?, ?, ?)",
+                        (chat_id, word, key_of(word), kind, now, where),
                     )
                     room -= 1
                     added.append(word)
                 else:
                     refused.append(word)
-            return WordChange(tuple(added), tuple(already), tuple(refused))
+            return WordChange(tuple(added), tuple(already), tuple(refused), tuple(moved))
 
         return await self._db.write(work)
 
@@ -133,7 +153,8 @@ class Words:
 
         def work(conn: Conn) -> ChatWord | None:
             row = conn.execute(
-                "DELETE FROM chat_words WHERE id = ? AND chat_id = ? RETURNING id, word, kind",
+                "DELETE FROM chat_words WHERE id = ? AND chat_id = ?"
+                " RETURNING id, word, kind, thread_id",
                 (word_id, chat_id),
             ).fetchone()
             return None if row is None else ChatWord(*row)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.demo import add_demo_arguments, run_demo
 from botapi_double import BotApiDouble
-from tests.harness import BAKU, SEED_LIKE, FakeClock, make_article, running_bot
+from tests.harness import ADMIN_ID, BAKU, SEED_LIKE, FakeClock, make_article, running_bot
 
 
 def labels(message: object) -> list[str]:
@@ -192,3 +192,19 @@ def test_the_demo_runs_a_russian_session(tmp_path: Path) -> None:
     # The article that arrives is delivered with Russian buttons, its own text in English.
     assert "[1] По теме  [2] Подписаться: Economy" in transcript
     assert "Kura Valley Bank" in transcript
+
+
+async def test_an_admin_who_chose_russian_gets_the_admin_answers_in_russian(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        chat = bot.tg.chat(ADMIN_ID)
+        await bot.say("/settings language ru", chat=chat, user=bot.admin)
+        [stats] = await bot.say("/stats", chat=chat, user=bot.admin)
+        [usage] = await bot.say("/addfeed", chat=chat, user=bot.admin)
+        [missing] = await bot.say("/removefeed 42", chat=chat, user=bot.admin)
+        [refused] = await bot.say("/stats")  # the English reader is no admin
+    assert stats.text.startswith("Статистика\nСтатей: 0")
+    assert usage.text.startswith("Как вызывать: /addfeed URL [темы]")
+    assert missing.text == "Ленты #42 нет."
+    assert refused.text == "Sorry, that command is only for this bot's admins."

@@ -7,15 +7,19 @@ production (closed, terminated by the server).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from botapi_double import BotApiDouble
 from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
+from tests.harness import make_article, running_bot
 from tests.support.newsbot import PythonProcess, start_python
-from tests.support.postgres import throwaway_database
+from tests.support.postgres import committed_past, throwaway_database
 
 
 @pytest.fixture
@@ -86,7 +90,8 @@ async def test_a_leader_whose_session_is_killed_stands_down_and_the_offset_is_fe
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'newsbot leadership' AND pid IN"
+            " WHERE datname = current_database()"
+            " AND application_name = 'newsbot leadership' AND pid IN"
             " (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
         )
     async with asyncio.timeout(5):
@@ -160,24 +165,6 @@ def fetched(tg: BotApiDouble, text: str) -> bool:
     return False
 
 
-async def committed_past(pg_url: str, tg: BotApiDouble) -> None:
-    """Wait until the leader has committed every update handed out so far as handled (it does
-    so right after each handler returns; a kill before that would repeat the update)."""
-    last = max(
-        update["update_id"]
-        for call in tg.calls("getUpdates")
-        for update in (call.response or {}).get("result") or []
-    )
-    async with asyncio.timeout(10):
-        while True:
-            async with await psycopg.AsyncConnection.connect(pg_url) as conn:
-                cursor = await conn.execute("SELECT next_update_id FROM cluster_poll_offsets")
-                row = await cursor.fetchone()
-            if row is not None and row[0] > last:
-                return
-            await asyncio.sleep(0.05)  # reading another process's progress
-
-
 async def start_node(tg: BotApiDouble, pg_url: str, name: str) -> PythonProcess:
     node = await start_python(
         "-m", "tests.support.poll_node", tg.base_url, tg.token, pg_url, name, merge_stderr=True
@@ -232,3 +219,25 @@ async def test_a_killed_poller_is_replaced_within_10_s_and_no_update_is_lost_or_
     assert sorted(text for _, text in answered) == sorted(
         [f"one {i}" for i in range(10)] + [f"two {i}" for i in range(10)] + ["slow one"]
     )
+
+
+async def test_rows_a_former_leader_left_claimed_are_owed_again_by_an_idle_leader(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as bot:
+        now = int(time.time())
+        readers = [await bot.add_reader(f"r{i}", ["economy"]) for i in range(3)]
+        for reader in readers:  # for now, rows the leader's loop leaves alone
+            await bot.store.chats.update_settings(reader.id, now, mode="digest")
+        bot.delivery.dispatcher.sweep_every = 0.01  # on PostgreSQL: SWEEP_EVERY
+        [outcome] = await bot.store.articles.upsert_many(
+            [make_article(1, published_at=datetime.now(UTC), topics=("economy",))]
+        )
+        await bot.store.deliveries.fan_out([outcome.article_id], now)
+        # Claimed by a former leader that had not noticed yet it lost the lead (after this
+        # leader's start put every claimed row back), and never finished.
+        for reader in readers:
+            assert len(await bot.store.deliveries.claim_for_chat(reader.id, now, 10)) == 1
+            await bot.store.chats.update_settings(reader.id, now, mode="instant")
+        arrived = await bot.tg.wait_for_messages(3, timeout=10)
+    assert sorted(m.chat_id for m in arrived) == sorted(r.id for r in readers)

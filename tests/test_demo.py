@@ -105,17 +105,43 @@ def test_the_readmes_transcript_is_what_the_demo_prints(tmp_path: Path) -> None:
     start = readme.index("> /start\n")
     shown = readme[start : readme.index("```", start)].rstrip("\n")
     inputs = [line[2:] for line in shown.splitlines() if line.startswith("> ")]
-    assert inputs == ["/start", "/subscribe economy", "/latest 3", "1", "/related 1", "!arrive"]
+    assert inputs == [
+        "/start",
+        "/subscribe economy",
+        "/follow robot",
+        "/mute cricket",
+        "/latest 3",
+        "1",
+        "/related 1",
+        "!arrive",
+        "!arrive",
+    ]
 
     code, transcript = run_script(tmp_path, "\n".join(inputs) + "\n")
 
     assert code == 0, transcript
     printed = transcript[transcript.index("> /start\n") :].rstrip("\n")
-    # The arrival is stamped with the time it arrives: the one date that may differ.
-    arrival = re.compile(r"\d{1,2} \w+ \d{4} \d\d:\d\d \(UTC\+04:00\) · Economy news$", re.M)
+    # The arrivals are stamped with the time they arrive: the one date that may differ.
+    arrival = re.compile(r"^  \d{1,2} \w+ \d{4} \d\d:\d\d (\(UTC\+0\d:00\) · [\w ]+)$", re.M)
     tail = printed.index("> !arrive")
-    assert arrival.sub("<date>", printed[tail:]) == arrival.sub("<date>", shown[tail:])
+    assert arrival.sub(r"<date> \1", printed[tail:]) == arrival.sub(r"<date> \1", shown[tail:])
     assert printed[:tail] == shown[:tail]
+
+
+def test_pictures_show_as_a_line_and_a_muted_arrival_says_why(tmp_path: Path) -> None:
+    code, transcript = run_script(
+        tmp_path, "/subscribe economy technology\n/mute Rotterdam\n!arrive\n!arrive\n"
+    )
+
+    assert code == 0, transcript
+    first = section(transcript, "!arrive")
+    assert first.splitlines()[2:4] == [
+        "  [picture: https://caspian-courier.example/img/card-terminal.jpg]",
+        f"  {FIRST_ARRIVAL}",
+    ]
+    second = section(transcript, "!arrive", after=transcript.index(FIRST_ARRIVAL))
+    assert "new article delivered" not in second
+    assert "not sent here, as this chat mutes rotterdam: /unmute" in second
 
 
 def test_a_missing_button_fails_the_script_and_says_which(tmp_path: Path) -> None:

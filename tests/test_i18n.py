@@ -177,3 +177,76 @@ def test_every_literal_message_in_the_source_is_extracted() -> None:
     calls = literal_calls()
     assert len(calls) > 100
     assert sorted(map(str, calls - extracted())) == [], "move the call out of the f-string"
+
+
+# What puts text in front of a reader: Telegram calls, our spans and markup. A literal with
+# words given straight to one of them was never translated.
+SENDERS = frozenset(
+    {
+        "reply_text",
+        "answer",
+        "send_message",
+        "send_photo",
+        "send_document",
+        "edit_message_text",
+        "edit_text",
+        "InlineKeyboardButton",
+        "plain",
+        "bold",
+        "italic",
+        "markup",
+    }
+)
+WORDS = re.compile(r"[A-Za-z]{3,}")
+
+
+def _literal_words(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return WORDS.findall(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return [w for v in node.values for w in _literal_words(v)]
+    if isinstance(node, ast.BinOp):
+        return _literal_words(node.left) + _literal_words(node.right)
+    return []
+
+
+def untranslated_sends(source: str) -> list[tuple[int, str]]:
+    """(line, call) for each literal text with words handed to something that shows it."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name not in SENDERS:
+            continue
+        texts = [*node.args[:2], *(k.value for k in node.keywords if k.arg in ("text", "caption"))]
+        if any(_literal_words(t) for t in texts):
+            found.append((node.lineno, name))
+    return sorted(found)
+
+
+def test_no_reader_text_is_sent_without_gettext() -> None:
+    # The demo's terminal text is the operator's, not the bot's.
+    leaks = {
+        f"{path.relative_to(ROOT)}:{line} {name}"
+        for path in (ROOT / "bot").rglob("*.py")
+        if "demo" not in path.parts
+        for line, name in untranslated_sends(path.read_text(encoding="utf-8"))
+    }
+    assert sorted(leaks) == []
+
+
+def test_the_leak_check_can_fail() -> None:
+    source = (
+        'await reply_text(update, "Hello there")\n'
+        'await query.answer(f"Stopped following {name}")\n'
+        'InlineKeyboardButton("Related", callback_data="x")\n'
+        'await reply_text(update, markup(tr.gettext("Hello")))\n'
+        'plain("\\n\\n")\n'
+    )
+    assert untranslated_sends(source) == [
+        (1, "reply_text"),
+        (2, "answer"),
+        (3, "InlineKeyboardButton"),
+    ]

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -31,18 +31,19 @@ from bot.delivery.policy import (
     retry_outcome,
     zone_named,
 )
-from bot.i18n import Languages, Translator
+from bot.i18n import ENGLISH, Languages, Translator
 from bot.ratelimit import TelegramRateLimiter
 from bot.render.messages import (
     RenderedMessage,
     render_article,
     render_article_plain,
     render_story_article,
+    render_thread_lost,
 )
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
 from storage import Article, Store, StoreBusy
-from storage.deliveries import CANCELLED, FAILED, OWED, SENT, Due, Outcome
+from storage.deliveries import CANCELLED, FAILED, OWED, PHOTO, SENT, TEXT, Due, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,19 @@ STOP_TIMEOUT = 18.0
 # Waits between attempts at a ledger write that failed: short at first, then at most this.
 WRITE_RETRY_FIRST = 0.05
 WRITE_RETRY_MAX = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message that reached the chat: its id, and whether it went as a photo (its text is
+    then a caption, edited with editMessageCaption)."""
+
+    message_id: int
+    photo: bool = False
+
+    @property
+    def sent_as(self) -> str:
+        return PHOTO if self.photo else TEXT
 
 
 @dataclass
@@ -96,6 +110,7 @@ class Dispatcher:
         idle_poll: float = 0.5,
         stop_timeout: float = STOP_TIMEOUT,
         listeners: list[Callable[[Outcome], None]] | None = None,
+        sweep_every: float | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -109,6 +124,11 @@ class Dispatcher:
         self.idle_poll = idle_poll
         self._hourly_caps: dict[int, int] = {}
         self.stop_timeout = stop_timeout
+        # Several instances share the ledger (PostgreSQL): how often an idle leader looks for
+        # rows another instance claimed and never finished. None: one instance, none to find.
+        self.sweep_every = sweep_every
+        self._last_sweep: float | None = None
+        self._held = 0  # claims in progress outside the loop (a digest, a channel slot)
         # Told every outcome once it is counted (metrics); a list the owner may add to later.
         self.listeners = listeners if listeners is not None else []
         self.stats = DispatcherStats()
@@ -144,6 +164,9 @@ class Dispatcher:
                 queued,
                 sending,
             )
+        # Not at once: a former leader may still be finishing what it claimed (it notices the
+        # lost lead within seconds, and its sends end within send_timeout).
+        self._last_sweep = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name="newsbot-dispatcher")
 
     def notify(self) -> None:
@@ -245,6 +268,7 @@ class Dispatcher:
                     log.info("the store takes writes again; claiming deliveries")
                 if launched:
                     continue
+                await self._sweep_if_idle()
                 await self._idle()
             except asyncio.CancelledError:
                 raise
@@ -258,6 +282,45 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher loop failed; carrying on")
                 await self._idle()
+
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        """Rows claimed for the block's own sending (a digest, a channel slot): while it runs,
+        the rows claimed but not finished in the ledger may be this instance's own."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+
+    async def _sweep_if_idle(self) -> None:
+        """Owe again the rows another instance claimed and never finished.
+
+        The leader alone claims, but one that lost the lead without knowing yet (its session
+        ended under it) may claim a last batch after the new leader's ``start`` put every
+        claimed row back; those would stay claimed for good. When this dispatcher holds
+        nothing (no queue, no send, no unwritten change, no digest or slot in progress),
+        every row still claimed in the ledger is such a leftover, so it is owed again; sends
+        among them that did reach Telegram may repeat, as after a crash.
+        """
+        if self.sweep_every is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._last_sweep is not None and now - self._last_sweep < self.sweep_every:
+            return
+        busy = self._queues or self._in_flight or self._pending or self._held
+        if busy or (self._writer is not None and not self._writer.done()):
+            return
+        self._last_sweep = now
+        queued, sending = await self.store.deliveries.recover(self.now())
+        if queued or sending:
+            log.warning(
+                "owed again: %d rows another instance claimed and %d it was sending"
+                " (these may repeat), left when it lost the lead",
+                queued,
+                sending,
+            )
+            self._wake.set()
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -400,16 +463,18 @@ class Dispatcher:
                 due.chat_id,
                 self._render(article, due.timezone, zone, tr, plain=False),
                 plain=lambda: self._render(article, due.timezone, zone, tr, plain=True),
+                thread=due.thread_id,
+                tr=tr,
             )
-        if isinstance(result, int):
-            return Outcome(due.id, SENT, message_id=result)
+        if isinstance(result, Sent):
+            return Outcome(due.id, SENT, message_id=result.message_id, sent_as=result.sent_as)
         outcome = ledger_outcome(due, result, self.now())
         self._log_refusal(due, result, outcome)
         return outcome
 
     async def _add_to_story(
         self, due: Due, zone: ZoneInfo | None, tr: Translator
-    ) -> int | Verdict | None:
+    ) -> Sent | Verdict | None:
         """Edit the chat's message of this story so it names this report too (never a new
         message: a refused edit is the delivery's outcome). None if that article is gone."""
         assert due.edit_article_id is not None
@@ -422,7 +487,10 @@ class Dispatcher:
         if original is None:
             return None
         others = [articles[i] for i in later if i in articles]
-        rendered = render_story_article(original, others, topics=self.topics, tz=zone, tr=tr)
+        caption = due.edit_sent_as == PHOTO
+        rendered = render_story_article(
+            original, others, topics=self.topics, tz=zone, tr=tr, caption=caption
+        )
         return await self.send(due.chat_id, rendered, edit=due.edit_message_id)
 
     async def send(
@@ -432,37 +500,30 @@ class Dispatcher:
         *,
         plain: Callable[[], RenderedMessage] | None = None,
         edit: int | None = None,
-    ) -> int | Verdict:
+        thread: int | None = None,
+        tr: Translator = ENGLISH,
+    ) -> Sent | Verdict:
         """Send one message to a chat: the one send path of single deliveries, channel posts
-        and digests. Returns the message id, or Telegram's refusal as a ``Verdict``.
+        and digests. Returns what was sent, or Telegram's refusal as a ``Verdict``.
 
         A group that became a supergroup is re-addressed and sent to again; formatting that
         Telegram refuses is sent once more as plain text when there is a ``plain`` version; a
-        chat that is gone is marked inactive (what it was owed is cancelled). With ``edit``,
-        that message of the chat is edited instead; "not modified" means it says this already.
+        picture Telegram cannot fetch is left out and the text sent alone (one message, one
+        delivery: the picture is no failure of the chat); a chat that is gone is marked
+        inactive (what it was owed is cancelled). With ``edit``, that message of the chat is
+        edited instead (its caption when ``rendered`` is a photo); "not modified" means it
+        says this already. ``thread`` is a forum topic to send into; one Telegram refuses
+        (deleted or closed) is recorded as lost, the message goes to the chat's General topic
+        instead, and the group is told once (in ``tr``, its language).
         """
+        no_picture = False
         while True:
             try:
-                if edit is not None:
-                    return await self.bot.edit_bulk(
-                        chat_id,
-                        edit,
-                        rendered.text,
-                        parse_mode=rendered.parse_mode,
-                        reply_markup=rendered.reply_markup,
-                        disable_preview=rendered.disable_preview,
-                    )
-                return await self.bot.send_bulk(
-                    chat_id,
-                    rendered.text,
-                    parse_mode=rendered.parse_mode,
-                    reply_markup=rendered.reply_markup,
-                    disable_preview=rendered.disable_preview,
-                )
+                return await self._put(chat_id, rendered, edit, thread)
             except Exception as exc:
                 verdict = classify(exc)
             if edit is not None and NOT_MODIFIED in verdict.reason.lower():
-                return edit
+                return Sent(edit, rendered.photo is not None)
             if verdict.action is Action.MIGRATE and verdict.new_chat_id is not None:
                 await self.store.chats.migrate(chat_id, verdict.new_chat_id, self.now())
                 log.info("chat %d migrated to %d; sending there", chat_id, verdict.new_chat_id)
@@ -475,10 +536,63 @@ class Dispatcher:
                     verdict.reason,
                 )
                 rendered, plain = plain(), None
+                if no_picture:
+                    rendered = rendered.without_picture()
+                continue
+            if verdict.action is Action.NO_PICTURE and edit is None and rendered.photo:
+                log.info(
+                    "chat %d: Telegram could not use the picture %s (%s); sending the text",
+                    chat_id,
+                    rendered.photo,
+                    verdict.reason,
+                )
+                rendered, no_picture = rendered.without_picture(), True
+                continue
+            if verdict.action is Action.NO_THREAD and thread is not None and edit is None:
+                await self._thread_lost(chat_id, thread, verdict.reason, tr)
+                thread = None
                 continue
             if verdict.action is Action.DEACTIVATE:
                 await self._deactivate(chat_id, verdict.reason)
             return verdict
+
+    async def _thread_lost(self, chat_id: int, thread: int, reason: str, tr: Translator) -> None:
+        """A forum topic Telegram refused: its deliveries go to General; say so once."""
+        lost = await self.store.chats.lose_thread(chat_id, thread, reason, self.now())
+        log.warning("chat %d: thread %d refused (%s); sending to General", chat_id, thread, reason)
+        if lost is None:
+            return  # told before (the record survives restarts)
+        told = await self.send(chat_id, render_thread_lost(lost, self.topics, tr))
+        if isinstance(told, Verdict):
+            log.warning("chat %d: could not say thread %d is lost: %s", chat_id, thread, told)
+
+    async def _put(
+        self, chat_id: int, rendered: RenderedMessage, edit: int | None, thread: int | None
+    ) -> Sent:
+        """One request to Telegram for ``rendered``: a send, or with ``edit`` an edit."""
+        if edit is not None:
+            await self.bot.edit_bulk(
+                chat_id,
+                edit,
+                rendered.text,
+                parse_mode=rendered.parse_mode,
+                reply_markup=rendered.reply_markup,
+                disable_preview=rendered.disable_preview,
+                large_preview=rendered.large_preview,
+                caption=rendered.photo is not None,
+            )
+            return Sent(edit, rendered.photo is not None)
+        message_id = await self.bot.send_bulk(
+            chat_id,
+            rendered.text,
+            parse_mode=rendered.parse_mode,
+            reply_markup=rendered.reply_markup,
+            disable_preview=rendered.disable_preview,
+            photo=rendered.photo,
+            large_preview=rendered.large_preview,
+            thread=thread,
+        )
+        return Sent(message_id, rendered.photo is not None)
 
     def _log_refusal(self, due: Due, verdict: Verdict, outcome: Outcome) -> None:
         if outcome.status == CANCELLED:

@@ -23,6 +23,8 @@ class Action(Enum):
     DEACTIVATE = "deactivate"  # the chat is gone for us: blocked, kicked, deleted
     MIGRATE = "migrate"  # the group became a supergroup: re-address and send again
     PLAIN = "plain"  # Telegram refused the formatting: send once more as plain text
+    NO_PICTURE = "no_picture"  # Telegram could not fetch the picture: send the text alone
+    NO_THREAD = "no_thread"  # the forum topic is deleted or closed: send to General instead
     FAIL = "fail"  # this message will never go through
 
 
@@ -36,8 +38,15 @@ class Verdict:
     ambiguous: bool = False
 
 
+_THREAD = ("message thread not found", "topic_closed", "topic_deleted")
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked")
 _FORMAT = ("message is too long", "can't parse entities", "text is too long")
+# Telegram fetches a photo sent by URL itself; these say it could not use that URL.
+_PICTURE = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+)
 
 
 def classify(error: Exception) -> Verdict:
@@ -49,10 +58,14 @@ def classify(error: Exception) -> Verdict:
     if isinstance(error, Forbidden):
         return Verdict(Action.DEACTIVATE, reason)
     if isinstance(error, BadRequest):
+        if any(marker in lowered for marker in _THREAD):
+            return Verdict(Action.NO_THREAD, reason)
         if any(marker in lowered for marker in _GONE):
             return Verdict(Action.DEACTIVATE, reason)
         if any(marker in lowered for marker in _FORMAT):
             return Verdict(Action.PLAIN, reason)
+        if any(marker in lowered for marker in _PICTURE):
+            return Verdict(Action.NO_PICTURE, reason)
         return Verdict(Action.FAIL, reason)
     if isinstance(error, AnswerLost):
         return Verdict(Action.RETRY, reason, ambiguous=True)
@@ -65,8 +78,9 @@ def ledger_outcome(due: Due, verdict: Verdict, now: int) -> Outcome:
     """What the ledger records for ``due`` once Telegram refused its send with ``verdict``.
 
     The one mapping from an answer to an outcome, for single sends, channel posts and digest
-    pages alike. MIGRATE and PLAIN are handled by the send path before this (they re-send);
-    reaching here with them means the re-send was refused too, which fails the delivery.
+    pages alike. MIGRATE, PLAIN, NO_PICTURE and NO_THREAD are handled by the send path before
+    this (they re-send); reaching here with them means the re-send was refused too, which fails
+    the delivery.
     """
     if verdict.action is Action.DEACTIVATE:
         return Outcome(due.id, CANCELLED, error=verdict.reason)

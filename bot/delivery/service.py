@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 from telegram.error import TelegramError
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.policy import Action, digest_moment, ledger_outcome, quiet_until, zone_named
+from bot.delivery.policy import (
+    Action,
+    Verdict,
+    digest_moment,
+    ledger_outcome,
+    quiet_until,
+    zone_named,
+)
 from bot.render.messages import RenderedMessage, render_list
 from bot.transport import NewsbotBot
 from core.clock import Clock, utc_now
@@ -60,18 +67,26 @@ class DeliveryService:
     def now(self) -> int:
         return int(self.clock().timestamp())
 
-    async def subscribed(self, chat_id: int, topics: Sequence[str]) -> int:
-        """A chat chose topics: owe it the configured backlog of recent articles."""
+    async def subscribed(
+        self, chat_id: int, topics: Sequence[str], thread: int | None = None
+    ) -> int:
+        """A chat chose topics: owe it the configured backlog of recent articles (into forum
+        ``thread``)."""
         count = self.config.delivery.new_subscriber_backlog
-        added = await self.store.deliveries.backlog(chat_id, topics, count, self.now())
+        added = await self.store.deliveries.backlog(
+            chat_id, topics, count, self.now(), thread=thread
+        )
         if added:
             self.dispatcher.notify()
         return added
 
-    async def followed(self, chat_id: int, words: Sequence[str]) -> int:
-        """A chat followed words: owe it the backlog of recent articles holding one."""
+    async def followed(self, chat_id: int, words: Sequence[str], thread: int | None = None) -> int:
+        """A chat followed words: owe it the backlog of recent articles holding one (into
+        forum ``thread``)."""
         count = self.config.delivery.new_subscriber_backlog
-        added = await self.store.deliveries.backlog_words(chat_id, words, count, self.now())
+        added = await self.store.deliveries.backlog_words(
+            chat_id, words, count, self.now(), thread=thread
+        )
         if added:
             self.dispatcher.notify()
         return added
@@ -80,6 +95,10 @@ class DeliveryService:
 
     async def send_due_digests(self) -> int:
         """Send each digest chat its digest once its local digest time has passed today."""
+        async with self.dispatcher.holding():  # its claimed rows are not another's leftovers
+            return await self._send_due_digests()
+
+    async def _send_due_digests(self) -> int:
         now = self.clock()
         sent = 0
         for chat_id, digest_time, zone_name, last in await self.store.chats.digest_chats():
@@ -134,7 +153,7 @@ class DeliveryService:
             )
             page = page[: max(1, _listed(rendered))]
             result = await self.dispatcher.send(chat_id, rendered)
-            if not isinstance(result, int):
+            if isinstance(result, Verdict):
                 log.warning("digest for chat %d: %s", chat_id, result.reason)
                 outcomes += [ledger_outcome(d, result, now) for s in page for d, _ in s]
                 # The later pages never left: owed again as they were, no attempt counted (a
@@ -146,7 +165,11 @@ class DeliveryService:
                 else:
                     outcomes += [Outcome(d.id, OWED, attempted=False) for d in rest]
                 break
-            outcomes += [Outcome(d.id, SENT, message_id=result) for s in page for d, _ in s]
+            outcomes += [
+                Outcome(d.id, SENT, message_id=result.message_id, sent_as=result.sent_as)
+                for s in page
+                for d, _ in s
+            ]
             pending = pending[len(page) :]
             messages += 1
         # Recorded through the dispatcher's writer, which keeps them and tries again while the
@@ -173,6 +196,10 @@ class DeliveryService:
                 member = await self.bot.get_chat_member(chat.id, me.id)
             except TelegramError as exc:
                 state.problem = f"cannot use {channel.chat}: {exc}"
+                log.error("channel %s: %s", channel.chat, state.problem)
+                continue
+            if channel.thread is not None and not chat.is_forum:
+                state.problem = f"{channel.chat} is not a forum group, so it has no thread"
                 log.error("channel %s: %s", channel.chat, state.problem)
                 continue
             if member.status not in ("administrator", "creator"):
@@ -203,11 +230,18 @@ class DeliveryService:
         if current - wanted:
             await self.store.subscriptions.unsubscribe(chat_id, sorted(current - wanted))
         if wanted - current:
-            await self.store.subscriptions.subscribe(chat_id, sorted(wanted - current), now)
+            await self.store.subscriptions.subscribe(
+                chat_id, sorted(wanted - current), now, thread=channel.thread
+            )
+        await self.store.subscriptions.move(chat_id, sorted(wanted), channel.thread)
         self.dispatcher.cap_per_hour(chat_id, channel.max_per_hour)
 
     async def post_channel_slot(self, state: ChannelState) -> bool:
         """One slot of a scheduled channel: post the oldest owed article, if allowed now."""
+        async with self.dispatcher.holding():  # its claimed row is not another's leftover
+            return await self._post_channel_slot(state)
+
+    async def _post_channel_slot(self, state: ChannelState) -> bool:
         if state.chat_id is None:
             return False
         channel = state.config

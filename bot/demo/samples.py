@@ -18,6 +18,7 @@ from storage import NewArticle
 __all__ = [
     "CATEGORIES",
     "DEMO_TOPICS",
+    "PICTURES",
     "SEED",
     "Samples",
     "article_texts",
@@ -87,6 +88,16 @@ CATEGORIES: dict[str, str] = {
 }
 
 
+# The picture a publisher put on some samples, as a feed's media:content would carry it (the
+# saved text has none). The double does not fetch it; the demo prints it as [picture: URL].
+PICTURES: dict[str, str] = {
+    "caspian_courier_solar_park.txt": "https://caspian-courier.example/img/solar-park.jpg",
+    "pacific_morning_warehouse_robot.txt": "https://pacific-morning.example/img/tomo-robot.jpg",
+    "arrive_1_card_payments.txt": "https://caspian-courier.example/img/card-terminal.jpg",
+    "arrive_2_robotics_office.txt": "https://pacific-morning.example/img/rotterdam-office.jpg",
+}
+
+
 def article_texts() -> list[tuple[str, str]]:
     """``(file name, text)`` of every bundled article, by name (read as package data)."""
     folder = resources.files("bot.demo").joinpath("articles")
@@ -112,7 +123,7 @@ def load_samples() -> Samples:
     arriving: list[NewArticle] = []
     for name, text in article_texts():
         article = parse_agency(text, source=f"bot/demo/articles/{name}")
-        article = replace(article, category=CATEGORIES.get(name))
+        article = replace(article, category=CATEGORIES.get(name), image_url=PICTURES.get(name))
         if name.startswith(ARRIVING_PREFIX):
             arriving.append(article)
         elif name == SEED:

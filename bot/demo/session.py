@@ -24,12 +24,15 @@ from bot.app import build_application
 from bot.context import Services
 from bot.demo.samples import Samples, demo_config, load_samples, restamp
 from bot.lifecycle import App, polling
+from bot.render.messages import quoted_word
 from bot.usecases import make_importer
 from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage, User
 from core.clock import Clock, utc_now
+from core.matching import PhraseSet, article_text
 from ingest.pipeline import ImportSummary
 from storage import NewArticle
+from storage.words import MUTE
 
 __all__ = ["ARRIVE", "DemoSession", "Outcome", "Shown"]
 
@@ -309,10 +312,21 @@ class DemoSession:
             stored = await services.store.articles.get(summary.new_ids[0])
             slugs = stored.topics if stored is not None else ()
             names = ", ".join(services.topic_names.get(s, s) for s in slugs) or "no topic"
-            hint = f": /subscribe {slugs[0]}" if slugs else ""
+            mutes = [
+                w.word for w in await services.store.words.of_chat(world.chat.id) if w.kind == MUTE
+            ]
+            muted = sorted(
+                PhraseSet(mutes).found_in(
+                    article_text(article.title, article.summary, article.body)
+                )
+            )
+            if muted:
+                why = f"this chat mutes {', '.join(quoted_word(w) for w in muted)}: /unmute"
+            else:
+                hint = f": /subscribe {slugs[0]}" if slugs else ""
+                why = f"this chat does not follow {names}{hint}"
             outcome.notes.append(
-                f"new article in {names}: “{article.title}”; not sent here, as this chat"
-                f" does not follow {names}{hint}"
+                f"new article in {names}: “{article.title}”; not sent here, as {why}"
             )
             return outcome
 

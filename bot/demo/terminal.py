@@ -169,12 +169,17 @@ def render_message(
     edited: bool = False,
     deleted: bool = False,
 ) -> str:
-    """One bot message as an indented block: its text, then its buttons numbered from 1."""
+    """One bot message as an indented block: its picture, its text, then its buttons numbered
+    from 1. A picture (a photo, or a large link preview shown above the text) is a line
+    ``[picture: URL]``: a terminal cannot show it."""
     lines: list[str] = []
     if deleted:
         lines.append(_dim("(deleted)", color))
     elif edited:
         lines.append(_dim("(edited)", color))
+    picture = picture_of(message)
+    if picture is not None:
+        lines.append(_dim(f"[picture: {picture}]", color))
     lines.append(styled(message.text, message.entities, color=color, indent=INDENT))
     if not deleted:
         number = 1
@@ -188,6 +193,18 @@ def render_message(
     block = "\n".join(INDENT + line for line in lines)
     # An empty line keeps no indent: trailing blanks only get in the way of copying text.
     return "\n".join("" if not line.strip(" ") else line for line in block.split("\n"))
+
+
+def picture_of(message: RecordedMessage) -> str | None:
+    """The URL of the picture a message shows: its photo, or its link preview's picture when
+    the preview is asked for large and above the text."""
+    if message.photo_url is not None:
+        return message.photo_url
+    options = message.link_preview_options or {}
+    url = options.get("url")
+    if isinstance(url, str) and options.get("show_above_text") and not options.get("is_disabled"):
+        return url
+    return None
 
 
 def toast(text: str, *, color: bool) -> str:

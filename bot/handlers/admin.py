@@ -45,7 +45,7 @@ async def stats(update: Update, context: Context) -> None:
     """Delivery, chat, channel and feed figures."""
     services = context.bot_data.services
     report = await gather_stats(services)
-    await reply_text(update, render_stats(report))
+    await reply_text(update, render_stats(report, context.tr))
 
 
 @admin_only

@@ -45,6 +45,7 @@ from bot.render.messages import (
     suggest_topics,
 )
 from bot.render.text import clean_line, escape, markup, truncate
+from bot.transport import preview
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,8 @@ async def inline_query(update: Update, context: Context) -> None:
                 input_message_content=InputTextMessageContent(
                     rendered.text,
                     parse_mode=rendered.parse_mode,
-                    link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
+                    # A shared article has no photo: its picture, if any, is the preview.
+                    link_preview_options=preview(rendered.disable_preview, rendered.picture),
                 ),
             )
         )

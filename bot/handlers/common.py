@@ -6,13 +6,15 @@ import logging
 from zoneinfo import ZoneInfo
 
 from telegram import Chat as TgChat
-from telegram import LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import Message, ReplyParameters, Update
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest
 
 from bot.context import Context, Services
-from bot.delivery.policy import zone_named
+from bot.delivery.policy import Action, classify, zone_named
 from bot.i18n import N_, Translator, language_of
 from bot.render.messages import RenderedMessage
+from bot.transport import preview
 from storage import StoreBusy
 
 log = logging.getLogger(__name__)
@@ -84,27 +86,61 @@ async def may_manage(update: Update, context: Context) -> bool:
 
 
 async def send(
-    context: Context, chat_id: int, rendered: RenderedMessage, *, reply_to: int | None = None
+    context: Context,
+    chat_id: int,
+    rendered: RenderedMessage,
+    *,
+    reply_to: int | None = None,
+    thread: int | None = None,
 ) -> Message:
+    """Send a rendered answer: an article with a picture as a photo (or a text under its large
+    preview); a picture Telegram cannot fetch is left out, and the text goes alone."""
+    reply_parameters = (
+        ReplyParameters(reply_to, allow_sending_without_reply=True)
+        if reply_to is not None
+        else None
+    )
+    if rendered.photo is not None:
+        try:
+            return await context.bot.send_photo(
+                chat_id,
+                rendered.photo,
+                caption=rendered.text,
+                parse_mode=rendered.parse_mode,
+                reply_markup=rendered.reply_markup,
+                reply_parameters=reply_parameters,
+                message_thread_id=thread,
+            )
+        except BadRequest as exc:
+            if classify(exc).action is not Action.NO_PICTURE:
+                raise
+            log.info("chat %d: the picture %s is refused (%s)", chat_id, rendered.photo, exc)
+            rendered = rendered.without_picture()
     return await context.bot.send_message(
         chat_id,
         rendered.text,
         parse_mode=rendered.parse_mode,
         reply_markup=rendered.reply_markup,
-        link_preview_options=LinkPreviewOptions(is_disabled=rendered.disable_preview),
-        reply_parameters=(
-            ReplyParameters(reply_to, allow_sending_without_reply=True)
-            if reply_to is not None
-            else None
-        ),
+        link_preview_options=preview(rendered.disable_preview, rendered.large_preview),
+        reply_parameters=reply_parameters,
+        message_thread_id=thread,
     )
 
 
+def thread_of(update: Update) -> int | None:
+    """The forum topic thread an update came from (None: not a forum topic, or General)."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None or not chat.is_forum or not message.is_topic_message:
+        return None
+    return message.message_thread_id
+
+
 async def reply(update: Update, context: Context, rendered: RenderedMessage) -> Message | None:
+    """Answer in the chat (and forum topic) the update came from."""
     chat = update.effective_chat
     if chat is None:
         return None
-    return await send(context, chat.id, rendered)
+    return await send(context, chat.id, rendered, thread=thread_of(update))
 
 
 async def reply_text(update: Update, text: str) -> None:

@@ -9,13 +9,16 @@ from bot import usecases
 from bot.commands import resolve_topics
 from bot.context import Context, Services
 from bot.handlers.articles import unknown_topic_text
-from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text
+from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text, thread_of
 from bot.i18n import N_, Translator
 from bot.render.messages import (
+    delivered_into,
+    moved_into,
     parse_callback,
     quoted_word,
     render_topics_keyboard,
     render_word_rows,
+    with_threads,
 )
 from bot.render.text import escape, markup
 from storage.words import FOLLOW, MUTE
@@ -59,20 +62,37 @@ async def subscriptions(update: Update, context: Context) -> None:
     if chat is None or message is None:
         return
     tr = context.tr
-    current = await services.store.subscriptions.of_chat(chat.id)
-    lines = [
-        markup(tr.gettext("This chat follows %(topics)s."), topics=names(services, current))
-        if current
-        else markup(tr.gettext("This chat follows no topics yet."))
-    ]
+    threads = await services.store.subscriptions.threads(chat.id)
+    current = list(threads)
+    here = thread_of(update)
+    if chat.is_forum and current:
+        # A forum group: which topic thread gets what.
+        placed = [(names(services, [slug]), thread) for slug, thread in threads.items()]
+        lines = [
+            markup(
+                tr.gettext("This chat follows %(topics)s."), topics=with_threads(placed, here, tr)
+            )
+        ]
+    else:
+        lines = [
+            markup(tr.gettext("This chat follows %(topics)s."), topics=names(services, current))
+            if current
+            else markup(tr.gettext("This chat follows no topics yet."))
+        ]
     words = await services.store.words.of_chat(chat.id)
     for kind, label in (
         (FOLLOW, N_("Words followed: %(words)s.")),
         (MUTE, N_("Words muted: %(words)s.")),
     ):
-        listed = [escape(quoted_word(w.word)) for w in words if w.kind == kind]
+        mine = [w for w in words if w.kind == kind]
+        if chat.is_forum and kind == FOLLOW:
+            listed = with_threads(
+                [(escape(quoted_word(w.word)), w.thread_id) for w in mine], here, tr
+            )
+        else:
+            listed = ", ".join(escape(quoted_word(w.word)) for w in mine)
         if listed:
-            lines.append(markup(tr.gettext(label), words=", ".join(listed)))
+            lines.append(markup(tr.gettext(label), words=listed))
     if not services.config.topics and not words:
         await reply_text(update, markup(tr.gettext(NO_TOPICS)))
         return
@@ -148,13 +168,23 @@ async def subscribe(update: Update, context: Context) -> None:
         await reply_text(update, unknown_topic_text(unknown[0], context))
         if not slugs:
             return
+    thread = thread_of(update)
     added = await usecases.subscribe(
-        services.store, services.delivery, chat.id, slugs, services.now()
+        services.store, services.delivery, chat.id, slugs, services.now(), thread=thread
     )
     already = [s for s in slugs if s not in added]
+    # In a forum, subscribing in a topic thread delivers there, whatever thread had it before.
+    moved = (
+        await services.store.subscriptions.move(chat.id, already, thread) if chat.is_forum else []
+    )
+    already = [s for s in already if s not in moved]
     parts = []
     if added:
         parts.append(markup(tr.gettext("Subscribed to %(topics)s."), topics=names(services, added)))
+        if chat.is_forum:
+            parts.append(delivered_into(thread, thread, tr))
+    if moved:
+        parts.append(moved_into(names(services, moved), thread, thread, tr))
     if already:
         parts.append(
             markup(tr.gettext("Already following %(topics)s."), topics=names(services, already))
@@ -226,7 +256,12 @@ async def on_topic_button(update: Update, context: Context) -> None:
         note = tr.gettext("Stopped following %(topic)s") % {"topic": name}
     else:
         added = await usecases.subscribe(
-            services.store, services.delivery, chat.id, [slug], services.now()
+            services.store,
+            services.delivery,
+            chat.id,
+            [slug],
+            services.now(),
+            thread=thread_of(update),
         )
         current.add(slug)
         note = (

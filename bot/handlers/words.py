@@ -6,14 +6,14 @@ from telegram import Update
 
 from bot.commands import UsageError, parse_number, parse_words
 from bot.context import Context
-from bot.handlers.common import EXPIRED, may_manage, reply_text
+from bot.handlers.common import EXPIRED, may_manage, reply_text, thread_of
 from bot.handlers.subscriptions import (
     NOT_ALLOWED,
     edit_keyboard,
     has_word_buttons,
     subscriptions_keyboard,
 )
-from bot.render.messages import parse_callback, quoted_word
+from bot.render.messages import delivered_into, moved_into, parse_callback, quoted_word
 from bot.render.text import escape, markup
 from storage.words import FOLLOW, MAX_WORDS, MUTE
 
@@ -51,7 +51,11 @@ async def _add(update: Update, context: Context, kind: str) -> None:
     words = await _words_to_change(update, context, kind)
     if words is None or chat is None:
         return
-    change = await services.store.words.add(chat.id, kind, words, services.now())
+    # In a forum, a word followed inside a topic thread is delivered there.
+    thread = thread_of(update) if kind == FOLLOW else None
+    change = await services.store.words.add(chat.id, kind, words, services.now(), thread=thread)
+    if thread is not None:
+        await services.store.chats.thread_back(chat.id, thread)
     tr = context.tr
     parts = []
     if change.added:
@@ -61,6 +65,10 @@ async def _add(update: Update, context: Context, kind: str) -> None:
             else tr.gettext("Muted %(words)s: articles holding them are not sent here.")
         )
         parts.append(markup(added, words=shown(change.added)))
+        if kind == FOLLOW and chat.is_forum:
+            parts.append(delivered_into(thread, thread, tr))
+    if change.moved:
+        parts.append(moved_into(shown(change.moved), thread, thread, tr))
     if change.already:
         already = (
             tr.gettext("Already following %(words)s.")
@@ -78,7 +86,7 @@ async def _add(update: Update, context: Context, kind: str) -> None:
         parts.append(markup(refused, words=shown(change.refused), max=MAX_WORDS))
     await reply_text(update, " ".join(parts))
     if change.added and kind == FOLLOW and services.delivery is not None:
-        await services.delivery.followed(chat.id, list(change.added))
+        await services.delivery.followed(chat.id, list(change.added), thread)
     if change.added and kind == MUTE:
         await services.store.deliveries.withhold(chat.id, list(change.added), services.now())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import ENGLISH, N_, Translator
 from bot.render.dates import format_dateline
 from bot.render.text import (
+    CAPTION_LIMIT,
     MESSAGE_LIMIT,
     Span,
     bold,
@@ -26,18 +27,22 @@ from bot.render.text import (
     clean_block,
     clean_line,
     code,
+    escape,
     excerpt,
     fit_html,
     fit_plain,
     http_url,
     italic,
     link,
+    markup,
     plain,
     spans_len,
     truncate,
     utf16_len,
+    visible_len,
 )
 from core.settings import TopicConfig
+from storage.chats import LostThread
 from storage.models import Article, RelatedEntry, Topic
 
 CALLBACK_LIMIT = 64  # bytes of UTF-8: Telegram refuses longer callback_data
@@ -72,12 +77,27 @@ TopicLike = TopicConfig | Topic | tuple[str, str]
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """A message ready for ``send_message``; ``parse_mode`` is ``None`` for the plain fallback."""
+    """A message ready for ``send_message``; ``parse_mode`` is ``None`` for the plain fallback.
+
+    An article with a picture sets one of ``photo`` (send it with ``sendPhoto``, the text as
+    its caption) or ``large_preview`` (a text message showing that picture as its large link
+    preview above the text: the text is too long for a caption).
+    """
 
     text: str
     reply_markup: InlineKeyboardMarkup | None
     disable_preview: bool
     parse_mode: str | None = "HTML"
+    photo: str | None = None
+    large_preview: str | None = None
+
+    @property
+    def picture(self) -> str | None:
+        return self.photo or self.large_preview
+
+    def without_picture(self) -> RenderedMessage:
+        """The same text as a plain text message, for when Telegram cannot fetch the picture."""
+        return replace(self, photo=None, large_preview=None)
 
 
 # -- callback data ---------------------------------------------------------------------------
@@ -233,6 +253,24 @@ def _article_spans(
     return spans
 
 
+def caption_fits(text: str, parse_mode: str | None = "HTML") -> bool:
+    """Whether ``text`` fits a photo's caption: 1,024 UTF-16 units after entity parsing."""
+    size = visible_len(text) if parse_mode == "HTML" else utf16_len(text)
+    return size <= CAPTION_LIMIT
+
+
+def with_picture(rendered: RenderedMessage, image_url: str | None) -> RenderedMessage:
+    """``rendered`` showing the article's picture: as a photo with the text as its caption when
+    the text fits one, otherwise as the large preview above the text. Unchanged without a
+    usable (http) picture URL."""
+    picture = http_url(image_url)
+    if picture is None:
+        return rendered
+    if caption_fits(rendered.text, rendered.parse_mode):
+        return replace(rendered, photo=picture, large_preview=None)
+    return replace(rendered, photo=None, large_preview=picture, disable_preview=False)
+
+
 def _article_keyboard(
     article: Article, topics: Mapping[str, str], tr: Translator
 ) -> InlineKeyboardMarkup:
@@ -266,11 +304,12 @@ def render_article(
     published).
     """
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
-    return RenderedMessage(
+    rendered = RenderedMessage(
         text=fit_html(spans),
         reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
     )
+    return with_picture(rendered, article.image_url)
 
 
 def render_story_article(
@@ -281,16 +320,29 @@ def render_story_article(
     tz: tzinfo | None = None,
     body_chars: int = 600,
     tr: Translator = ENGLISH,
+    caption: bool = False,
 ) -> RenderedMessage:
     """``render_article`` for a story's first report, ending "Also reported by: Trend, Caspian
     Wire" with the story's later reports ``others`` (each publisher once, linked to its
-    article). The opening gives way first when it all does not fit one message."""
+    article). The opening gives way first when it all does not fit one message.
+
+    It edits the message the chat already has: ``caption`` when that was a photo (the text is
+    its caption, so it must fit 1,024 units), otherwise a text, which keeps the picture as its
+    large preview (a text message cannot become a photo).
+    """
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=False, tr=tr)
     spans += also_reported_spans(others, exclude=article, tr=tr)
+    picture = http_url(article.image_url)
+    keyboard = _article_keyboard(article, topics, tr)
+    if caption:
+        return RenderedMessage(
+            fit_html(spans, CAPTION_LIMIT), keyboard, disable_preview=True, photo=picture
+        )
     return RenderedMessage(
         text=fit_html(spans),
-        reply_markup=_article_keyboard(article, topics, tr),
-        disable_preview=http_url(article.url) is None,
+        reply_markup=keyboard,
+        disable_preview=picture is None and http_url(article.url) is None,
+        large_preview=picture,
     )
 
 
@@ -345,12 +397,13 @@ def render_article_plain(
 ) -> RenderedMessage:
     """``render_article`` without markup, for when Telegram says it can't parse entities."""
     spans = _article_spans(article, tz=tz, body_chars=body_chars, url_line=True, tr=tr)
-    return RenderedMessage(
+    rendered = RenderedMessage(
         text=fit_plain(spans),
         reply_markup=_article_keyboard(article, topics, tr),
         disable_preview=http_url(article.url) is None,
         parse_mode=None,
     )
+    return with_picture(rendered, article.image_url)
 
 
 # -- related news ------------------------------------------------------------------------------
@@ -542,6 +595,71 @@ def render_word_rows(
         ]
         for word_id, word, kind in words
     ]
+
+
+# -- forum topics ------------------------------------------------------------------------------
+
+
+def thread_name(thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH) -> str:
+    """Where a forum group's articles go, as said to it (plain text): "this topic" (the one
+    ``here``, where the command was sent), "topic 42", or "the General topic"."""
+    if thread_id is None:
+        return tr.gettext("the General topic")
+    if thread_id == here:
+        return tr.gettext("this topic")
+    return tr.gettext("topic %(thread)d") % {"thread": thread_id}
+
+
+def with_threads(
+    entries: Sequence[tuple[str, int | None]], here: int | None = None, tr: Translator = ENGLISH
+) -> str:
+    """ "<b>Economy</b> (this topic), <b>Russia</b> (the General topic)" (HTML): each (name
+    already escaped, thread) with where it goes."""
+    return ", ".join(
+        markup(
+            tr.gettext("%(name)s (%(thread)s)"),
+            name=name,
+            thread=escape(thread_name(thread, here, tr)),
+        )
+        for name, thread in entries
+    )
+
+
+def delivered_into(thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH) -> str:
+    """The sentence a forum group's /subscribe or /follow ends with: where the articles go."""
+    where = escape(thread_name(thread_id, here, tr))
+    return markup(tr.gettext("Delivered into %(thread)s."), thread=where)
+
+
+def moved_into(
+    names: str, thread_id: int | None, here: int | None = None, tr: Translator = ENGLISH
+) -> str:
+    """Topics or words (``names``, escaped) that went to another thread and now go here."""
+    where = escape(thread_name(thread_id, here, tr))
+    return markup(
+        tr.gettext("%(names)s: delivered into %(thread)s from now on."), names=names, thread=where
+    )
+
+
+def render_thread_lost(
+    lost: LostThread, topics: Mapping[str, str], tr: Translator = ENGLISH
+) -> RenderedMessage:
+    """Told once to a forum group whose topic thread Telegram refused (deleted or closed):
+    what went there comes to the General topic now, and how to choose a topic again."""
+    what = [topics.get(slug, slug) for slug in lost.topics] + [quoted_word(w) for w in lost.words]
+    if what:
+        text = tr.gettext(
+            "⚠️ Topic %(thread)d of this group is closed or deleted, so its news (%(what)s) now"
+            " comes to the General topic. An admin can send /subscribe or /follow inside an"
+            " open topic to have it delivered there."
+        ) % {"thread": lost.thread_id, "what": truncate(", ".join(what), HEADER_LIMIT)}
+    else:
+        text = tr.gettext(
+            "⚠️ Topic %(thread)d of this group is closed or deleted, so its news now comes to"
+            " the General topic. An admin can send /subscribe or /follow inside an open topic"
+            " to have it delivered there."
+        ) % {"thread": lost.thread_id}
+    return RenderedMessage(fit_html([plain(text)]), None, disable_preview=True)
 
 
 def render_help(commands: Sequence[tuple[str, str]], tr: Translator = ENGLISH) -> str:

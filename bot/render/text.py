@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption, counted as a message text is
 ELLIPSIS = "…"
 URL_LIMIT = 2048
 

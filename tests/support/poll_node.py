@@ -2,7 +2,7 @@
 
     python -m tests.support.poll_node BASE_URL TOKEN DATABASE_URL NAME
 
-Each text message is answered ``NAME: TEXT`` (after 2 s when the text starts with "slow"), so a
+Each text message is answered ``NAME: TEXT`` (after 5 s when the text starts with "slow"), so a
 test reads in the Bot API double's record who handled which update, and how often. Prints
 ``NAME leads`` when it comes to lead. The tests of takeover run three of these and kill one.
 """
@@ -28,7 +28,7 @@ def main() -> None:
         assert update.message is not None
         assert update.message.text is not None
         if update.message.text.startswith("slow"):
-            await asyncio.sleep(2)
+            await asyncio.sleep(5)  # long enough to be killed in the middle, even under load
         await update.message.reply_text(f"{name}: {update.message.text}")
 
     async def leads() -> None:

@@ -7,6 +7,7 @@ CI starts the server and must never pass by skipping these tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+
+from botapi_double import BotApiDouble
 
 POSTGRES_SERVER = os.environ.get("NEWSBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
@@ -39,3 +42,21 @@ def throwaway_database() -> Iterator[str]:
     finally:
         with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def committed_past(pg_url: str, tg: BotApiDouble) -> None:
+    """Wait until the leader has committed every update handed out so far as handled (it does
+    so right after each handler returns; a kill before that would repeat the update)."""
+    last = max(
+        update["update_id"]
+        for call in tg.calls("getUpdates")
+        for update in (call.response or {}).get("result") or []
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+                cursor = await conn.execute("SELECT next_update_id FROM cluster_poll_offsets")
+                row = await cursor.fetchone()
+            if row is not None and row[0] > last:
+                return
+            await asyncio.sleep(0.05)  # reading another process's progress
