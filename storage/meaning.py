@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -173,6 +173,7 @@ def assign_stories(
             at = {int(k): n for n, k in enumerate(cand_ids)}
             batch = {at[i] for i in cluster if i in at}
         floor = rule.threshold - rule.word_weight  # the word share adds at most word_weight
+        shortlists: list[tuple[int, Any]] = []
         for row, article_id in enumerate(cluster):
             if near is None:
                 places, cos = everything, cosines[row]
@@ -187,7 +188,14 @@ def assign_stories(
             picks = np.flatnonzero(ok)
             if not len(picks):
                 continue
-            picks = places[picks[np.argsort(-cos[picks])[:SHORTLIST]]]
+            shortlists.append((article_id, places[picks[np.argsort(-cos[picks])[:SHORTLIST]]]))
+        # The shortlisted candidates' texts in one read per 500, not one per candidate.
+        unknown = sorted({int(cand_ids[p]) for _, picks in shortlists for p in picks} - info.keys())
+        for article_id, *rest in in_chunks(
+            conn, "SELECT id, published_at, title, summary FROM articles WHERE id IN ({})", unknown
+        ):
+            info[article_id] = tuple(rest)
+        for article_id, picks in shortlists:
             me = item(article_id, vector_of[article_id])
             best, best_score = 0, rule.threshold
             for p in picks:
@@ -214,7 +222,8 @@ _CANDIDATES = (
 def _window_count(conn: Conn, lo: int, hi: int, limit: int) -> int:
     # Counted on the published_at index; stops counting past the limit.
     row = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE published_at BETWEEN ? AND ? LIMIT ?)",
+        "SELECT count(*) FROM"
+        " (SELECT 1 FROM articles WHERE published_at BETWEEN ? AND ? LIMIT ?) AS nearby",
         (lo, hi, limit + 1),
     ).fetchone()
     return int(row[0])
