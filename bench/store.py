@@ -4,6 +4,7 @@
     python bench/store.py import --url URL            # the same on an empty PostgreSQL database
     python bench/store.py latency STORE [--queries N] # p50/p95 through the storage API
     python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
+    python bench/store.py ledger STORE                # claim/record 10,000 rows, round trips
 
 STORE is an SQLite file or a ``postgresql://`` URL (``build`` and ``latency`` take either;
 ``import --url`` fills the database given with the 100,000 first, unless it holds them).
@@ -154,6 +155,7 @@ async def bench_latency(path: Path | str, queries: int) -> None:
         )
         print(f"store: {path} with {total:,} articles")
         await store.search.refresh_term_stats()  # as the daily job leaves it
+        await store.open_index()  # as the bot loads it at start, not at the first /related
 
         async def timed(call) -> float:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
@@ -188,6 +190,62 @@ async def bench_latency(path: Path | str, queries: int) -> None:
     print(figures("related", related))
 
 
+async def bench_ledger(target: Path | str) -> None:
+    """500 subscribed chats, 20 articles owed to each, claimed 512 at a time and recorded 32 at
+    a time as the dispatcher does; then one read and one write, 200 times each."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage import NewArticle, Topic
+    from storage.deliveries import Outcome
+
+    store = await Store.open(target)
+    try:
+        await store.articles.sync_topics([Topic("economy", "Economy")])
+        now = int(time.time())
+        for chat in range(1000, 1500):
+            await store.chats.seen(chat, "private", None, None, now)
+            await store.subscriptions.subscribe(chat, ["economy"], now)
+        fresh = [
+            NewArticle(
+                title=f"Ledger bench {n}",
+                guid=f"ledger-{n}",
+                body="Body.",
+                topics=("economy",),
+                published_at=datetime.now(UTC) - timedelta(minutes=60 - n),
+            )
+            for n in range(20)
+        ]
+        outcomes = await store.articles.upsert_many(fresh)
+        owed = await store.deliveries.fan_out([o.article_id for o in outcomes], now)
+        claiming = recording = 0.0
+        while True:
+            started = time.perf_counter()
+            due = await store.deliveries.claim(now + 100, 512)
+            claiming += time.perf_counter() - started
+            if not due:
+                break
+            for at in range(0, len(due), 32):
+                chunk = due[at : at + 32]
+                started = time.perf_counter()
+                await store.deliveries.record([], now, sending=[d.id for d in chunk])
+                await store.deliveries.record(
+                    [Outcome(d.id, "sent", message_id=1) for d in chunk], now
+                )
+                recording += time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(200):
+            await store.articles.count()
+        read = (time.perf_counter() - started) / 200
+        started = time.perf_counter()
+        for _ in range(200):
+            await store.chats.digest_sent(1000, 5)
+        write = (time.perf_counter() - started) / 200
+    finally:
+        await store.close()
+    print(f"ledger: {owed:,} rows owed; claims {claiming:.2f} s, records {recording:.2f} s")
+    print(f"one read {read * 1000:.2f} ms, one write {write * 1000:.2f} ms")
+
+
 def store_target(text: str) -> Path | str:
     return text if text.startswith("postgresql://") else Path(text)
 
@@ -202,11 +260,15 @@ def main() -> None:
     p = sub.add_parser("latency")
     p.add_argument("store", type=store_target)
     p.add_argument("--queries", type=int, default=300)
+    p = sub.add_parser("ledger")
+    p.add_argument("store", type=store_target)
     p = sub.add_parser("build")
     p.add_argument("store", type=store_target)
     p.add_argument("--count", type=int, default=200_000)
     args = parser.parse_args()
-    if args.what == "build":
+    if args.what == "ledger":
+        asyncio.run(bench_ledger(args.store))
+    elif args.what == "build":
         build(args.store, args.count)
     elif args.what == "import":
         bench_import(args.base, args.count, args.url)

@@ -6,7 +6,6 @@ across a restart); a configured channel posts into its thread."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from botapi_double import BotApiDouble
 from botapi_double.state import Chat, RecordedMessage
 from core.settings import ChannelConfig, ConfigError
 from tests.harness import RunningBot, make_article, running_bot
+from tests.support.store import harness_store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 NOTICE = "closed or deleted"
@@ -41,7 +41,7 @@ def forum_of(bot: RunningBot) -> Chat:
 
 
 def ledger(tmp_path: Path) -> list[tuple[int, str, int | None]]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return conn.execute(
             "SELECT chat_id, status, thread_id FROM deliveries ORDER BY id"
         ).fetchall()

@@ -6,7 +6,6 @@ report of the story edits the photo's caption."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from botapi_double.state import RecordedMessage
 from core.settings import ChannelConfig
 from storage import NewArticle
 from tests.harness import RunningBot, make_article, running_bot
+from tests.support.store import harness_store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PICTURE = "https://pictures.example/economy/1.jpg"
@@ -41,7 +41,7 @@ def long_one(n: int) -> NewArticle:
 
 
 def ledger(tmp_path: Path) -> list[tuple[str, int | None, str | None, str | None]]:
-    with sqlite3.connect(tmp_path / "news.db") as conn:
+    with harness_store(tmp_path) as conn:
         return conn.execute(
             "SELECT status, message_id, sent_as, last_error FROM deliveries ORDER BY id"
         ).fetchall()
