@@ -204,7 +204,9 @@ async def test_a_killed_poller_is_replaced_within_10_s_and_no_update_is_lost_or_
             [leader] = {who for who, text in replies(tg) if text.startswith("two")}
             assert took < 10
 
-            # The new leader dies while it handles an update: the last one answers it.
+            # The new leader dies while it handles an update (and only that one: the others
+            # are committed as handled): the last one answers it.
+            await committed_past(pg_url, tg)
             say("slow one")
             await tg.wait_for(lambda: fetched(tg, "slow one"), timeout=10, what="slow fetched")
             await nodes.pop(leader).kill()
