@@ -12,7 +12,9 @@ the limits lifted), ``limits`` (a 10,000-message fan-out under Telegram's limits
 the configured 30/s, and 429s), ``latency`` (article stored -> first message at the double,
 idle queue), ``memory`` (resident memory of newsbot run with 100,000 chats subscribed),
 ``paid`` (``[delivery] paid_broadcast`` to 100,000 private chats, the double enforcing 1,000/s
-overall for paid broadcasts: messages/s sustained, and 429s).
+overall for paid broadcasts: messages/s sustained, and 429s); ``limits3`` and ``paid3`` the
+same two runs with three ``newsbot run`` processes sharing a PostgreSQL store (the machine's
+own server, a throwaway database).
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from storage import NewArticle, Store, Topic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' shared tools (tests/support/) serve the benches too
 from tests.support.newsbot import PythonProcess, start_newsbot, start_python  # noqa: E402
+from tests.support.postgres import server_url  # noqa: E402
 
 FIRST_ID = 10_000_000
 
@@ -46,7 +53,8 @@ def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 600
         return json.loads(response.read())
 
 
-async def prepare_store(path: Path, chats: int) -> Store:
+async def prepare_store(path: Path | str, chats: int) -> Store:
+    """A store at ``path`` (an SQLite file or a PostgreSQL URL) with ``chats`` subscribers."""
     store = await Store.open(path)
     await store.articles.sync_topics([Topic("economy", "Economy")])
     now = int(time.time())
@@ -85,15 +93,22 @@ async def publish(store: Store, n: int) -> float:
 
 
 def write_config(
-    folder: Path, base_url: str, token: str, *, lifted: bool, paid: bool = False
+    folder: Path,
+    base_url: str,
+    token: str,
+    *,
+    lifted: bool,
+    paid: bool = False,
+    url: str | None = None,
 ) -> Path:
     limits = "messages_per_second = 100000\nprivate_chat_per_second = 1000\n" if lifted else ""
     if paid:
         limits += "paid_broadcast = true\n"
+    storage = f'url = "{url}"' if url else f'path = "{folder / "news.db"}"'
     path = folder / "config.toml"
     path.write_text(
         f'[telegram]\ntoken = "{token}"\napi_base_url = "{base_url}"\n\n'
-        f'[storage]\npath = "{folder / "news.db"}"\n\n'
+        f"[storage]\n{storage}\n\n"
         '[topics.economy]\nname = "Economy"\ncategories = ["Economy news"]\n\n'
         f'[delivery]\n{limits}\n[logging]\nlevel = "WARNING"\n',
         encoding="utf-8",
@@ -171,24 +186,50 @@ async def bench_queue() -> None:
 
 
 async def fan_out_run(
-    chats: int, *, lifted: bool, rate_limits: bool, limit_seconds: float, paid: bool = False
+    chats: int,
+    *,
+    lifted: bool,
+    rate_limits: bool,
+    limit_seconds: float,
+    paid: bool = False,
+    instances: int = 1,
 ) -> dict[str, Any]:
+    """One fan-out to ``chats`` subscribers; with ``instances`` > 1, that many ``newsbot run``
+    processes share a throwaway PostgreSQL database (one of them leads and sends)."""
     procs = Processes()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, throwaway_database(instances > 1) as url:
         try:
             double = await procs.double(chats, rate_limits=rate_limits)
-            store = await prepare_store(Path(folder) / "news.db", chats)
+            store = await prepare_store(url or Path(folder) / "news.db", chats)
             config = write_config(
-                Path(folder), double["base_url"], double["token"], lifted=lifted, paid=paid
+                Path(folder), double["base_url"], double["token"], lifted=lifted, paid=paid, url=url
             )
-            await procs.bot(config, Path(folder) / "bot.log")
-            await asyncio.sleep(2)  # let the bot start polling before the fan-out
+            for n in range(instances):
+                await procs.bot(config, Path(folder) / f"bot{n}.log")
+            await asyncio.sleep(3)  # let the bots start (and elect a leader) before the fan-out
             await publish(store, 1)
             await store.close()
             stats = await wait_for_sent(double["control"], chats, limit_seconds)
         finally:
             await procs.stop()
     return stats
+
+
+@contextmanager
+def throwaway_database(wanted: bool) -> Iterator[str | None]:
+    """A new database on the machine's PostgreSQL for a run of several instances, dropped
+    after it (None when ``wanted`` is false: the run keeps an SQLite file)."""
+    if not wanted:
+        yield None
+        return
+    name = f"newsbot_bench_{os.getpid()}"
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server_url(name)
+    finally:
+        with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 async def bench_pipeline() -> None:
@@ -273,6 +314,20 @@ async def bench_paid() -> None:
     print_limited("paid broadcast (1,000/s and 1/s per chat enforced)", stats, 1000)
 
 
+async def bench_limits3() -> None:
+    stats = await fan_out_run(
+        10_000, lifted=False, rate_limits=True, limit_seconds=900, instances=3
+    )
+    print_limited("three instances on PostgreSQL, limits (30/s enforced)", stats, 30)
+
+
+async def bench_paid3() -> None:
+    stats = await fan_out_run(
+        100_000, lifted=False, rate_limits=True, limit_seconds=900, paid=True, instances=3
+    )
+    print_limited("three instances on PostgreSQL, paid broadcast (1,000/s enforced)", stats, 1000)
+
+
 BENCHES = {
     "queue": bench_queue,
     "pipeline": bench_pipeline,
@@ -280,6 +335,8 @@ BENCHES = {
     "memory": bench_memory,
     "limits": bench_limits,
     "paid": bench_paid,
+    "limits3": bench_limits3,
+    "paid3": bench_paid3,
 }
 
 

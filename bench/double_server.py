@@ -6,6 +6,7 @@ prints one JSON line: the base URL for the bot, the control URL, the token and t
 id (users get consecutive ids, each with a private chat). Control endpoints:
 
 - ``GET /count``: how many sendMessage calls succeeded (cheap: for waiting on a run).
+- ``GET /delivered``: the chat id of every successful sendMessage, in order.
 - ``GET /stats``: sendMessage figures measured where Telegram would receive them: how many
   succeeded, how many were refused with 429, the first and last arrival, and the most
   messages that arrived in any one-second window (sliding).
@@ -89,6 +90,11 @@ async def serve(args: argparse.Namespace) -> None:
             sends = tg.calls("sendMessage")
             return web.json_response({"sent": sum(1 for c in sends if c.status == 200)})
 
+        async def delivered(request: web.Request) -> web.Response:
+            # Which chat each successful sendMessage went to, in order (a test counts copies).
+            sends = tg.calls("sendMessage")
+            return web.json_response([c.params["chat_id"] for c in sends if c.status == 200])
+
         async def ask(request: web.Request) -> web.Response:
             body = await request.json()
             chat_id = int(body["chat_id"])
@@ -107,6 +113,7 @@ async def serve(args: argparse.Namespace) -> None:
         control = web.Application()
         control.router.add_get("/stats", stats)
         control.router.add_get("/count", count)
+        control.router.add_get("/delivered", delivered)
         control.router.add_post("/ask", ask)
         control.router.add_get("/first_message", first_message)
         runner = web.AppRunner(control, access_log=None)

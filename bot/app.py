@@ -120,9 +120,16 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         await delivery.resolve_channels()
         if config.metrics.enabled:
             ops.append(await start_ops_server(app, config.metrics))
+
         # Only the leader sends bulk deliveries (so Telegram's limits are counted in one
         # place); on SQLite this instance leads at once, before any update is handled.
-        leadership.watch(promoted=dispatcher.start, demoted=dispatcher.resign)
+        async def lead() -> None:
+            if not isinstance(leadership, SoleInstance):
+                # The last leader may have filled Telegram's windows a moment ago.
+                limiter.inherit()
+            await dispatcher.start()
+
+        leadership.watch(promoted=lead, demoted=dispatcher.resign)
         await leadership.start()
         schedule_jobs(app, services)
 

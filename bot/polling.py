@@ -67,6 +67,20 @@ class Poller:
         if self._handling:
             await asyncio.wait(list(self._handling.values()))
         await self._commit()
+        await self._confirm()
+
+    async def _confirm(self) -> None:
+        """Tell Telegram that every update below the offset was handled, as PTB's Updater
+        does on stop. Without it the updates handled since the last getUpdates stay on
+        Telegram's side, and the next start (with SQLite, whose offset lives in memory)
+        would handle them a second time: a settings button pressed just before a restart
+        was pressed again after it, undoing a later change."""
+        if self._next is None or not self.leadership.leading:
+            return
+        try:
+            await self.app.bot.get_updates(offset=self._next, limit=1, timeout=0)
+        except TelegramError as exc:
+            log.warning("could not confirm the updates handled to Telegram: %s", exc)
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -83,6 +83,11 @@ class Window:
         self.in_flight -= 1
         self.releases.append(now + self.period)
 
+    def fill_until(self, until: float) -> None:
+        """Count the window as full until ``until`` (what another process may have sent)."""
+        missing = self.limit - self.in_flight - len(self.releases)
+        self.releases.extend([until] * max(0, missing))
+
     def idle(self, now: float) -> bool:
         self._expire(now)
         return self.in_flight == 0 and not self.releases
@@ -121,6 +126,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         self.chats: dict[str, Window] = {}
         self.waiters: list[_Waiter] = []
         self.paused_until = 0.0
+        self.inherited_at: float | None = None
         self.retries_after_429 = 0
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -174,8 +180,23 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                 window = window_for_limit(self.limits.private_per_second, 1.0)
             else:
                 window = window_for_limit(self.limits.group_per_minute, 60.0)
+            if self.inherited_at is not None and self.clock() < self.inherited_at + window.period:
+                window.fill_until(self.inherited_at + window.period)
             self.chats[chat] = window
         return window
+
+    def inherit(self) -> None:
+        """Another process sent for this bot until a moment ago (this one took over): it may
+        have used every window to the full, so each counts as full for one period from now
+        (a second overall and per private chat, a minute per group)."""
+        now = self.clock()
+        self.inherited_at = now
+        for window in (self.global_window, self.paid_window):
+            if window is not None:
+                window.fill_until(now + window.period)
+        for window in self.chats.values():
+            window.fill_until(now + window.period)
+        self._grant()
 
     def chat_ready(self, chat: str) -> bool:
         """Whether a message to this chat would be granted now as far as its own window goes."""

@@ -208,3 +208,22 @@ async def test_an_admin_who_chose_russian_gets_the_admin_answers_in_russian(
     assert usage.text.startswith("Как вызывать: /addfeed URL [темы]")
     assert missing.text == "Ленты #42 нет."
     assert refused.text == "Sorry, that command is only for this bot's admins."
+
+
+async def test_a_button_pressed_just_before_a_restart_is_not_pressed_again(
+    tmp_path: Path,
+) -> None:
+    # The flake behind this test: the press was confirmed to Telegram by no getUpdates before
+    # the stop, so the restarted bot handled it again, after the reader's next change.
+    async with BotApiDouble() as tg:
+        async with running_bot(tmp_path, double=tg) as bot:
+            reader = tg.add_user("Ivan", language_code="ru")
+            chat = tg.add_private_chat(reader)
+            [shown] = await bot.say("/settings", chat=chat, user=reader)
+            await bot.press(shown, data_of(shown, "English"), reader)
+        assert tg.pending_updates == []  # every update handled was confirmed at the stop
+        async with running_bot(tmp_path, double=tg) as bot:
+            [answer] = await bot.say("/settings language auto", chat=chat, user=reader)
+            [back] = await bot.say("/help", chat=chat, user=reader)
+    assert answer.text == "Язык: у каждого читателя свой, как в его Telegram."
+    assert back.text.startswith("Команды")

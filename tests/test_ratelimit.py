@@ -108,3 +108,25 @@ async def test_paid_bulk_goes_past_the_free_limit_while_replies_keep_it() -> Non
     assert granted[5:] == ["free 3", "paid 13", "paid 14", "paid 15"]
     await asyncio.gather(*tasks)
     await limiter.shutdown()
+
+
+async def test_after_a_takeover_every_window_counts_as_full_for_one_period() -> None:
+    clock = FakeClock()
+    limiter = TelegramRateLimiter(Limits(per_second=30, group_per_minute=20), clock=clock)
+    clock.now = 100.0
+    limiter.inherit()  # another process may have sent up to the limits until now
+    private = asyncio.create_task(limiter.acquire("7", BULK))
+    group = asyncio.create_task(limiter.acquire("-100", BULK))
+    await asyncio.sleep(0)
+    assert not private.done()
+    assert not group.done()
+    clock.now = 101.0  # a second: the overall and private windows have passed
+    limiter._grant()
+    await asyncio.sleep(0)
+    assert private.done()
+    assert not group.done()  # a group's window is a minute
+    clock.now = 160.0
+    limiter._grant()
+    await asyncio.sleep(0)
+    assert group.done()
+    await limiter.shutdown()

@@ -17,12 +17,9 @@ import psycopg
 import pytest
 
 from botapi_double import BotApiDouble
+from tests.support.store import POSTGRES_SERVER, server_url
 
-POSTGRES_SERVER = os.environ.get("NEWSBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-
-
-def server_url(database: str) -> str:
-    return f"{POSTGRES_SERVER.rstrip('/')}/{database}"
+__all__ = ["committed_past", "server_url", "throwaway_database"]
 
 
 @contextmanager
