@@ -3,6 +3,7 @@
     python bench/store.py import [--base STORE]       # import 20,000 into a store of 100,000
     python bench/store.py import --url URL            # the same on an empty PostgreSQL database
     python bench/store.py latency STORE [--queries N] # p50/p95 through the storage API
+                                                      # (and story assignment: adds N articles)
     python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
     python bench/store.py ledger STORE                # claim/record 10,000 rows, round trips
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import shutil
@@ -38,7 +40,8 @@ from synthetic import SECTIONS, articles, fill
 
 from bot.cli import main as newsbot
 from ingest.jsonio import article_to_dict
-from storage import Store
+from storage import Meaning, Store
+from storage.timeutil import utc_from_seconds
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -155,7 +158,13 @@ async def bench_latency(path: Path | str, queries: int) -> None:
         )
         print(f"store: {path} with {total:,} articles")
         await store.search.refresh_term_stats()  # as the daily job leaves it
-        await store.open_index()  # as the bot loads it at start, not at the first /related
+        started = time.perf_counter()
+        await store.open_index()
+        print(
+            f"meaning index: {store.index.size:,} vectors"
+            f" {'rebuilt from the store' if store.index.rebuilt else 'loaded'}"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
 
         async def timed(call) -> float:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
@@ -181,13 +190,55 @@ async def bench_latency(path: Path | str, queries: int) -> None:
             await timed(store.search.related(rng.randrange(1, max_id), limit=5))
             for _ in range(queries)
         ]
+        stories = await story_times(store, queries)
     finally:
+        started = time.perf_counter()
         await store.close()
+        print(f"closing (the meaning index saved): {time.perf_counter() - started:.1f} s")
     print(figures("latest", latest))
     print(figures("latest by topic", by_topic))
     print(figures("latest, later pages", paged))
     print(figures("search (2 title words)", search))
     print(figures("related", related))
+    print(figures("store + story, 1 article", stories))
+
+
+async def story_times(store: Store, count: int) -> list[float]:
+    """Store ``count`` new articles one at a time, as a feed poll does, with vectors: time of
+    each ``upsert_many`` (insert, vector, story assignment; the embedding is done before).
+
+    They are stored articles with a word added (the same section and story words), published
+    after the newest one, so each one's stories window is full. They stay in the store (new
+    guids, so a second run adds its own)."""
+    meaning = Meaning()
+    newest = await store.db.read(
+        lambda conn: conn.execute("SELECT max(published_at) FROM articles").fetchone()[0]
+    )
+    stamp = int(time.time())
+    picks = list(articles(5 * count, seed=0))[::5]  # the first stored ones, as bench/synthetic
+    fresh = [
+        dataclasses.replace(
+            a,
+            title=f"{a.title} update",
+            guid=f"story-bench:{stamp}:{n}",
+            url=f"https://news.example/story-bench/{stamp}/{n}",
+            published_at=utc_from_seconds(newest + 60 * (n + 1)),
+        )
+        for n, a in enumerate(picks[:count])
+    ]
+    vectors = await meaning.embed_articles([(a.title, a.summary, a.body) for a in fresh])
+    times = []
+    joined = 0
+    for n, article in enumerate(fresh):
+        started = time.perf_counter()
+        [outcome] = await store.articles.upsert_many(
+            [article], vectors=vectors[n : n + 1], meaning=meaning
+        )
+        times.append(time.perf_counter() - started)
+        got = await store.articles.get(outcome.article_id)
+        joined += got is not None and got.story != outcome.article_id
+    print(f"story assignment: {joined} of {len(fresh)} new articles joined an earlier story")
+    return times
 
 
 async def bench_ledger(target: Path | str) -> None:
