@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT = 10
 CONCURRENCY = 32  # sends on the wire at once (and at most what a crash may repeat)
 PAID_CONCURRENCY = 96
-SWEEP_EVERY = 30.0  # an idle leader looks for rows a former leader left claimed this often
 
 
 async def introduce(bot: Bot, languages: Languages) -> None:
@@ -96,7 +95,6 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
             # At the paid 1,000/s a send's round trip under load (~30 ms) times the rate
             # needs more than 32 on the wire at once; the limiter still keeps every window.
             concurrency=PAID_CONCURRENCY if config.delivery.paid_broadcast else CONCURRENCY,
-            sweep_every=None if isinstance(leadership, SoleInstance) else SWEEP_EVERY,
         )
         delivery = DeliveryService(config, store, app.bot, dispatcher, clock)
         tagger = TopicTagger(config.topics)

@@ -12,8 +12,10 @@ vanished is noticed too. The leader checks its session every ``check_every`` sec
 it is gone, stops leading before it tries to lead again.
 
 The id of the next update to fetch is committed on that same connection once the updates
-below it were handled. A write there succeeds only while the session, and so the lock, is
-alive: an instance that lost the lead cannot move the offset back or forth.
+below it were handled (in ``cluster_poll_offsets``, made by the store's migrations, which
+``newsbot run`` applies before it asks for the lead). A write there succeeds only while the
+session, and so the lock, is alive: an instance that lost the lead cannot move the offset back
+or forth.
 
 With SQLite there is one process, which always leads (``SoleInstance``): the offset is kept in
 memory and Telegram's own confirmation (the next getUpdates) keeps it across restarts.
@@ -40,14 +42,6 @@ RETRY_EVERY = 1.0  # a standby asks for the lock this often
 CHECK_EVERY = 2.0  # the leader checks that its session (and so its lock) is alive this often
 CHECK_TIMEOUT = 5.0  # a check that takes longer means the session is lost
 OFFSET_FRESH_SECONDS = 3600
-
-_OFFSETS = """
-CREATE TABLE IF NOT EXISTS cluster_poll_offsets (
-    scope TEXT PRIMARY KEY,
-    next_update_id BIGINT NOT NULL,
-    committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)
-"""
 
 
 class LostLead(RuntimeError):
@@ -257,7 +251,6 @@ class PostgresLeadership(Leadership):
             keepalives_interval=2,
             keepalives_count=3,
         )
-        await conn.execute(_OFFSETS)
         return conn
 
     async def _close(self) -> None:

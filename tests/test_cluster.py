@@ -22,6 +22,7 @@ import pytest
 from botapi_double import BotApiDouble
 from storage import Store, Topic
 from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
+from storage.deliveries import LEASE
 from tests.harness import make_article, running_bot
 from tests.support.newsbot import ROOT, PythonProcess, start_newsbot, start_python
 from tests.support.postgres import committed_past, throwaway_database
@@ -313,7 +314,7 @@ async def test_three_instances_keep_telegrams_limits_and_survive_the_leaders_kil
     assert stats["max_in_any_second"] <= 30
 
 
-async def test_rows_a_former_leader_left_claimed_are_owed_again_by_an_idle_leader(
+async def test_rows_a_former_leader_left_claimed_are_sent_once_their_lease_expires(
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as bot:
@@ -321,15 +322,15 @@ async def test_rows_a_former_leader_left_claimed_are_owed_again_by_an_idle_leade
         readers = [await bot.add_reader(f"r{i}", ["economy"]) for i in range(3)]
         for reader in readers:  # for now, rows the leader's loop leaves alone
             await bot.store.chats.update_settings(reader.id, now, mode="digest")
-        bot.delivery.dispatcher.sweep_every = 0.01  # on PostgreSQL: SWEEP_EVERY
         [outcome] = await bot.store.articles.upsert_many(
             [make_article(1, published_at=datetime.now(UTC), topics=("economy",))]
         )
-        await bot.store.deliveries.fan_out([outcome.article_id], now)
+        await bot.store.deliveries.fan_out([outcome.article_id], now - LEASE)
         # Claimed by a former leader that had not noticed yet it lost the lead (after this
-        # leader's start put every claimed row back), and never finished.
+        # leader's start put every claimed row back), and never finished: a lease ago.
         for reader in readers:
-            assert len(await bot.store.deliveries.claim_for_chat(reader.id, now, 10)) == 1
+            claimed = await bot.store.deliveries.claim_for_chat(reader.id, now - LEASE, 10)
+            assert len(claimed) == 1
             await bot.store.chats.update_settings(reader.id, now, mode="instant")
         arrived = await bot.tg.wait_for_messages(3, timeout=10)
     assert sorted(m.chat_id for m in arrived) == sorted(r.id for r in readers)

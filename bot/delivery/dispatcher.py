@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -110,7 +110,6 @@ class Dispatcher:
         idle_poll: float = 0.5,
         stop_timeout: float = STOP_TIMEOUT,
         listeners: list[Callable[[Outcome], None]] | None = None,
-        sweep_every: float | None = None,
     ) -> None:
         self.store = store
         self.bot = bot
@@ -124,16 +123,12 @@ class Dispatcher:
         self.idle_poll = idle_poll
         self._hourly_caps: dict[int, int] = {}
         self.stop_timeout = stop_timeout
-        # Several instances share the ledger (PostgreSQL): how often an idle leader looks for
-        # rows another instance claimed and never finished. None: one instance, none to find.
-        self.sweep_every = sweep_every
-        self._last_sweep: float | None = None
-        self._held = 0  # claims in progress outside the loop (a digest, a channel slot)
         # Told every outcome once it is counted (metrics); a list the owner may add to later.
         self.listeners = listeners if listeners is not None else []
         self.stats = DispatcherStats()
         self._queues: OrderedDict[int, deque[Due]] = OrderedDict()
         self._busy_chats: set[int] = set()
+        self._sending: set[int] = set()  # ids of the rows in flight
         self._queued = 0  # rows in the per-chat queues
         self._counted = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -164,9 +159,6 @@ class Dispatcher:
                 queued,
                 sending,
             )
-        # Not at once: a former leader may still be finishing what it claimed (it notices the
-        # lost lead within seconds, and its sends end within send_timeout).
-        self._last_sweep = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name="newsbot-dispatcher")
 
     def notify(self) -> None:
@@ -268,7 +260,6 @@ class Dispatcher:
                     log.info("the store takes writes again; claiming deliveries")
                 if launched:
                     continue
-                await self._sweep_if_idle()
                 await self._idle()
             except asyncio.CancelledError:
                 raise
@@ -283,45 +274,6 @@ class Dispatcher:
                 log.exception("dispatcher loop failed; carrying on")
                 await self._idle()
 
-    @contextlib.asynccontextmanager
-    async def holding(self) -> AsyncIterator[None]:
-        """Rows claimed for the block's own sending (a digest, a channel slot): while it runs,
-        the rows claimed but not finished in the ledger may be this instance's own."""
-        self._held += 1
-        try:
-            yield
-        finally:
-            self._held -= 1
-
-    async def _sweep_if_idle(self) -> None:
-        """Owe again the rows another instance claimed and never finished.
-
-        The leader alone claims, but one that lost the lead without knowing yet (its session
-        ended under it) may claim a last batch after the new leader's ``start`` put every
-        claimed row back; those would stay claimed for good. When this dispatcher holds
-        nothing (no queue, no send, no unwritten change, no digest or slot in progress),
-        every row still claimed in the ledger is such a leftover, so it is owed again; sends
-        among them that did reach Telegram may repeat, as after a crash.
-        """
-        if self.sweep_every is None:
-            return
-        now = asyncio.get_running_loop().time()
-        if self._last_sweep is not None and now - self._last_sweep < self.sweep_every:
-            return
-        busy = self._queues or self._in_flight or self._pending or self._held
-        if busy or (self._writer is not None and not self._writer.done()):
-            return
-        self._last_sweep = now
-        queued, sending = await self.store.deliveries.recover(self.now())
-        if queued or sending:
-            log.warning(
-                "owed again: %d rows another instance claimed and %d it was sending"
-                " (these may repeat), left when it lost the lead",
-                queued,
-                sending,
-            )
-            self._wake.set()
-
     async def _idle(self) -> None:
         self._wake.clear()
         timeout = self.idle_poll
@@ -332,6 +284,10 @@ class Dispatcher:
 
     async def _claim(self) -> None:
         claimed = await self.store.deliveries.claim(self.now(), self.claim_batch)
+        # A row still held here whose lease lapsed (the clock jumped) was claimed again: the
+        # copy in hand goes, a second one would be sent twice.
+        held = self._sending.union(d.id for queue in self._queues.values() for d in queue)
+        claimed = [d for d in claimed if d.id not in held]
         if not claimed:
             return
         await self._load_articles({d.article_id for d in claimed})
@@ -361,6 +317,7 @@ class Dispatcher:
                 continue
             queue = self._queues[chat_id]
             picked.append(queue.popleft())
+            self._sending.add(picked[-1].id)
             self._queued -= 1
             if queue:
                 self._queues.move_to_end(chat_id)  # the next chat goes first next time
@@ -393,6 +350,7 @@ class Dispatcher:
             outcome = await self.attempt_safely(due)
         finally:
             self._busy_chats.discard(due.chat_id)
+            self._sending.discard(due.id)
         await self.settle([outcome])
 
     async def attempt_safely(self, due: Due) -> Outcome:

@@ -95,10 +95,6 @@ class DeliveryService:
 
     async def send_due_digests(self) -> int:
         """Send each digest chat its digest once its local digest time has passed today."""
-        async with self.dispatcher.holding():  # its claimed rows are not another's leftovers
-            return await self._send_due_digests()
-
-    async def _send_due_digests(self) -> int:
         now = self.clock()
         sent = 0
         for chat_id, digest_time, zone_name, last in await self.store.chats.digest_chats():
@@ -238,10 +234,6 @@ class DeliveryService:
 
     async def post_channel_slot(self, state: ChannelState) -> bool:
         """One slot of a scheduled channel: post the oldest owed article, if allowed now."""
-        async with self.dispatcher.holding():  # its claimed row is not another's leftover
-            return await self._post_channel_slot(state)
-
-    async def _post_channel_slot(self, state: ChannelState) -> bool:
         if state.chat_id is None:
             return False
         channel = state.config

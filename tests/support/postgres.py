@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from botapi_double import BotApiDouble
+from storage.pg import apply_migrations
 from tests.support.store import POSTGRES_SERVER, server_url
 
 __all__ = ["committed_past", "server_url", "throwaway_database"]
@@ -24,7 +25,8 @@ __all__ = ["committed_past", "server_url", "throwaway_database"]
 
 @contextmanager
 def throwaway_database() -> Iterator[str]:
-    """The URL of a new empty database, dropped (with its sessions ended) afterwards."""
+    """The URL of a new database with the store's tables (as ``newsbot run`` migrates it before
+    it asks for the lead), dropped (with its sessions ended) afterwards."""
     name = f"newsbot_cluster_{secrets.token_hex(4)}"
     try:
         with psycopg.connect(server_url("postgres"), autocommit=True, connect_timeout=3) as conn:
@@ -34,8 +36,11 @@ def throwaway_database() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI must run the PostgreSQL tests: .ci/run starts the server)")
         pytest.skip(reason)
+    url = server_url(name)
     try:
-        yield server_url(name)
+        with psycopg.connect(url, autocommit=True) as conn:
+            apply_migrations(conn, url)
+        yield url
     finally:
         with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
