@@ -143,7 +143,11 @@ def fresh(n: int) -> NewArticle:
 
 async def test_a_fan_out_survives_its_connections_being_cut(tmp_path: Path) -> None:
     """The server restarting mid fan-out: every reader gets every article; a repeat is only
-    possible for a send that was on the wire when its connection was cut."""
+    possible for a send that was on the wire when its connection was cut.
+
+    The server is shared with the rest of the run, so it is not restarted: the bot's sessions
+    are ended with ``pg_terminate_backend`` (found by the store's application_name), which is
+    what a restart does to each of them. The pool reconnects; nothing owed is lost."""
     store = StorageConfig(url=fresh_schema_url("bot"))
     fast = DeliveryConfig(messages_per_second=300, private_chat_per_second=10)
     async with running_bot(tmp_path, storage=store, delivery=fast) as bot:
