@@ -7,7 +7,12 @@ values (WordLlama is trained so that a prefix is a smaller embedding of its own)
 quantised to int8, keyed by article id.
 
 Kept in step with the store:
-- saved beside an SQLite store (``<store>.ann``) when the store closes, loaded when it opens;
+- saved beside an SQLite store (``<store>.ann``) when the store closes, and opened memory-mapped
+  (usearch's view) when it opens: only the pages a search touches are read in, and they are
+  the kernel's page cache, which it can drop under pressure, not the process's own memory
+  (loaded into memory, the index was ~212 MB of a 512 MB bot at 1,000,000). A view cannot
+  grow, so vectors stored after the file was written go to a small in-memory index beside
+  it; a search asks both and merges by distance; saving writes both into one new file;
 - at load, the store's count of vectors up to the file's largest id must equal the file's count,
   else (a deleted article, a restored backup, a file from another store, a damaged file) it is
   rebuilt from ``article_vectors``; vectors newer than the file are appended (``catch_up``);
@@ -31,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from usearch.index import BatchMatches, Index
+from usearch.index import BatchMatches, Index, Matches
 
 from semantic import Vectors
 from storage.db import Conn
@@ -50,6 +55,7 @@ CHUNK = 20_000
 NO_FILE = "no saved index"
 
 Keys = npt.NDArray[np.int64]
+Distances = npt.NDArray[np.float32]
 
 
 class VectorIndex:
@@ -58,7 +64,13 @@ class VectorIndex:
     def __init__(self, path: Path | None, *, dims: int = DIMS) -> None:
         self.path = path
         self.dims = dims
-        self._index: Index | None = None
+        # ``_saved``: the file, memory-mapped (read-only); None when there was none to trust.
+        # ``_fresh``: in memory, what was indexed since (everything, after a rebuild), with
+        # the vectors it was given, kept to write them into the next file.
+        self._saved: Index | None = None
+        self._fresh: Index | None = None
+        self._fresh_keys: list[Keys] = []
+        self._fresh_vectors: list[Vectors] = []
         self._max_key = 0
         self._dirty = False
         self._lock = threading.RLock()
@@ -66,12 +78,11 @@ class VectorIndex:
 
     @property
     def opened(self) -> bool:
-        return self._index is not None
+        return self._fresh is not None
 
     @property
     def size(self) -> int:
-        index = self._index
-        return 0 if index is None else len(index)
+        return sum(len(index) for index in self._parts())
 
     def project(self, vectors: Vectors) -> Vectors:
         """The part of full vectors that the index holds: the prefix, as unit vectors."""
@@ -83,21 +94,22 @@ class VectorIndex:
     # --- opening, catching up, saving ----------------------------------------------------
 
     def open(self, conn: Conn, *, below: int | None = None) -> None:
-        """Load the saved index if it matches the store, else rebuild it; then catch up."""
+        """Map the saved index if it matches the store, else rebuild it; then catch up."""
         with self._lock:
-            if self._index is not None:
+            if self._fresh is not None:
                 self.catch_up(conn, below=below)
                 return
             started = time.perf_counter()
-            loaded, why = self._load()
+            loaded, why = self._view()
             if loaded is not None:
                 keys = np.asarray(loaded.keys, dtype=np.int64)
                 top = int(keys.max()) if len(keys) else 0
                 if _count_upto(conn, top) == len(keys):
-                    self._index, self._max_key, self.rebuilt = loaded, top, False
+                    self._saved, self._max_key, self.rebuilt = loaded, top, False
+                    self._fresh = self._new()
                     added = self.catch_up(conn, below=below)
                     log.debug(
-                        "meaning index %s: %d vectors loaded, %d appended in %.1f s",
+                        "meaning index %s: %d vectors mapped, %d appended in %.1f s",
                         self.path,
                         len(keys),
                         added,
@@ -105,7 +117,7 @@ class VectorIndex:
                     )
                     return
                 why = "it does not match the store"
-            self._index, self._max_key, self.rebuilt = self._new(), 0, True
+            self._saved, self._fresh, self._max_key, self.rebuilt = None, self._new(), 0, True
             if why and why != NO_FILE:
                 log.warning("meaning index %s: %s; rebuilding it from the store", self.path, why)
             added = self.catch_up(conn, below=below)
@@ -121,7 +133,7 @@ class VectorIndex:
         transaction has not committed yet (and might roll back) never enter the index.
         """
         with self._lock:
-            if self._index is None:
+            if self._fresh is None:
                 self.open(conn, below=below)
                 return 0
             added = 0
@@ -141,45 +153,85 @@ class VectorIndex:
     def add(self, keys: Keys, vectors: Vectors) -> None:
         """Index these (already stored) vectors; keys already indexed are left as they are."""
         with self._lock:
-            index = self._index
-            if index is None or not len(keys):
+            fresh_index = self._fresh
+            if fresh_index is None or not len(keys):
                 return
-            fresh = np.logical_not(index.contains(keys))
+            fresh = np.ones(len(keys), dtype=bool)
+            for index in self._parts():
+                fresh &= np.logical_not(index.contains(keys))
             if fresh.any():
-                index.add(keys[fresh], self.project(vectors[fresh]))
+                part = self.project(vectors[fresh])
+                fresh_index.add(keys[fresh], part)
+                if self._saved is not None:
+                    self._fresh_keys.append(keys[fresh])
+                    self._fresh_vectors.append(part)
                 self._dirty = True
             self._max_key = max(self._max_key, int(keys.max()))
 
     def save(self) -> None:
-        """Write the index beside the store (atomically: a reader never sees half a file)."""
+        """Write the index beside the store (atomically: a reader never sees half a file).
+
+        The mapped file and the in-memory part become one new file, which is then mapped in
+        their place (the old mapping stays valid: replacing a file keeps its pages for whoever
+        has it open)."""
         with self._lock:
-            if self.path is None or self._index is None or not self._dirty:
+            if self.path is None or self._fresh is None or not self._dirty:
                 return
             partial = self.path.with_name(self.path.name + ".partial")
             try:
-                self._index.save(str(partial))
+                whole = self._whole()
+                whole.save(str(partial))
                 os.replace(partial, self.path)
-            except OSError as error:
+                del whole  # before the view below: never both in memory at once
+                saved, _ = self._view()
+            except (OSError, RuntimeError) as error:
                 # The index is a cache: failing to keep it costs a rebuild at the next start.
                 log.warning("meaning index %s not saved: %s", self.path, error)
                 partial.unlink(missing_ok=True)
                 return
             self._dirty = False
+            if saved is not None:
+                self._saved, self._fresh = saved, self._new()
+                self._fresh_keys, self._fresh_vectors = [], []
 
     # --- queries -------------------------------------------------------------------------
 
     def nearest(self, vectors: Vectors, count: int) -> list[list[int]]:
         """For each vector, the keys of up to ``count`` nearest indexed vectors, nearest first."""
+        rows = len(np.atleast_2d(vectors))
         with self._lock:
-            index = self._index
-            if index is None or not len(index) or count <= 0:
-                return [[] for _ in range(len(np.atleast_2d(vectors)))]
-            found = index.search(self.project(vectors), min(count, len(index)))
-        if not isinstance(found, BatchMatches):  # one vector asked: usearch answers Matches
-            return [[int(k) for k in found.keys]]
-        return [[int(k) for k in row[:n]] for row, n in zip(found.keys, found.counts, strict=True)]
+            parts = [index for index in self._parts() if len(index)]
+            if not parts or count <= 0:
+                return [[] for _ in range(rows)]
+            query = self.project(vectors)
+            found = [_matches(index.search(query, min(count, len(index)))) for index in parts]
+        if len(found) == 1:
+            return [keys for keys, _ in found[0]]
+        merged = []
+        for row in zip(*found, strict=True):
+            pairs = sorted(
+                (float(d), int(k))
+                for keys, distances in row
+                for k, d in zip(keys, distances, strict=True)
+            )
+            merged.append([k for _, k in pairs[:count]])
+        return merged
 
     # --- internals -----------------------------------------------------------------------
+
+    def _parts(self) -> list[Index]:
+        return [index for index in (self._saved, self._fresh) if index is not None]
+
+    def _whole(self) -> Index:
+        """The mapped file's vectors and the fresh ones in one in-memory index, to save."""
+        if self._saved is None or self.path is None:
+            assert self._fresh is not None
+            return self._fresh
+        whole = self._new()
+        whole.load(str(self.path))
+        if self._fresh_keys:
+            whole.add(np.concatenate(self._fresh_keys), np.concatenate(self._fresh_vectors))
+        return whole
 
     def _new(self) -> Index:
         return Index(
@@ -191,8 +243,8 @@ class VectorIndex:
             expansion_search=EXPANSION_SEARCH,
         )
 
-    def _load(self) -> tuple[Index | None, str]:
-        """The saved index, or None and why not ("" when there is no file: a first start)."""
+    def _view(self) -> tuple[Index | None, str]:
+        """The saved index mapped, or None and why not ("" when there is no file: a first start)."""
         if self.path is None or not self.path.exists():
             return None, "" if self.path is None else NO_FILE
         try:
@@ -200,10 +252,20 @@ class VectorIndex:
             if meta is None or meta.get("dimensions") != self.dims:
                 return None, "the saved index is damaged or of another shape"
             index = self._new()
-            index.load(str(self.path))
+            index.view(str(self.path))
         except (RuntimeError, ValueError, OSError) as error:
             return None, f"the saved index is unreadable ({error})"
         return index, ""
+
+
+def _matches(found: Matches | BatchMatches) -> list[tuple[list[int], Distances]]:
+    """Each query's keys and distances, nearest first (usearch answers one query unbatched)."""
+    if not isinstance(found, BatchMatches):
+        return [([int(k) for k in found.keys], found.distances)]
+    return [
+        ([int(k) for k in keys[:n]], distances[:n])
+        for keys, distances, n in zip(found.keys, found.distances, found.counts, strict=True)
+    ]
 
 
 def _count_upto(conn: Conn, top: int) -> int:

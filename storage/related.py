@@ -73,6 +73,11 @@ class RelatedTuning:
     # vectors. They find the paraphrase that shares no salient word; on BBC full text they
     # lift P@5 (measured in docs/benchmarks.md, issue 10). 0: word candidates only.
     meaning_candidates: int = 40
+    # Of the union of both kinds of candidates, only this many go through the word rerank
+    # (its Python costs ~0.2 ms each): those nearest the source by the cosine of the stored
+    # vectors, one matrix product over the union. Candidates with no vector always stay.
+    # 0: all of them. Measured in docs/benchmarks.md, issue 10 ("Speed and memory").
+    reranked: int = 30
     fts_weights: tuple[float, float, float] = (2.0, 1.0, 1.0)
     # Terms in more than this share of the store say little and cost a long doclist.
     max_doc_share: float = 0.2
@@ -230,12 +235,17 @@ def _content_ranked(
     if tuning.rerank and tuning.meaning_share and tuning.meaning_candidates and index is not None:
         ids += _nearest_by_meaning(conn, source.id, tuning.meaning_candidates, index)
     ids = [i for i in dict.fromkeys(ids) if i != source.id]
+    cosines = _cosines(conn, source.id, ids) if tuning.rerank and tuning.meaning_share else None
+    if cosines is not None and 0 < tuning.reranked < len(ids):
+        nearest = sorted(cosines, key=lambda i: (-cosines[i], -i))[: tuning.reranked]
+        kept = set(nearest) | {i for i in ids if i not in cosines}
+        ids = [i for i in ids if i in kept]
     docs = _load_docs(conn, ids)
     candidates = [docs[i] for i in ids if i in docs]
     if not tuning.rerank:
         return [(doc, float(len(candidates) - n)) for n, doc in enumerate(candidates)]
     scores = _with_meaning(
-        conn, source, candidates, _scores(conn, profile, candidates, tuning, stats), tuning
+        candidates, _scores(conn, profile, candidates, tuning, stats), tuning, cosines
     )
     ranked = sorted(zip(candidates, scores, strict=True), key=lambda p: (-p[1], -p[0].id))
     return [(doc, score) for doc, score in ranked if score > 0]
@@ -265,8 +275,10 @@ def similarity(
     profile = _profile(conn, source, tuning, stats)
     docs = _load_docs(conn, candidate_ids)
     candidates = [docs[i] for i in candidate_ids if i in docs]
+    ids = [d.id for d in candidates]
+    cosines = _cosines(conn, source.id, ids) if tuning.meaning_share else None
     scores = _with_meaning(
-        conn, source, candidates, _scores(conn, profile, candidates, tuning, stats), tuning
+        candidates, _scores(conn, profile, candidates, tuning, stats), tuning, cosines
     )
     return {doc.id: score for doc, score in zip(candidates, scores, strict=True)}
 
@@ -355,31 +367,38 @@ def _scores(
     return scores
 
 
-def _with_meaning(
-    conn: Conn,
-    source: _Doc,
-    docs: Sequence[_Doc],
-    scores: list[float],
-    tuning: RelatedTuning,
-) -> list[float]:
-    """The word scores blended with the cosine of the embeddings, where both have one."""
-    share = tuning.meaning_share
-    if not share or not docs:
-        return scores
+def _cosines(conn: Conn, source_id: int, ids: Sequence[int]) -> dict[int, float] | None:
+    """The cosine of each candidate's stored embedding with the source's, for those that have
+    one; None when the source has none."""
+    if not ids:
+        return None
     vectors = dict(
         in_chunks(
             conn,
             "SELECT article_id, vector FROM article_vectors WHERE article_id IN ({})",
-            [source.id, *(d.id for d in docs)],
+            [source_id, *ids],
         )
     )
-    mine = vectors.get(source.id)
+    mine = vectors.pop(source_id, None)
     if mine is None:
+        return None
+    known = list(vectors)
+    products = decode([vectors[i] for i in known]) @ decode([mine])[0] if known else []
+    return {i: float(c) for i, c in zip(known, products, strict=True)}
+
+
+def _with_meaning(
+    docs: Sequence[_Doc],
+    scores: list[float],
+    tuning: RelatedTuning,
+    cosines: dict[int, float] | None,
+) -> list[float]:
+    """The word scores blended with the cosine of the embeddings, where both have one."""
+    share = tuning.meaning_share
+    if not share or cosines is None:
         return scores
-    known = [d.id for d in docs if d.id in vectors]
-    cosines = dict(zip(known, decode([vectors[i] for i in known]) @ decode([mine])[0], strict=True))
     return [
-        share * float(cosines[d.id]) + (1 - share) * score if d.id in cosines else score
+        share * cosines[d.id] + (1 - share) * score if d.id in cosines else score
         for d, score in zip(docs, scores, strict=True)
     ]
 

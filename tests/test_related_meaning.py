@@ -246,3 +246,16 @@ async def test_stories_found_through_the_index_are_those_of_the_full_window_scan
         through_index = await stories_of(store, reports)
     assert any(len(s) > 1 for s in exact)
     assert through_index == exact
+
+
+async def test_a_candidate_union_cut_to_the_nearest_by_meaning_still_lists_the_paraphrase(
+    store: Store,
+) -> None:
+    ids = await store_with_meaning(store, [SOURCE, DECOY, PARAPHRASE, *FILLER])
+    # Only the 2 candidates nearest by the stored vectors reach the (costly) word rerank.
+    narrow = SearchEngine(store.db, related_tuning=RelatedTuning(reranked=2), index=store.index)
+
+    listed = await related_guids(store, ids["source"], narrow)
+
+    assert "paraphrase" in listed
+    assert len(listed) <= 2
