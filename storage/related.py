@@ -82,9 +82,10 @@ class RelatedTuning:
     # Terms in more than this share of the store say little and cost a long doclist.
     max_doc_share: float = 0.2
     # At most this many doclist entries across the query's terms: FTS5 scores every document
-    # that matches any term, ~1 us each with 30 terms: this keeps the query near 10 ms at any
-    # store size (measured at 200k articles: 11 ms on average).
-    posting_budget: int = 12_000
+    # that matches any term, ~1 us each with 30 terms: this bounds the query at any store
+    # size. At 1,000,000 the query was a third of related's time: 12,000 gave p95 40.7 ms,
+    # 6,000 p95 27.6 ms (same load, docs/benchmarks.md, issue 10).
+    posting_budget: int = 6_000
     # Recency: the content score is multiplied by floor + (1 - floor) * 0.5 ** (days / half_life)
     # where days is the gap between the two publication times.
     half_life_days: float = 7.0
