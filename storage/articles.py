@@ -134,10 +134,11 @@ class Articles:
         def work(conn: Conn) -> list[tuple[Article, int]]:
             if topic is None:
                 rows = conn.execute(
+                    # A newer report of the row's story is one seek on articles_story_time
+                    # (the row value keeps it a range of that index), not a scan of the story.
                     "SELECT a.id FROM articles a WHERE NOT EXISTS ("
-                    " SELECT 1 FROM articles b WHERE b.story_id = a.story_id AND b.id != a.id"
-                    " AND (b.published_at > a.published_at"
-                    "  OR (b.published_at = a.published_at AND b.id > a.id)))"
+                    " SELECT 1 FROM articles b WHERE b.story_id = a.story_id"
+                    " AND (b.published_at, b.id) > (a.published_at, a.id))"
                     " ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
                     (limit, offset),
                 ).fetchall()
@@ -148,9 +149,8 @@ class Articles:
                     " WHERE t.topic = ? AND NOT EXISTS ("
                     "  SELECT 1 FROM articles b JOIN article_topics bt"
                     "  ON bt.article_id = b.id AND bt.topic = t.topic"
-                    "  WHERE b.story_id = a.story_id AND b.id != a.id"
-                    "  AND (b.published_at > t.published_at"
-                    "   OR (b.published_at = t.published_at AND b.id > t.article_id)))"
+                    "  WHERE b.story_id = a.story_id"
+                    "  AND (b.published_at, b.id) > (t.published_at, t.article_id))"
                     " ORDER BY t.published_at DESC, t.article_id DESC LIMIT ? OFFSET ?",
                     (topic, limit, offset),
                 ).fetchall()

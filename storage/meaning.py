@@ -2,9 +2,11 @@
 
 Every article gets its embedding (``semantic.Embedder``) when it is stored, and a new article
 joins the story of an earlier stored report that ``semantic.same_story`` says tells the same
-event: from any publisher, within the stories window. A publisher's own follow-up of an event
-(another URL, same event) is grouped too, as an editor would; the same URL is never a second
-report (the store keeps one article per URL).
+event: from any publisher, within the stories window, and only while the story with the new
+article still spans at most one window (its first and last reports' published times), so
+near-identical daily reports start a new story each window instead of one for months. A
+publisher's own follow-up of an event (another URL, same event) is grouped too, as an editor
+would; the same URL is never a second report (the store keeps one article per URL).
 
 Candidates are the stored articles published within the window of the new one: their vectors are
 read in one range scan per cluster of a batch (articles close in time share their candidates),
@@ -129,6 +131,7 @@ def assign_stories(
     vector_of = dict(zip(ids, vectors, strict=True))
     joined: dict[int, int] = {}
     items: dict[int, StoryItem] = {}
+    spans: dict[int, tuple[int, int]] = {}  # story -> its first and last report's published_at
 
     def item(article_id: int, vector: Vectors) -> StoryItem:
         if article_id not in items:
@@ -195,17 +198,28 @@ def assign_stories(
             conn, "SELECT id, published_at, title, summary FROM articles WHERE id IN ({})", unknown
         ):
             info[article_id] = tuple(rest)
+        # Where each shortlisted candidate's story starts and ends: one indexed read per 500.
+        # (A batch article that joins below has its new story's span in `spans` already.)
+        shortlisted = {int(cand_ids[p]) for _, picks in shortlists for p in picks}
+        _read_spans(conn, spans, {joined.get(k, stories[k]) for k in shortlisted})
         for article_id, picks in shortlists:
             me = item(article_id, vector_of[article_id])
-            best, best_score = 0, rule.threshold
-            for p in picks:
+            when = info[article_id][0]
+            scored = []
+            for n, p in enumerate(picks):
                 other = int(cand_ids[p])
                 score = story_score(me, item(other, matrix[p]), rule)
-                if score >= best_score:
-                    best, best_score = other, score
-            if best:
-                story = joined.get(best, stories[best])
-                joined[article_id] = story
+                if score >= rule.threshold:
+                    scored.append((score, n, joined.get(other, stories[other])))
+            # The best match whose story, with this article, still fits in one window: a run of
+            # near-identical daily reports (rates, weather) would otherwise chain into one story
+            # spanning months. Equal scores: the later shortlisted, as before the bound.
+            for _, _, story in sorted(scored, reverse=True):
+                first, last = spans.get(story, (when, when))
+                if max(last, when) - min(first, when) <= span:
+                    joined[article_id] = story
+                    spans[story] = (min(first, when), max(last, when))
+                    break
     if joined:
         conn.executemany(
             "UPDATE articles SET story_id = ? WHERE id = ?", [(s, i) for i, s in joined.items()]
@@ -217,6 +231,22 @@ _CANDIDATES = (
     "SELECT a.id, a.story_id, a.published_at, v.vector FROM articles a"
     " JOIN article_vectors v ON v.article_id = a.id"
 )
+
+
+def _read_spans(conn: Conn, spans: dict[int, tuple[int, int]], stories: set[int]) -> None:
+    """Add to ``spans`` the first and last published_at of each of ``stories`` not in it yet.
+
+    Read on the (story_id, published_at) index; a story spans at most one window, so each
+    story's range of the index is short. ``spans`` also holds what this call's joins changed.
+    """
+    wanted = sorted(stories - spans.keys())
+    for story, first, last in in_chunks(
+        conn,
+        "SELECT story_id, min(published_at), max(published_at) FROM articles"
+        " WHERE story_id IN ({}) GROUP BY story_id",
+        wanted,
+    ):
+        spans[story] = (first, last)
 
 
 def _window_count(conn: Conn, lo: int, hi: int, limit: int) -> int:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage import NewArticle, Store
+import pytest
+
+from semantic import WINDOW
+from storage import Meaning, NewArticle, Store
 from tests.test_import_integrity import SEED, Newsbot
 
 
@@ -31,3 +35,69 @@ def test_show_json_and_export_carry_the_story(tmp_path: Path) -> None:
     assert shown["story"] == 1
     exported = json.loads(newsbot("export").stdout.splitlines()[0])
     assert exported["story"] == 1
+
+
+# Story bounds (issue 10 at 1,000,000): near-identical daily reports must not chain into one
+# story spanning months; a story spans at most one window (36 h).
+MEANING = Meaning()
+DAY0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+def rate_report(day: float) -> NewArticle:
+    when = DAY0 + timedelta(days=day)
+    return NewArticle(
+        title=f"Azerbaijani manat rate for {when:%B} {when.day}",
+        summary="The central bank set the official rate of the manat to the US dollar.",
+        url=f"https://rates.example/manat/{day}",
+        published_at=when,
+    )
+
+
+async def import_reports(store: Store, articles: Sequence[NewArticle]) -> list[int]:
+    """Store articles as an import does (vectors, then stories); their ids in order."""
+    vectors = await MEANING.embed_articles([(a.title, a.summary, a.body) for a in articles])
+    outcomes = await store.articles.upsert_many(articles, vectors=vectors, meaning=MEANING)
+    return [o.article_id for o in outcomes]
+
+
+async def spans(store: Store, ids: Sequence[int]) -> dict[int, list[datetime]]:
+    """Each story of these articles: its reports' published times, oldest first."""
+    found: dict[int, list[datetime]] = {}
+    for article in await store.articles.get_many(ids):
+        found.setdefault(article.story or article.id, []).append(article.published_at)
+    return {story: sorted(times) for story, times in found.items()}
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["daily", "one-batch"])
+async def test_daily_look_alike_reports_form_a_story_a_window_not_one(
+    store: Store, one_batch: bool
+) -> None:
+    reports = [rate_report(day) for day in range(40)]
+    if one_batch:
+        ids = await import_reports(store, reports)
+    else:
+        ids = [i for r in reports for i in await import_reports(store, [r])]
+    stories = await spans(store, ids)
+    # Day 0 and day 1 are 24 h apart (one story); day 2 is 48 h after day 0: a new story.
+    assert len(stories) == 20
+    assert all(len(times) == 2 for times in stories.values())
+    assert all(times[-1] - times[0] <= WINDOW for times in stories.values())
+
+
+async def test_an_older_report_arriving_late_joins_only_a_story_it_fits(store: Store) -> None:
+    first, second = await import_reports(store, [rate_report(0), rate_report(1)])
+    # 12 h before the story's first report: the story would span 36 h, still one window.
+    (fits,) = await import_reports(store, [rate_report(-0.5)])
+    # Two days before: the story would span 72 h; it starts its own story instead.
+    (too_old,) = await import_reports(store, [rate_report(-2)])
+    found = {a.id: a.story for a in await store.articles.get_many([first, second, fits, too_old])}
+    assert found[second] == found[fits] == found[first]
+    assert found[too_old] == too_old
+
+
+async def test_latest_lists_each_bounded_story_once_with_its_report_count(store: Store) -> None:
+    ids = await import_reports(store, [rate_report(day) for day in range(6)])
+    rows = await store.articles.latest_stories(limit=10)
+    # Three stories of two reports each, newest first, each shown by its newest report.
+    assert [(a.id, n) for a, n in rows] == [(ids[5], 2), (ids[3], 2), (ids[1], 2)]
+    assert len({a.story for a, _ in rows}) == 3
