@@ -39,8 +39,7 @@ def one_story(conn: Conn, size: int) -> int:
     return story
 
 
-async def bench(path: Path, count: int, size: int, queries: int) -> None:
-    fresh = not path.exists()
+async def bench(path: Path, count: int, size: int, queries: int, *, fresh: bool) -> None:
     store = await Store.open(path)
     try:
         if fresh:
@@ -75,7 +74,8 @@ def main() -> None:
     parser.add_argument("--story", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(bench(args.store, args.count, args.story, args.queries))
+    fresh = not args.store.exists()
+    asyncio.run(bench(args.store, args.count, args.story, args.queries, fresh=fresh))
 
 
 if __name__ == "__main__":
