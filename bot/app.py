@@ -122,8 +122,10 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         # Only the leader sends bulk deliveries (so Telegram's limits are counted in one
         # place); on SQLite this instance leads at once, before any update is handled.
         async def lead() -> None:
-            if not isinstance(leadership, SoleInstance):
-                # The last leader may have filled Telegram's windows a moment ago.
+            if leadership.took_over:
+                # The last leader may have filled Telegram's windows a moment ago. Not at a
+                # plain start: counting every group's window as full for a minute would hold
+                # a group's first reply that long after each restart.
                 limiter.inherit()
             await dispatcher.start()
 

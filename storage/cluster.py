@@ -57,6 +57,9 @@ class Leadership:
 
     def __init__(self) -> None:
         self.term = 0
+        # Whether this instance stood by while another led: only then may Telegram's windows
+        # hold that leader's sends when this one starts to lead.
+        self.took_over = False
         self._leading = asyncio.Event()
         self._promoted: list[Hook] = []
         self._demoted: list[Hook] = []
@@ -223,6 +226,8 @@ class PostgresLeadership(Leadership):
                     )
                     row = await cursor.fetchone()
                     won = row is not None and row[0] is True
+                    # Another instance holds the lead: winning it later is a takeover.
+                    self.took_over = self.took_over or not won
             if self._failing:
                 log.info("PostgreSQL at %s answers again", self.where)
                 self._failing = False

@@ -248,3 +248,16 @@ async def test_copy_store_to_postgresql_and_back_keeps_every_row(
 )
 def test_placeholders_are_translated_outside_quotes_only(sqlite: str, expected: str) -> None:
     assert translate(sqlite) == expected
+
+
+async def test_a_groups_first_reply_after_a_start_on_postgresql_is_not_held(
+    tmp_path: Path, pg: StorageConfig
+) -> None:
+    # The exact input that showed it: /subscribe in a group right after a lone instance
+    # started on PostgreSQL got no answer for a minute, because every start counted each
+    # group's 20-a-minute window as full (meant only for taking over from another leader).
+    async with running_bot(tmp_path, storage=pg) as bot:
+        owner = bot.tg.add_user("Owner")
+        group = bot.tg.add_group("Readers", admins=[owner])
+        [reply] = await bot.say("/subscribe@newsbot_test_bot economy", chat=group, user=owner)
+    assert "Economy" in reply.text
