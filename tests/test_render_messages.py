@@ -14,6 +14,7 @@ from telegram import InlineKeyboardMarkup
 from bot.render.messages import (
     NO_RELATED,
     RenderedMessage,
+    button_pressed,
     callback,
     hashtag,
     parse_callback,
@@ -638,3 +639,15 @@ def test_hostile_messages_pass_the_bot_api_double() -> None:
         assert parsed.text == visible_text(message.text)
         assert 1 <= html.utf16_len(html.trim(parsed.text, parsed.entities).text) <= 4096
         assert "<script" not in message.text
+
+
+@pytest.mark.parametrize("data", [None, "", "no action!:1", "art:%zz", "x" * 65])
+def test_a_button_we_could_not_have_made_is_pressed_as_nothing(data: str | None) -> None:
+    assert button_pressed(data) == ("", [])
+
+
+def test_a_button_we_made_is_pressed_as_its_action_and_arguments() -> None:
+    assert button_pressed(callback("more", "economy", "5", "10")) == (
+        "more",
+        ["economy", "5", "10"],
+    )

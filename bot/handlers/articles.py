@@ -37,8 +37,8 @@ from bot.handlers.common import (
 )
 from bot.render.messages import (
     UNTITLED,
+    button_pressed,
     callback,
-    parse_callback,
     render_article,
     render_list,
     render_related,
@@ -132,10 +132,7 @@ def article_id_from_reply(message: Message | None) -> int | None:
         return None
     for row in message.reply_markup.inline_keyboard:
         for button in row:
-            try:
-                action, args = parse_callback(button.callback_data)  # type: ignore[arg-type]
-            except ValueError:
-                continue
+            action, args = button_pressed(button.callback_data)  # type: ignore[arg-type]
             found = parse_number(args[0], low=1) if action == "rel" else None
             if found is not None:
                 return found
@@ -224,10 +221,7 @@ async def on_article_button(update: Update, context: Context) -> None:
     if query is None:
         return
     services = context.bot_data.services
-    try:
-        action, args = parse_callback(query.data)
-    except ValueError:
-        action, args = "", []
+    action, args = button_pressed(query.data)
     if action == "more":
         page = _page(args, services.topic_names)
         message = query.message if isinstance(query.message, Message) else None

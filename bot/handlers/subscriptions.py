@@ -12,9 +12,9 @@ from bot.handlers.articles import unknown_topic_text
 from bot.handlers.common import EXPIRED, args_of, may_manage, reply_text, thread_of
 from bot.i18n import N_, Translator
 from bot.render.messages import (
+    button_pressed,
     delivered_into,
     moved_into,
-    parse_callback,
     quoted_word,
     render_topics_keyboard,
     render_word_rows,
@@ -237,10 +237,7 @@ async def on_topic_button(update: Update, context: Context) -> None:
         return
     services = context.bot_data.services
     tr = context.tr
-    try:
-        action, args = parse_callback(query.data)
-    except ValueError:
-        action, args = "", []
+    action, args = button_pressed(query.data)
     slug = args[0] if args else ""
     if slug not in services.topic_names:
         await query.answer(tr.gettext(EXPIRED))

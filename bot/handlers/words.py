@@ -13,7 +13,7 @@ from bot.handlers.subscriptions import (
     has_word_buttons,
     subscriptions_keyboard,
 )
-from bot.render.messages import delivered_into, moved_into, parse_callback, quoted_word
+from bot.render.messages import button_pressed, delivered_into, moved_into, quoted_word
 from bot.render.text import escape, markup
 from storage.words import FOLLOW, MAX_WORDS, MUTE
 
@@ -145,10 +145,7 @@ async def on_word_button(update: Update, context: Context) -> None:
         return
     services = context.bot_data.services
     tr = context.tr
-    try:
-        _, args = parse_callback(query.data)
-    except ValueError:
-        args = []
+    _, args = button_pressed(query.data)
     word_id = parse_number(args[0], low=1) if args else None
     if word_id is None:
         await query.answer(tr.gettext(EXPIRED))

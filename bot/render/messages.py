@@ -135,6 +135,15 @@ def parse_callback(data: str | None) -> tuple[str, list[str]]:
     return action, args
 
 
+def button_pressed(data: str | None) -> tuple[str, list[str]]:
+    """A pressed button's action and arguments; ``("", [])`` for data we could not have
+    made (forged, damaged, or from an older version), which every handler answers as expired."""
+    try:
+        return parse_callback(data)
+    except ValueError:
+        return "", []
+
+
 # -- small pieces ------------------------------------------------------------------------------
 
 
