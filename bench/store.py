@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import random
 import shutil
 import statistics
@@ -36,10 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from synthetic import SECTIONS, articles, fill
+from synthetic import SECTIONS, articles, fill, write_jsonl
 
 from bot.cli import main as newsbot
-from ingest.jsonio import article_to_dict
 from storage import Meaning, Store
 from storage.timeutil import utc_from_seconds
 
@@ -63,12 +61,6 @@ async def build_base(path: Path | str, n: int) -> None:
         await fill(store, n, seed=0)
     finally:
         await store.close()
-
-
-def write_jsonl(path: Path, count: int, seed: int) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for article in articles(count, seed=seed):
-            out.write(json.dumps(article_to_dict(article, full=True)) + "\n")
 
 
 def import_config(folder: Path, db: Path | str) -> Path:
