@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import random
 import shutil
 import statistics
@@ -35,10 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from synthetic import SECTIONS, articles, fill, write_jsonl
+from synthetic import SECTIONS, fill, retold, write_jsonl
 
 from bot.cli import main as newsbot
-from storage import Meaning, Store
+from storage import Meaning, NewArticle, Store
 from storage.timeutil import utc_from_seconds
 
 
@@ -199,24 +198,29 @@ async def story_times(store: Store, count: int) -> list[float]:
     """Store ``count`` new articles one at a time, as a feed poll does, with vectors: time of
     each ``upsert_many`` (insert, vector, story assignment; the embedding is done before).
 
-    They are stored articles with a word added (the same section and story words), published
-    after the newest one, so each one's stories window is full. They stay in the store (new
-    guids, so a second run adds its own)."""
+    Each is another publisher's report of one of the newest stored articles (bench/synthetic's
+    ``retold``: its sentences, some left out or moved, another title), published after the
+    newest, so each one's stories window is full and most have a story to join. They stay in
+    the store (new guids, so a second run adds its own)."""
     meaning = Meaning()
+    rng = random.Random(5)
     newest = await store.db.read(
-        lambda conn: conn.execute("SELECT max(published_at) FROM articles").fetchone()[0]
+        lambda conn: conn.execute(
+            "SELECT id, published_at FROM articles ORDER BY published_at DESC, id DESC LIMIT ?",
+            (count,),
+        ).fetchall()
     )
+    originals = await store.articles.get_many([r[0] for r in newest])
+    last = newest[0][1]
     stamp = int(time.time())
-    picks = list(articles(5 * count, seed=0))[::5]  # the first stored ones, as bench/synthetic
     fresh = [
-        dataclasses.replace(
-            a,
-            title=f"{a.title} update",
+        retold(
+            NewArticle(title=a.title, summary=a.summary, body=a.body, category=a.category),
+            rng,
             guid=f"story-bench:{stamp}:{n}",
-            url=f"https://news.example/story-bench/{stamp}/{n}",
-            published_at=utc_from_seconds(newest + 60 * (n + 1)),
+            when=utc_from_seconds(last + 60 * (n + 1)),
         )
-        for n, a in enumerate(picks[:count])
+        for n, a in enumerate(originals)
     ]
     vectors = await meaning.embed_articles([(a.title, a.summary, a.body) for a in fresh])
     times = []

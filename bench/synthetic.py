@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import itertools
 import json
@@ -40,7 +41,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,6 +223,68 @@ def _event(
     return text, _publishers(rng, size)
 
 
+def report_text(
+    rng: random.Random,
+    text: Sequence[str],
+    *,
+    first: bool,
+    summary_only: bool,
+    title: str | None,
+    title_lengths: Sequence[int],
+) -> tuple[str, str, str]:
+    """One publisher's report of an event told in ``text`` (sentences): its title, summary and
+    body. The first report leads with the first sentence, others with one of the first three;
+    a full report keeps a random share of the rest, sometimes in another order; ``title``
+    None: one cut from a headline-like sentence."""
+    lead = text[0] if first else text[rng.randrange(min(3, len(text)))]
+    rest = [s for s in text if s is not lead]
+    if summary_only:
+        two = rng.random() >= 0.5 and rest
+        summary = f"{lead} {rest[0]}" if two else lead
+        body = ""
+    else:
+        summary = lead
+        keep = rng.uniform(0.5, 1.0)
+        kept = [s for s in rest if rng.random() < keep] or rest[:1]
+        if rng.random() < 0.3:  # another writer tells it in another order
+            for j in range(0, len(kept) - 1, 3):
+                kept[j], kept[j + 1] = kept[j + 1], kept[j]
+        paragraphs, at = [], 0
+        while at < len(kept):
+            take = rng.randint(1, 3)
+            paragraphs.append(" ".join(kept[at : at + take]))
+            at += take
+        body = "\n\n".join(paragraphs)
+    if title is None:
+        leads = [s for s in text[:5] if _headline_like(s)] or list(text[:1])
+        title = _title_from(rng.choice(leads), rng.choice(title_lengths) + 2)
+    return title, summary, body
+
+
+def retold(article: NewArticle, rng: random.Random, *, guid: str, when: datetime) -> NewArticle:
+    """Another publisher's report of the event ``article`` tells: its sentences, some left out
+    or moved, under another title (bench/store.py times story assignment with these)."""
+    publisher = _publishers(rng, 1)[0]
+    title, summary, body = report_text(
+        rng,
+        sentences(f"{article.summary} {article.body}") or [article.title],
+        first=False,
+        summary_only=publisher.summary_only,
+        title=None,
+        title_lengths=corpus().title_lengths,
+    )
+    return dataclasses.replace(
+        article,
+        title=title,
+        summary=summary,
+        body=body,
+        guid=guid,
+        url=f"https://{publisher.domain}/{guid}",
+        publisher=publisher.name,
+        published_at=when,
+    )
+
+
 def articles(n: int, *, seed: int = 0) -> Iterator[NewArticle]:
     """The ``n`` articles of seed ``seed``, oldest first."""
     c = corpus()
@@ -235,29 +298,14 @@ def articles(n: int, *, seed: int = 0) -> Iterator[NewArticle]:
         text, publishers = _event(c, seed, event, source_no, int(plan.sizes[event]))
         publisher = publishers[report]
         rng = random.Random(f"{seed}:{i}")
-        lead = text[0] if report == 0 else text[rng.randrange(min(3, len(text)))]
-        rest = [s for s in text if s is not lead]
-        if publisher.summary_only:
-            summary = lead if rng.random() < 0.5 else f"{lead} {rest[0]}"
-            body = ""
-        else:
-            summary = lead
-            keep = rng.uniform(0.5, 1.0)
-            kept = [s for s in rest if rng.random() < keep] or rest[:1]
-            if rng.random() < 0.3:  # another writer tells it in another order
-                for j in range(0, len(kept) - 1, 3):
-                    kept[j], kept[j + 1] = kept[j + 1], kept[j]
-            paragraphs, at = [], 0
-            while at < len(kept):
-                take = rng.randint(1, 3)
-                paragraphs.append(" ".join(kept[at : at + take]))
-                at += take
-            body = "\n\n".join(paragraphs)
-        if report == 0 and source.title:
-            title = source.title
-        else:
-            leads = [s for s in text[:5] if _headline_like(s)] or text[:1]
-            title = _title_from(rng.choice(leads), rng.choice(c.title_lengths) + 2)
+        title, summary, body = report_text(
+            rng,
+            text,
+            first=report == 0,
+            summary_only=publisher.summary_only,
+            title=source.title if report == 0 else None,
+            title_lengths=c.title_lengths,
+        )
         before = earlier.setdefault(source_no, [])
         related = ()
         if publisher.related_box:
