@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+
+from platformdirs import user_cache_dir
 
 from core.clock import utc_now
 from core.settings import Config
 from storage import Meaning, Store, Topic
+
+
+def index_dir(config: Config) -> Path:
+    """Where a PostgreSQL store's meaning index is kept: ``[storage] index_dir``, else the
+    user's cache folder (``~/.cache/newsbot`` on Linux)."""
+    configured = config.storage.index_dir
+    return Path(configured) if configured else Path(user_cache_dir("newsbot"))
 
 
 async def open_store(
@@ -20,8 +30,8 @@ async def open_store(
     write waits for another process's lock (``Database.on_wait``).
     """
     if readonly:
-        return await Store.open(config.storage.target, readonly=True)
-    store = await Store.open(config.storage.target)
+        return await Store.open(config.storage.target, readonly=True, index_dir=index_dir(config))
+    store = await Store.open(config.storage.target, index_dir=index_dir(config))
     store.meaning = Meaning(window=timedelta(hours=config.stories.window))
     store.db.on_wait = on_wait
     try:

@@ -290,8 +290,9 @@ def _storage(r: _Reader) -> StorageConfig:
         problem = database_url_problem(url, r.name("url"))
         if problem:
             r.fail(problem)
+    index_dir = r.get("index_dir", str, "").strip() or None
     r.done()
-    return StorageConfig(path, url)
+    return StorageConfig(path, url, index_dir)
 
 
 def database_url_problem(url: str, name: str) -> str | None:

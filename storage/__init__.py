@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from storage.ann import VectorIndex
+from storage.ann import VectorIndex, index_file_name
 from storage.articles import Articles
 from storage.chats import Chat, Chats, Subscriptions
-from storage.db import Database, StoreBusy, StoreError, StoreUnreachable
+from storage.db import POSTGRESQL, Database, StoreBusy, StoreError, StoreUnreachable
 from storage.deliveries import Deliveries
 from storage.feeds import Feed, Feeds
 from storage.meaning import ArticleVectors, Meaning
@@ -45,11 +45,12 @@ __all__ = [
 class Store:
     """The store's public face: one database, one repository per aggregate."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, index_file: Path | None = None) -> None:
         self.db = db
         # Nearest articles by meaning, for related news and story candidates: a cache of
-        # article_vectors kept beside the store file (storage/ann.py), loaded by open_index().
-        self.index = VectorIndex(index_path(db))
+        # article_vectors kept in a file (storage/ann.py), loaded by open_index(): beside an
+        # SQLite store, ``index_file`` for a PostgreSQL one (in memory only without it).
+        self.index = VectorIndex(index_path(db) or index_file)
         self.articles = Articles(db, index=self.index)
         self.search = SearchEngine(db, index=self.index)
         self.feeds = Feeds(db)
@@ -63,10 +64,22 @@ class Store:
         self.vectors = ArticleVectors(db, index=self.index)
 
     @classmethod
-    async def open(cls, target: str | Path, *, readonly: bool = False) -> Store:
+    async def open(
+        cls, target: str | Path, *, readonly: bool = False, index_dir: Path | None = None
+    ) -> Store:
         """Open the store ``target`` names (an SQLite file, or a ``postgresql://`` URL);
-        ``readonly`` creates, migrates and writes nothing."""
-        return cls(await Database.open(target, readonly=readonly))
+        ``readonly`` creates, migrates and writes nothing. ``index_dir``: where a PostgreSQL
+        store's meaning index is kept between starts, in a file named by the database's
+        identity (an SQLite store keeps it beside its file)."""
+        db = await Database.open(target, readonly=readonly)
+        index_file = None
+        if index_dir is not None and index_path(db) is None and db.dialect == POSTGRESQL:
+            try:
+                index_file = index_dir / await db.read(index_file_name)
+            except BaseException:
+                await db.close()
+                raise
+        return cls(db, index_file=index_file)
 
     async def open_index(self) -> None:
         """Load the meaning index (or rebuild it from the store) now, not at the first ask."""

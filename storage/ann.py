@@ -7,7 +7,9 @@ values (WordLlama is trained so that a prefix is a smaller embedding of its own)
 quantised to int8, keyed by article id.
 
 Kept in step with the store:
-- saved beside an SQLite store (``<store>.ann``) when the store closes, and opened memory-mapped
+- saved beside an SQLite store (``<store>.ann``), or for a PostgreSQL store in a folder of the
+  host's (``[storage] index_dir``) under a name made of the database's identity
+  (``index_file_name``), when the store closes, and opened memory-mapped
   (usearch's view) when it opens: only the pages a search touches are read in, and they are
   the kernel's page cache, which it can drop under pressure, not the process's own memory
   (loaded into memory, the index was ~212 MB of a 512 MB bot at 1,000,000). A view cannot
@@ -177,8 +179,11 @@ class VectorIndex:
         with self._lock:
             if self.path is None or self._fresh is None or not self._dirty:
                 return
-            partial = self.path.with_name(self.path.name + ".partial")
+            # Named per process: instances sharing a PostgreSQL store on one host share the
+            # file, and two closing at once must not write into one partial file.
+            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 whole = self._whole()
                 whole.save(str(partial))
                 os.replace(partial, self.path)
@@ -266,6 +271,19 @@ def _matches(found: Matches | BatchMatches) -> list[tuple[list[int], Distances]]
         ([int(k) for k in keys[:n]], distances[:n])
         for keys, distances, n in zip(found.keys, found.distances, found.counts, strict=True)
     ]
+
+
+def index_file_name(conn: Conn) -> str:
+    """The file name of a PostgreSQL store's index: its server's system identifier (made at
+    initdb, so another server or a restored dump is another store), then its database's and
+    schema's oids (so another database, or one dropped and made again, is another store).
+    The count check at load catches the rest, as for a file beside an SQLite store."""
+    row = conn.execute(
+        "SELECT (SELECT system_identifier FROM pg_control_system()), d.oid, n.oid"
+        " FROM pg_database d, pg_namespace n"
+        " WHERE d.datname = current_database() AND n.nspname = current_schema()"
+    ).fetchone()
+    return f"{row[0]}-{row[1]}-{row[2]}.ann"
 
 
 def _count_upto(conn: Conn, top: int) -> int:

@@ -19,7 +19,7 @@ from core.settings import StorageConfig
 from storage import Meaning, NewArticle, SearchEngine, Store
 from storage.fts import tokens
 from storage.related import STOP_WORDS, RelatedTuning
-from tests.support.store import opened_store
+from tests.support.store import opened_store, storage_config
 
 PAIRS = Path(__file__).parent / "data" / "story_pairs.jsonl"
 WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -148,6 +148,25 @@ async def test_the_index_survives_a_restart_and_sees_what_was_imported_after_it(
     listed, rebuilt = await reopen_and_ask(store_config, ids["source"])
     assert "paraphrase" in listed
     assert not rebuilt or saved is None
+
+
+async def test_two_stores_keeping_their_indexes_in_one_folder_keep_them_apart(
+    store_backend: str, tmp_path: Path
+) -> None:
+    # Two PostgreSQL stores of one host keep their index files in one folder ([storage]
+    # index_dir): each file is named by its database's identity, so neither overwrites the
+    # other's and each store loads its own at the next start.
+    first, second = (storage_config(store_backend, tmp_path, name) for name in ("one", "two"))
+    async with opened_store(first) as store:
+        ids = await store_with_meaning(store, [SOURCE, DECOY, PARAPHRASE, *FILLER])
+    async with opened_store(second) as store:
+        others = [dataclasses.replace(a, guid=f"2:{a.guid}") for a in FILLER]
+        await store_with_meaning(store, others)
+
+    listed, rebuilt = await reopen_and_ask(first, ids["source"])
+
+    assert "paraphrase" in listed
+    assert not rebuilt
 
 
 async def test_an_import_by_another_process_is_seen_by_a_running_reader(

@@ -55,14 +55,16 @@ def storage_config(backend: str, folder: Path, name: str = "news") -> StorageCon
         key = (str(folder), name)
         if key not in _urls:
             _urls[key] = fresh_schema_url(name)
-        return StorageConfig(url=_urls[key])
+        # The meaning index's file in the test's folder, not the user's cache folder.
+        return StorageConfig(url=_urls[key], index_dir=str(folder))
     raise ValueError(f"unknown store backend {backend!r}")
 
 
 def storage_table(config: StorageConfig) -> str:
     """The ``[storage]`` table of a config file naming this store."""
     if config.url is not None:
-        return f'[storage]\nurl = "{config.url}"\n'
+        folder = f'index_dir = "{config.index_dir}"\n' if config.index_dir else ""
+        return f'[storage]\nurl = "{config.url}"\n{folder}'
     return f'[storage]\npath = "{config.path}"\n'
 
 
@@ -129,7 +131,8 @@ def drop_test_database() -> None:
 
 async def open_store(config: StorageConfig) -> Store:
     """Open (creating and migrating) the store ``config`` names; the caller closes it."""
-    return await Store.open(config.target)
+    index_dir = Path(config.index_dir) if config.index_dir else None
+    return await Store.open(config.target, index_dir=index_dir)
 
 
 @asynccontextmanager
