@@ -216,16 +216,10 @@ def _content_ranked(
     index: VectorIndex | None,
 ) -> list[tuple[_Doc, float]]:
     profile = _profile(conn, source, tuning, stats)
-    pg = conn.dialect == POSTGRESQL
-    expression = fts.or_query(profile.query, max_terms=max(tuning.terms, 1), tsquery=pg)
     ids: list[int] = []
-    if expression is not None and pg:
-        rows = conn.execute(
-            "SELECT id FROM articles, CAST(? AS tsquery) q WHERE search @@ q"
-            " ORDER BY ts_rank(?::real[], search, q) DESC, id DESC LIMIT ?",
-            (expression, fts.ts_weights(tuning.fts_weights), tuning.candidates + 1),
-        ).fetchall()
-        ids = [int(r[0]) for r in rows]
+    expression = fts.or_query(profile.query, max_terms=max(tuning.terms, 1))
+    if expression is not None and conn.dialect == POSTGRESQL:
+        ids = _word_candidates_pg(conn, profile, tuning.candidates + 1)
     elif expression is not None:
         rows = conn.execute(
             "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
@@ -250,6 +244,26 @@ def _content_ranked(
     )
     ranked = sorted(zip(candidates, scores, strict=True), key=lambda p: (-p[1], -p[0].id))
     return [(doc, score) for doc, score in ranked if score > 0]
+
+
+def _word_candidates_pg(conn: Conn, profile: _Profile, count: int) -> list[int]:
+    """PostgreSQL's best ``count`` articles sharing the query's terms, by the sum of the
+    source's weights of the terms they share (the numerator of the cosine ``_scores`` ranks by,
+    with each shared term counted once).
+
+    Not ``ts_rank`` over the OR query: it reads every match's whole ``tsvector`` (kept out of
+    line, ~4 kB each), 0.3-1.2 s a call at 120,000 articles. Here each term is one look-up in
+    the full-text index and the article's id is all that is read of a match (docs/benchmarks.md,
+    "The PostgreSQL store"). Each term goes as a quoted tsquery literal, never as syntax."""
+    terms = list(profile.query)
+    queries = [fts.and_query([t], tsquery=True) or "''" for t in terms]
+    rows = conn.execute(
+        "SELECT m.id FROM unnest(?::text[], ?::float8[]) AS t(q, w),"
+        " LATERAL (SELECT id FROM articles WHERE search @@ t.q::tsquery) m"
+        " GROUP BY m.id ORDER BY sum(t.w) DESC, m.id DESC LIMIT ?",
+        (queries, [profile.vector.get(t, 0.0) for t in terms], count),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def _nearest_by_meaning(conn: Conn, article_id: int, count: int, index: VectorIndex) -> list[int]:
