@@ -6,6 +6,7 @@
                                                       # (and story assignment: adds N articles)
     python bench/store.py build STORE [--count N]     # a fresh store made by `newsbot import`
     python bench/store.py ledger STORE                # claim/record 10,000 rows, round trips
+    python bench/store.py bbc URL                     # BBC P@5 of related, SQLite and URL
 
 STORE is an SQLite file or a ``postgresql://`` URL (``build`` and ``latency`` take either;
 ``import --url`` fills the database given with the 100,000 first, unless it holds them).
@@ -304,6 +305,39 @@ async def bench_ledger(target: Path | str) -> None:
     print(f"one read {read * 1000:.2f} ms, one write {write * 1000:.2f} ms")
 
 
+async def bbc_backends(url: str) -> None:
+    """BBC P@5 of related (bench/quality.py's measure) on SQLite and on the empty PostgreSQL
+    database ``url``, the same 2,225 articles stored in both as an import stores them."""
+    from quality import bbc, read_bbc, store_with_vectors
+
+    from storage.related import RelatedTuning
+
+    tunings = (
+        ("words only", RelatedTuning(meaning_share=0.0)),
+        ("words + meaning, word and meaning candidates (default)", RelatedTuning()),
+    )
+    articles = read_bbc()
+    with tempfile.TemporaryDirectory() as folder:
+        for target in (Path(folder) / "bbc.db", url):
+            store = await Store.open(target)
+            try:
+                outcomes = await store_with_vectors(store, articles)
+                ids = sorted({o.article_id for o in outcomes})
+                categories = {
+                    o.article_id: a.category or "" for o, a in zip(outcomes, articles, strict=True)
+                }
+                await store.open_index()
+                for label, tuning in tunings:
+                    p5, timings = await bbc(tuning, store, ids, categories)
+                    backend = "PostgreSQL" if target == url else "SQLite"
+                    print(
+                        f"{backend:<10} {label:<56} P@5 {p5:.4f} over {len(ids):,},"
+                        f" related p95 {percentile(timings, 0.95):.1f} ms"
+                    )
+            finally:
+                await store.close()
+
+
 def store_target(text: str) -> Path | str:
     return text if text.startswith("postgresql://") else Path(text)
 
@@ -320,11 +354,15 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=300)
     p = sub.add_parser("ledger")
     p.add_argument("store", type=store_target)
+    p = sub.add_parser("bbc")
+    p.add_argument("url", help="an empty PostgreSQL database")
     p = sub.add_parser("build")
     p.add_argument("store", type=store_target)
     p.add_argument("--count", type=int, default=200_000)
     args = parser.parse_args()
-    if args.what == "ledger":
+    if args.what == "bbc":
+        asyncio.run(bbc_backends(args.url))
+    elif args.what == "ledger":
         asyncio.run(bench_ledger(args.store))
     elif args.what == "build":
         build(args.store, args.count)
