@@ -14,7 +14,7 @@ from bot.cli import main as newsbot
 from core.settings import StorageConfig
 from ingest.jsonio import article_to_dict
 from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
-from storage.search import SearchEngine, normalise_title
+from storage.search import SearchEngine, SearchTuning, normalise_title
 from tests.support.store import opened_store
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -222,6 +222,25 @@ async def test_search_requires_every_word_but_falls_back_to_any(store: Store) ->
     assert [a.id for a in await engine.search("iceland striker")] != []
     assert {a.id for a in await engine.search("iceland striker")} == {volcano, football}
     assert await engine.search("zzzz qqqq") == []
+
+
+async def test_search_finds_the_newest_matches_however_far_back_they_are(store: Store) -> None:
+    # PostgreSQL looks among the newest articles first and widens the window until it holds
+    # enough matches; a small pool makes this store of 40 need every step.
+    ids = await add(
+        store,
+        *(
+            article(f"n{n}", VOLCANO if n in (0, 1, 38) else FOOTBALL, when=T0 + timedelta(hours=n))
+            for n in range(40)
+        ),
+    )
+    engine = SearchEngine(store.db, search_tuning=SearchTuning(pool=3))
+    assert [a.id for a in await engine.search("iceland volcano", limit=3)] == [
+        ids[38],
+        ids[1],
+        ids[0],
+    ]
+    assert [a.id for a in await engine.search("the", limit=2)] == [ids[39], ids[38]]
 
 
 async def test_search_of_only_stop_words_lists_newest_matches(store: Store) -> None:
