@@ -3,6 +3,7 @@
     python bench/bot_latency.py STORE [--asks N]
     python bench/bot_latency.py STORE --related-newest 50 [--asks 60]
     python bench/bot_latency.py STORE --only-related [--asks N]
+    python bench/bot_latency.py STORE --search [--asks N]     # also /search, two title words
 
 STORE is a store such as ``python bench/synthetic.py /tmp/1m.db 1000000`` makes (the bot
 opens it as its own store). The Bot API double runs in its own process; each ask injects a
@@ -34,27 +35,50 @@ READERS = 200
 
 
 def write_config(
-    folder: Path, store: Path, base_url: str, token: str, level: str = "WARNING"
+    folder: Path, store: Path | str, base_url: str, token: str, level: str = "WARNING"
 ) -> Path:
     topics = "".join(
         f'[topics.{s}]\nname = "{s.title()}"\ncategories = ["{s}"]\n\n' for s in SECTIONS
     )
+    # A PostgreSQL store's meaning index in the user's cache folder, as a bot keeps it.
+    where = f'url = "{store}"' if isinstance(store, str) else f'path = "{store}"'
     path = folder / "config.toml"
     path.write_text(
         f'[telegram]\ntoken = "{token}"\napi_base_url = "{base_url}"\n\n'
-        f'[storage]\npath = "{store}"\n\n{topics}[logging]\nlevel = "{level}"\n',
+        f'[storage]\n{where}\n\n{topics}[logging]\nlevel = "{level}"\n',
         encoding="utf-8",
     )
     return path
 
 
-async def run(store: Path, asks: int, only_related: bool = False) -> None:
-    with sqlite3.connect(store) as conn:
-        max_id = conn.execute("SELECT max(id) FROM articles").fetchone()[0]
-        total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+def store_size(store: Path | str) -> tuple[int, int, list[str]]:
+    """The store's largest article id, its number of articles and 200 of its titles."""
+    size = "SELECT max(id), count(*) FROM articles"
+    # Every 1,000th article's title: the same sample on either backend.
+    titles = "SELECT title FROM articles WHERE id % 1000 = 0 ORDER BY id LIMIT 200"
+    if isinstance(store, str):
+        import psycopg
+
+        with psycopg.connect(store) as pg:
+            row = pg.execute(size).fetchone()
+            sample = [r[0] for r in pg.execute(titles)]
+    else:
+        with sqlite3.connect(store) as conn:
+            row = conn.execute(size).fetchone()
+            sample = [r[0] for r in conn.execute(titles)]
+    assert row is not None
+    return int(row[0]), int(row[1]), sample
+
+
+async def run(
+    store: Path | str, asks: int, only_related: bool = False, search: bool = False
+) -> None:
+    max_id, total, titles = store_size(store)
     rng = random.Random(3)
     procs = Processes()
     results: dict[str, list[float]] = {"/latest": [], "/latest <topic>": [], "/related ID": []}
+    if search:  # two words of a stored title, as bench/store.py latency searches
+        results["/search WORDS"] = []
     if only_related:
         results = {"/related ID": []}
     with tempfile.TemporaryDirectory() as folder:
@@ -71,11 +95,15 @@ async def run(store: Path, asks: int, only_related: bool = False) -> None:
             ready = time.perf_counter() - started
             for n in range(asks):
                 kind = list(results)[n % len(results)]
-                text = {
-                    "/latest": "/latest",
-                    "/latest <topic>": f"/latest {rng.choice(SECTIONS)}",
-                    "/related ID": f"/related {rng.randrange(1, max_id)}",
-                }[kind]
+                if kind == "/search WORDS":
+                    words = rng.choice([t.split() for t in titles if len(t.split()) > 1])
+                    text = "/search " + " ".join(rng.sample(words, 2))
+                else:
+                    text = {
+                        "/latest": "/latest",
+                        "/latest <topic>": f"/latest {rng.choice(SECTIONS)}",
+                        "/related ID": f"/related {rng.randrange(1, max_id)}",
+                    }[kind]
                 chat = FIRST_ID + n % READERS
                 answer = await asyncio.to_thread(
                     http_json, f"{double['control']}/ask", {"chat_id": chat, "text": text}
@@ -174,16 +202,21 @@ async def run_related(store: Path, newest: int, asks: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("store", type=Path)
+    parser.add_argument(
+        "store",
+        type=lambda t: t if t.startswith("postgresql://") else Path(t),
+        help="an SQLite file or a postgresql:// URL",
+    )
     parser.add_argument("--asks", type=int, default=600)
     parser.add_argument("--related-newest", type=int, metavar="K")
+    parser.add_argument("--search", action="store_true", help="also ask /search")
     parser.add_argument("--only-related", action="store_true", help="ask /related only")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.related_newest:
         asyncio.run(run_related(args.store, args.related_newest, args.asks))
     else:
-        asyncio.run(run(args.store, args.asks, args.only_related))
+        asyncio.run(run(args.store, args.asks, args.only_related, args.search))
     print(f"  ({time.perf_counter() - started:.0f} s)")
 
 
