@@ -96,9 +96,11 @@ def copy_store(
             _copy_table(src, dst, table, progress)
         if dst.dialect == POSTGRESQL:
             _advance_identities(dst, tables)
-            # The planner's statistics now, not whenever autovacuum comes: until then it
-            # guesses how many articles a word matches, and guesses badly in a big store.
-            dst.execute("ANALYZE")
+            # Now, not whenever autovacuum comes: the planner's statistics (until then it
+            # guesses how many articles a word matches, badly in a big store), and the
+            # visibility map, without which counting a word's articles in the full-text
+            # index (the related engine's rarer words) reads every one of them.
+            dst.execute("VACUUM (ANALYZE)")
         copied = {t: _count(dst, t) for t in tables}
     wrong = [t for t in tables if copied[t] != counts[t]]
     if wrong:
