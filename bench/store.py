@@ -35,10 +35,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from platformdirs import user_cache_dir
 from synthetic import SECTIONS, fill, retold, write_jsonl
 
+from bot.bootstrap import index_dir
 from bot.cli import main as newsbot
+from core.settings import Config
 from storage import Meaning, NewArticle, Store
 from storage.timeutil import utc_from_seconds
 
@@ -134,7 +135,7 @@ async def count_articles(path: Path | str) -> int:
 async def bench_latency(path: Path | str, queries: int) -> None:
     # A PostgreSQL store's meaning index in the folder the bot keeps it in (bot.bootstrap).
     opening = time.perf_counter()
-    store = await Store.open(path, index_dir=Path(user_cache_dir("newsbot")))
+    store = await Store.open(path, index_dir=index_dir(Config()))
     rng = random.Random(1)
     try:
         total = await store.articles.count()

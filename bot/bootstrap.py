@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-
-from platformdirs import user_cache_dir
 
 from core.clock import utc_now
 from core.settings import Config
 from storage import Meaning, Store, Topic
 
 
-def index_dir(config: Config) -> Path:
+def index_dir(config: Config, environ: Mapping[str, str] = os.environ) -> Path:
     """Where a PostgreSQL store's meaning index is kept: ``[storage] index_dir``, else the
-    user's cache folder (``~/.cache/newsbot`` on Linux)."""
+    user's cache folder by the XDG rule (``$XDG_CACHE_HOME/newsbot``, ``~/.cache/newsbot``)."""
     configured = config.storage.index_dir
-    return Path(configured) if configured else Path(user_cache_dir("newsbot"))
+    if configured:
+        return Path(configured)
+    cache = environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache) if Path(cache).is_absolute() else Path.home() / ".cache") / "newsbot"
 
 
 async def open_store(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.bootstrap import index_dir
 from bot.config import load_config, parse_clock_range, parse_duration
 from core.settings import DEFAULT_API_BASE_URL, ConfigError, QuietHours
 
@@ -221,3 +222,22 @@ def test_a_bad_storage_table_is_one_line(tmp_path: Path, storage: str, message: 
 def test_a_bad_database_url_in_the_environment_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NEWSBOT_DATABASE_URL must be a PostgreSQL URL"):
         load_config(write(tmp_path, GOOD), environ={"NEWSBOT_DATABASE_URL": "news.db"})
+
+
+def test_a_postgresql_stores_index_folder_is_the_configured_one_else_the_cache_folder(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[storage]\nurl = "postgresql://newsbot@127.0.0.1/news"\nindex_dir = "/var/cache/nb"\n',
+        encoding="utf-8",
+    )
+    configured = load_config(str(path), {})
+    assert index_dir(configured) == Path("/var/cache/nb")
+
+    path.write_text('[storage]\nurl = "postgresql://newsbot@127.0.0.1/news"\n', encoding="utf-8")
+    default = load_config(str(path), {})
+    assert index_dir(default, {"XDG_CACHE_HOME": "/srv/cache"}) == Path("/srv/cache/newsbot")
+    # A relative XDG_CACHE_HOME is invalid by the XDG rule: the home folder's .cache instead.
+    assert index_dir(default, {"XDG_CACHE_HOME": "cache"}) == Path.home() / ".cache/newsbot"
+    assert index_dir(default, {}) == Path.home() / ".cache/newsbot"
