@@ -49,8 +49,9 @@ ORDER = (
     "search_term_stats_info",
 )
 # Kept by each store itself: its migrations' record, SQLite's index and counters, and the
-# state of the instances sharing a PostgreSQL store (storage/cluster.py: who polls from where).
-_OWN = ("schema_migrations", "sqlite_", "articles_fts", "cluster_")
+# state of the instances sharing a PostgreSQL store (storage/cluster.py: who polls from where),
+# and each story's newest report (story_heads: its triggers fill it as the articles arrive).
+_OWN = ("schema_migrations", "sqlite_", "articles_fts", "cluster_", "story_heads")
 
 
 class CopyError(StoreError):

@@ -101,3 +101,34 @@ async def test_latest_lists_each_bounded_story_once_with_its_report_count(store:
     # Three stories of two reports each, newest first, each shown by its newest report.
     assert [(a.id, n) for a, n in rows] == [(ids[5], 2), (ids[3], 2), (ids[1], 2)]
     assert len({a.story for a, _ in rows}) == 3
+
+
+async def test_latest_follows_a_storys_newest_report_as_reports_move(store: Store) -> None:
+    def report(n: int, hour: float) -> NewArticle:
+        return NewArticle(
+            title=f"Report {n}",
+            guid=f"head-{n}",
+            summary="A line.",
+            published_at=DAY0 + timedelta(hours=hour),
+        )
+
+    a, b, c = [
+        o.article_id for o in await store.articles.upsert_many([report(n, n) for n in range(3)])
+    ]
+
+    async def latest() -> list[tuple[int, int]]:
+        return [(x.id, n) for x, n in await store.articles.latest_stories(limit=10)]
+
+    assert await latest() == [(c, 1), (b, 1), (a, 1)]
+    await store.articles.join_story(c, a)  # c becomes the newest report of a's story
+    assert await latest() == [(c, 2), (b, 1)]
+    await store.articles.join_story(c, b)  # and moves on: a heads its own story again
+    assert await latest() == [(c, 2), (a, 1)]
+    # A correction that dates a report later makes it its story's newest, at the top.
+    [moved] = await store.articles.upsert_many([report(1, 5)])
+    assert moved.article_id == b
+    assert await latest() == [(b, 2), (a, 1)]
+    # An older report arriving late joins below the head and changes nothing shown.
+    [late] = await store.articles.upsert_many([report(3, -1)])
+    await store.articles.join_story(late.article_id, a)
+    assert await latest() == [(b, 2), (a, 2)]
