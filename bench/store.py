@@ -40,6 +40,7 @@ from synthetic import SECTIONS, fill, retold, write_jsonl
 from bot.bootstrap import index_dir
 from bot.cli import main as newsbot
 from core.settings import Config
+from semantic import one_blas_thread
 from storage import Meaning, NewArticle, Store
 from storage.timeutil import utc_from_seconds
 
@@ -361,6 +362,7 @@ def main() -> None:
     p.add_argument("store", type=store_target)
     p.add_argument("--count", type=int, default=200_000)
     args = parser.parse_args()
+    one_blas_thread()  # as newsbot itself runs
     if args.what == "bbc":
         asyncio.run(bbc_backends(args.url))
     elif args.what == "ledger":

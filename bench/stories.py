@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from store import figures
 from synthetic import SECTIONS, fill
 
+from semantic import one_blas_thread
 from storage import Store
 from storage.db import Conn
 
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--story", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
+    one_blas_thread()  # as newsbot itself runs
     fresh = not args.store.exists()
     asyncio.run(bench(args.store, args.count, args.story, args.queries, fresh=fresh))
 

@@ -40,7 +40,7 @@ from core.clock import utc_now
 from core.settings import Config, ConfigError
 from ingest.jsonio import article_to_dict
 from ingest.pipeline import ImportSummary
-from semantic import ModelError
+from semantic import ModelError, one_blas_thread
 from semantic.model import shared_embedder
 from storage import Article, Meaning, Store, StoreUnreachable
 from storage.db import describe
@@ -191,6 +191,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    one_blas_thread()
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

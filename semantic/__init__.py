@@ -11,6 +11,7 @@ from semantic.model import (
     Vectors,
     article_text,
     from_bytes,
+    one_blas_thread,
     packaged_files,
     to_bytes,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Vectors",
     "article_text",
     "from_bytes",
+    "one_blas_thread",
     "packaged_files",
     "same_story",
     "story_items",

@@ -37,6 +37,19 @@ CACHED_WORDS = 100_000
 Vectors = npt.NDArray[np.float32]
 
 
+def one_blas_thread() -> None:
+    """Run numpy's matrix products on the calling thread only, for the rest of the process.
+
+    OpenBLAS starts a thread per core for each product. Ours are small (a story window of
+    ~2,000 vectors, related's ~80 candidates): the extra thread mostly spins, and on a busy
+    2-core machine it competed with the event loop and SQLite. Story assignment of one article
+    took 16 ms of CPU with it, 5 ms without (docs/benchmarks.md, issue 10).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class ModelError(Exception):
     """The embedding model cannot be used; the message names the file to fix."""
 
