@@ -90,7 +90,10 @@ READER_PRAGMAS = (
     "PRAGMA query_only = ON",
     f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
     "PRAGMA temp_store = MEMORY",
-    "PRAGMA cache_size = -16384",
+    # 4 MB each: every write by another connection empties a reader's cache anyway, and the
+    # OS keeps the file's pages; 16 MB each was ~30 MB of the bot's memory at 200,000 articles
+    # with no faster /related (docs/benchmarks.md, issue 10).
+    "PRAGMA cache_size = -4096",
 )
 
 
