@@ -274,6 +274,17 @@ class Database:
     async def _write(self, fn: Callable[[Conn], T], deadline: float) -> T:
         raise NotImplementedError
 
+    # Units of ``write_rows`` that may run at once in one process (more only queue).
+    row_writers: ClassVar[int] = 1
+
+    async def write_rows(self, fn: Callable[[Conn], T], tables: Sequence[str]) -> T:
+        """``write`` for a unit that changes only rows of ``tables`` it names or locks itself
+        (by id, or claimed ``FOR UPDATE SKIP LOCKED``), so row locks alone keep it right
+        beside other writes. SQLite has one writer: the same as ``write``. PostgreSQL runs it
+        without the store's write lock, up to ``row_writers`` at once (pg.py)."""
+        del tables  # SQLite's write lock covers every table
+        return await self.write(fn)
+
     def _busy_message(self) -> str:
         return (
             f"{self.path}: the store is locked by another process"

@@ -9,8 +9,12 @@ async driver would have meant a second, awaiting copy of every query.
 
 ``write`` holds one transaction-scoped advisory lock for its whole transaction: writes are one
 at a time across every process on the database, as SQLite's IMMEDIATE transactions are, so the
-units keep the guarantees they were written for (a claim reads and marks rows in one step).
-Waiting for it is bounded by ``lock_timeout``; then ``StoreBusy``, as on SQLite.
+units keep the guarantees they were written for. Waiting for it is bounded by ``lock_timeout``;
+then ``StoreBusy``, as on SQLite. ``write_rows`` is for the units whose rows' own locks are
+enough (the ledger's claims, which take rows ``FOR UPDATE SKIP LOCKED``, and its outcomes,
+written by id to rows the writer holds): they run without that lock, several at once on
+connections of their own, so a claim never queues behind an outcome or another instance's
+import, and two claimers take disjoint rows at the same time.
 
 A connection that broke (the server restarted) is dropped by the pool, which opens new ones; a
 read that failed on one is run once more (it changed nothing), a write is not: it reports
@@ -55,6 +59,8 @@ T = TypeVar("T")
 MIGRATION_LOCK = (0x6E657773, 0x6D696772)
 WRITE_LOCK = (0x6E657773, 0x77726974)
 CONNECT_TIMEOUT = 5  # seconds to reach the server at start
+# Row-locked writes (``write_rows``) one process runs at once, each on a connection of its own.
+ROW_WRITERS = 3
 # A statement that runs this long is stopped (StoreBusy): a wedged query must not hold a
 # connection, and the write lock with it, for ever. Far above any unit's normal time.
 STATEMENT_TIMEOUT_MS = 120_000
@@ -156,6 +162,7 @@ class PostgresDatabase(Database):
     ) -> None:
         super().__init__(masked_url(url), readonly=readonly)
         self.url = url
+        self._row_writers = asyncio.Semaphore(ROW_WRITERS)
         self._pool = pool
         self.threads = threads  # units of work that can run at once (one connection each)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="newsbot-pg")
@@ -170,7 +177,7 @@ class PostgresDatabase(Database):
         An unreachable server is ``StoreUnreachable``: one line naming the URL, password masked.
         """
         await asyncio.to_thread(_prepare, url, readonly)
-        threads = readers + 1
+        threads = readers + 1 + ROW_WRITERS
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -208,6 +215,24 @@ class PostgresDatabase(Database):
             lambda: self._unit(fn, "BEGIN", retry=False, deadline=deadline)
         )
 
+    row_writers: ClassVar[int] = ROW_WRITERS
+
+    async def write_rows(self, fn: Callable[[Conn], T], tables: Sequence[str]) -> T:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; this command cannot write")
+        deadline = time.monotonic() + self.write_patience
+        try:
+            async with asyncio.timeout(self.write_patience):
+                await self._row_writers.acquire()
+        except TimeoutError:
+            raise StoreBusy(self._busy_message()) from None
+        try:
+            return await self._in_thread(
+                lambda: self._unit(fn, "BEGIN", retry=False, deadline=deadline, tables=tables)
+            )
+        finally:
+            self._row_writers.release()
+
     def _unit(
         self,
         fn: Callable[[Conn], T],
@@ -215,11 +240,14 @@ class PostgresDatabase(Database):
         *,
         retry: bool,
         deadline: float | None = None,
+        tables: Sequence[str] | None = None,
     ) -> T:
-        """Run ``fn`` on a pooled connection in one transaction (``begin``) and commit it."""
+        """Run ``fn`` on a pooled connection in one transaction (``begin``) and commit it; with
+        a ``deadline``, a write: holding the store's write lock, or with ``tables`` only
+        those tables' row-write lock (``write_rows``)."""
         try:
             try:
-                return self._attempt(fn, begin, deadline)
+                return self._attempt(fn, begin, deadline, tables)
             except psycopg.OperationalError as exc:
                 if not _is_broken_error(exc):
                     raise
@@ -229,20 +257,28 @@ class PostgresDatabase(Database):
                 if not retry:
                     raise
                 log.info("%s: a connection broke (%s); reading once more", self.path, exc)
-                return self._attempt(fn, begin, deadline)
+                return self._attempt(fn, begin, deadline, tables)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             # Busy, or the server went away: nothing of a write was stored, and the caller
             # tries again as after another process's lock. Anything else is a fault.
             busy = isinstance(exc, (*_BUSY, psycopg_pool.PoolTimeout)) or _is_broken_error(exc)
             raise (StoreBusy if busy else StoreError)(describe(self.url, exc)) from exc
 
-    def _attempt(self, fn: Callable[[Conn], T], begin: str | None, deadline: float | None) -> T:
+    def _attempt(
+        self,
+        fn: Callable[[Conn], T],
+        begin: str | None,
+        deadline: float | None,
+        tables: Sequence[str] | None = None,
+    ) -> T:
         with self._pool.connection(timeout=self.write_patience) as raw:
             if begin is None:
                 return fn(PgConnection(raw))
             try:
-                if deadline is not None:
+                if deadline is not None and tables is None:
                     self._lock_for_write(raw, begin, deadline)
+                elif deadline is not None and tables is not None:
+                    self._lock_tables(raw, begin, deadline, tables)
                 else:
                     raw.execute(begin)
                 result = fn(PgConnection(raw))
@@ -254,11 +290,36 @@ class PostgresDatabase(Database):
                 raise
             return result
 
+    def _lock_tables(
+        self, raw: psycopg.Connection[Any], begin: str, deadline: float, tables: Sequence[str]
+    ) -> None:
+        """Begin a row-locked write: ``tables`` in ROW EXCLUSIVE mode (what its UPDATEs take
+        anyway), taken first so that a table locked whole by another transaction (a
+        maintenance job, a migration) is a wait the store can tell of, as for the write lock;
+        every lock wait of the transaction (rows too) ends at ``deadline``."""
+        lock = f"LOCK TABLE {', '.join(tables)} IN ROW EXCLUSIVE MODE"
+        try:
+            with raw.pipeline():
+                raw.execute(begin)
+                raw.execute("SELECT set_config('lock_timeout', %s, true)", (_patience(deadline),))
+                raw.execute(f"{lock} NOWAIT")
+            return
+        except pg_errors.LockNotAvailable:
+            raw.execute("ROLLBACK")
+        self._waiting(deadline - time.monotonic())
+        with raw.pipeline():
+            raw.execute(begin)
+            raw.execute("SELECT set_config('lock_timeout', %s, true)", (_patience(deadline),))
+        try:
+            raw.execute(lock)
+        except pg_errors.LockNotAvailable as exc:
+            raise StoreBusy(self._busy_message()) from exc
+
     def _lock_for_write(self, raw: psycopg.Connection[Any], begin: str, deadline: float) -> None:
         """Begin and take the database's write lock for the transaction, waiting for it until
         ``deadline``."""
         # lock_timeout bounds every lock wait of the transaction (rows too), not only this one.
-        patience = f"{max(int((deadline - time.monotonic()) * 1000), 1)}ms"
+        patience = _patience(deadline)
         with raw.pipeline():  # BEGIN and the try in one round trip
             raw.execute(begin)
             cursor = raw.execute(
@@ -277,6 +338,11 @@ class PostgresDatabase(Database):
             raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITE_LOCK)
         except pg_errors.LockNotAvailable as exc:
             raise StoreBusy(self._busy_message()) from exc
+
+
+def _patience(deadline: float) -> str:
+    """``lock_timeout`` for the time left until ``deadline``."""
+    return f"{max(int((deadline - time.monotonic()) * 1000), 1)}ms"
 
 
 def _is_broken_error(exc: BaseException) -> bool:

@@ -23,6 +23,7 @@ from botapi_double import BotApiDouble
 from storage import Store, Topic
 from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
 from storage.deliveries import LEASE
+from storage.pg import WRITE_LOCK
 from tests.harness import make_article, running_bot
 from tests.support.newsbot import ROOT, PythonProcess, start_newsbot, start_python
 from tests.support.postgres import committed_past, throwaway_database
@@ -334,3 +335,49 @@ async def test_rows_a_former_leader_left_claimed_are_sent_once_their_lease_expir
             await bot.store.chats.update_settings(reader.id, now, mode="instant")
         arrived = await bot.tg.wait_for_messages(3, timeout=10)
     assert sorted(m.chat_id for m in arrived) == sorted(r.id for r in readers)
+
+
+# -- ledger claims on PostgreSQL: row locks only, side by side -------------------------------
+
+
+async def test_two_claimers_take_disjoint_rows_at_once_without_the_write_lock(
+    pg_url: str,
+) -> None:
+    one, two = await Store.open(pg_url), await Store.open(pg_url)
+    try:
+        await one.articles.sync_topics([Topic("economy", "Economy")])
+        now = int(time.time())
+        for chat_id in range(FIRST_READER, FIRST_READER + 150):
+            await one.chats.seen(chat_id, "private", None, None, now)
+            await one.subscriptions.subscribe(chat_id, ["economy"], now)
+        [outcome] = await one.articles.upsert_many(
+            [make_article(1, published_at=datetime.now(UTC), topics=("economy",))]
+        )
+        assert await one.deliveries.fan_out([outcome.article_id], now) == 150
+        for store in (one, two):
+            store.db.write_patience = 2  # a claim that waited for either lock would fail
+        with psycopg.connect(pg_url) as importer, psycopg.connect(pg_url) as claimer:
+            # A third instance's long write (an import) holds the store's write lock, and a
+            # fourth is in the middle of a claim: it has locked 50 rows, not committed yet.
+            importer.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITE_LOCK)
+            held = {
+                r[0]
+                for r in claimer.execute(
+                    "SELECT id FROM deliveries WHERE status = 'owed' ORDER BY id LIMIT 50"
+                    " FOR UPDATE SKIP LOCKED"
+                )
+            }
+            first, second = await asyncio.gather(
+                one.deliveries.claim(now, 60), two.deliveries.claim(now, 60)
+            )
+            claimer.rollback()  # the fourth gives its rows back
+            importer.rollback()
+        rest = await one.deliveries.claim(now, 100)
+    finally:
+        await one.close()
+        await two.close()
+    a, b, c = ({d.id for d in batch} for batch in (first, second, rest))
+    assert sorted([len(a), len(b)]) == [40, 60]  # both got rows while the others held theirs ...
+    assert not a & b and not (a | b) & held  # ... and none twice
+    assert one.db.busy_waits == two.db.busy_waits == 0  # neither waited for a lock
+    assert c == held  # the rows the fourth let go are owed again, and claimed now

@@ -18,9 +18,8 @@ from typing import Any
 
 from bot.handlers.errors import BUSY
 from core.settings import StorageConfig
-from storage.pg import WRITE_LOCK
 from tests.harness import FakeClock, make_article, running_bot
-from tests.support.store import DEFAULT_BACKEND, storage_config
+from tests.support.store import DEFAULT_BACKEND, PG_WRITE_LOCKED, storage_config
 
 HOLD_LOCK = """
 import sqlite3, sys
@@ -34,7 +33,8 @@ conn.execute("ROLLBACK")
 HOLD_PG_LOCK = f"""
 import psycopg, sys
 conn = psycopg.connect(sys.argv[1])
-conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", {WRITE_LOCK!r})
+for statement in {PG_WRITE_LOCKED!r}:
+    conn.execute(statement)
 print("locked", flush=True)
 sys.stdin.readline()
 conn.rollback()

@@ -7,6 +7,9 @@ limiter at bulk priority, so replies to commands always go first and no window i
 
 Every outcome is written to the ledger before the send counts as done (writes are grouped
 into one transaction per batch), so a crash can repeat only the sends in flight at that moment.
+Where the store runs row-locked writes side by side (PostgreSQL: ``Database.row_writers``),
+that many grouped writes are under way at once, so a send's mark never waits for a write
+that started before it was asked for, and the claims run beside them.
 A write that fails (the store locked by another process past its busy timeout) loses nothing:
 the changes stay in memory and are written again until they are stored, and a clean stop waits
 for them (bounded by ``stop_timeout``) and names any it could not write.
@@ -143,7 +146,8 @@ class Dispatcher:
         self._write_failing_since: float | None = None
         self._store_busy = False  # the last claim found the store locked by another writer
         self._giving_up = asyncio.Event()  # a stop ran out of time: write nothing more
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        self._prefetch: asyncio.Task[None] | None = None  # a claim running beside the sends
         self._ledger_empty_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -212,8 +216,7 @@ class Dispatcher:
 
     def _unfinished(self) -> set[asyncio.Task[None]]:
         tasks = set(self._in_flight)
-        if self._writer is not None and not self._writer.done():
-            tasks.add(self._writer)
+        tasks.update(w for w in self._writers if not w.done())
         return tasks
 
     async def _abandon(self) -> None:
@@ -251,28 +254,52 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             try:
-                if self._queued < self.claim_batch // 2:
-                    await self._claim()
+                if self._queued < self.claim_batch // 2 and self._prefetch is None:
+                    if self._queued:
+                        # Rows are at hand: send them while the next batch is claimed (a
+                        # claim is a few round trips to PostgreSQL, tens of ms).
+                        self._prefetch = asyncio.create_task(self._claim_beside())
+                    else:
+                        await self._claim()
+                        self._claimed_again()
                 launched = await self._launch_ready()
                 self.stats.last_progress = loop.time()
-                if self._store_busy:
-                    self._store_busy = False
-                    log.info("the store takes writes again; claiming deliveries")
                 if launched:
                     continue
                 await self._idle()
             except asyncio.CancelledError:
                 raise
-            except StoreBusy as exc:
-                # Another process holds the write lock: expected now and then, nothing lost
-                # (the rows stay owed). Said once per streak, without a traceback.
-                if not self._store_busy:
-                    self._store_busy = True
-                    log.warning("cannot claim deliveries yet: %s; trying again", exc)
+            except Exception as exc:
+                self._claim_failed(exc)
                 await self._idle()
-            except Exception:
-                log.exception("dispatcher loop failed; carrying on")
-                await self._idle()
+        if self._prefetch is not None:
+            await self._prefetch  # its rows join the queues, which the stop hands back
+
+    async def _claim_beside(self) -> None:
+        """A claim beside the sends (the loop goes on launching meanwhile)."""
+        try:
+            await self._claim()
+            self._claimed_again()
+        except Exception as exc:
+            self._claim_failed(exc)
+        finally:
+            self._prefetch = None
+            self._wake.set()
+
+    def _claimed_again(self) -> None:
+        if self._store_busy:
+            self._store_busy = False
+            log.info("the store takes writes again; claiming deliveries")
+
+    def _claim_failed(self, exc: Exception) -> None:
+        if isinstance(exc, StoreBusy):
+            # Another process holds the write lock: expected now and then, nothing lost
+            # (the rows stay owed). Said once per streak, without a traceback.
+            if not self._store_busy:
+                self._store_busy = True
+                log.warning("cannot claim deliveries yet: %s; trying again", exc)
+        else:
+            log.error("dispatcher loop failed; carrying on", exc_info=exc)
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -645,15 +672,24 @@ class Dispatcher:
         if self._giving_up.is_set():  # after a stop that ran out of time: say what is lost
             self._forget_pending()
             return
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._flush(), name="newsbot-ledger-writer")
+        writing = [w for w in self._writers if not w.done()]
+        # One more writer while the store takes writes; while it refuses them, only the one
+        # that is trying again (at its own pace).
+        wanted = 1 if self._write_failing_since is not None else self.store.db.row_writers
+        if self._pending and len(writing) < wanted:
+            writer = asyncio.create_task(self._flush(), name="newsbot-ledger-writer")
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
 
     async def _flush(self) -> None:
         """Write the pending changes in groups until none is left; a failed write is kept
         and tried again (outcomes of sends that happened must reach the ledger)."""
         loop = asyncio.get_running_loop()
         pause = WRITE_RETRY_FIRST
+        retrying = False  # this writer's last write failed
         while self._pending and not self._giving_up.is_set():
+            if self._write_failing_since is not None and not retrying:
+                return  # another writer is trying the store again; it writes these too
             batch = self._pending
             self._pending = []
             outcomes = [c.outcome for c in batch if c.outcome is not None]
@@ -674,8 +710,9 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._giving_up.wait(), pause)
                 pause = min(pause * 2, WRITE_RETRY_MAX)
+                retrying = True
                 continue
-            pause = WRITE_RETRY_FIRST
+            pause, retrying = WRITE_RETRY_FIRST, False
             if self._write_failing_since is not None:
                 log.warning(
                     "ledger written again after %.1f s of failed writes",

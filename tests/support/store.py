@@ -154,11 +154,12 @@ def harness_store(folder: Path) -> AbstractContextManager[Conn]:
 @contextmanager
 def write_lock_held(config: StorageConfig) -> Iterator[Callable[[], object]]:
     """Another process's connection holding the store's write lock until the block ends (or
-    the function it yields is called): SQLite's IMMEDIATE transaction, or on PostgreSQL the
-    advisory lock that newsbot's writes take."""
+    the function it yields is called): SQLite's IMMEDIATE transaction, or on PostgreSQL
+    ``PG_WRITE_LOCKED``."""
     if config.url is not None:
-        with psycopg.connect(config.url) as raw:  # the lock goes with the transaction's end
-            raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITE_LOCK)
+        with psycopg.connect(config.url) as raw:  # the locks go with the transaction's end
+            for statement in PG_WRITE_LOCKED:
+                raw.execute(statement)
             yield raw.rollback
         return
     conn = sqlite3.connect(config.path, isolation_level=None, timeout=10)
@@ -176,6 +177,16 @@ def sqlite_only(why: str) -> pytest.MarkDecorator:
     permissions, its journal, its application_id)."""
     del why  # said where the mark is used, for the reader
     return pytest.mark.parametrize("store_backend", ["sqlite"])
+
+
+# What keeps every write of newsbot waiting on PostgreSQL, as SQLite's IMMEDIATE transaction
+# does: the advisory lock that its writes take, and the ledger locked whole (the ledger's
+# claims and outcomes take only their rows' locks, storage/pg.py's write_rows), as a
+# maintenance transaction or a migration of it would hold it. Reads go on beside both.
+PG_WRITE_LOCKED = (
+    f"SELECT pg_advisory_xact_lock({WRITE_LOCK[0]}, {WRITE_LOCK[1]})",
+    "LOCK TABLE deliveries IN EXCLUSIVE MODE",
+)
 
 
 @contextmanager
