@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from telegram import Bot, BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -27,6 +28,9 @@ from core.settings import PAID_PER_SECOND, Config, ConfigError
 from ingest.fetch import make_client
 from ingest.topics import TopicTagger
 from storage.cluster import Leadership, PostgresLeadership, SoleInstance
+
+if TYPE_CHECKING:
+    from bot.shared_limits import SharedLimits
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,24 @@ def make_leadership(config: Config) -> Leadership:
     return PostgresLeadership(url, f"bot {bot_id}")
 
 
+def shared_limits(config: Config) -> SharedLimits | None:
+    """The windows shared with the other instances in Redis, when ``[delivery] shared_limits``
+    names a server (for webhook mode, where every instance sends its replies)."""
+    url = config.delivery.shared_limits
+    if url is None:
+        if config.telegram.webhook is not None and config.storage.url:
+            log.warning(
+                "webhook mode on a shared store: if several instances serve the webhook, set"
+                " [delivery] shared_limits (a Redis URL) so that Telegram's limits count the"
+                " replies of all of them; without it each instance counts its own"
+            )
+        return None
+    from bot.shared_limits import SharedLimits
+
+    bot_id = (config.telegram.token or "").partition(":")[0]
+    return SharedLimits(url, bot_id)
+
+
 def build_application(config: Config, *, clock: Clock = utc_now) -> Application:  # type: ignore[type-arg]
     """The whole bot, ready for ``run_polling`` or ``run_webhook``; the store opens in post_init."""
     # PTB 22 reports retry_after as a timedelta only in this mode, and warns otherwise.
@@ -76,6 +98,8 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
     ops: list[OpsServer] = []
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        if shared is not None:
+            await shared.check()  # an unreachable Redis stops the start: one line, exit 2
         store = await open_store(config)
         if store.meaning is not None:  # now, not at the first feed poll (~1 s, once a process)
             await asyncio.to_thread(store.meaning.load)
@@ -156,18 +180,22 @@ def build_application(config: Config, *, clock: Clock = utc_now) -> Application:
         for services in running:
             await services.http.aclose()
             await services.store.close()
+        if shared is not None:
+            await shared.close()
 
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
+    shared = shared_limits(config)
     limiter = TelegramRateLimiter(
         Limits(
             per_second=config.delivery.messages_per_second,
             private_per_second=config.delivery.private_chat_per_second,
             group_per_minute=config.delivery.group_per_minute,
             paid_per_second=PAID_PER_SECOND if config.delivery.paid_broadcast else None,
-        )
+        ),
+        shared=shared,
     )
     bot = NewsbotBot(
         token,

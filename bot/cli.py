@@ -247,6 +247,7 @@ def run_bot(config: Config) -> int:
     from bot.app import POLL_TIMEOUT, build_application
     from bot.lifecycle import run_polling
     from bot.metrics import MetricsError
+    from bot.shared_limits import SharedLimitsUnreachable
     from bot.webhook import WebhookError, run_webhook
 
     try:
@@ -263,7 +264,7 @@ def run_bot(config: Config) -> int:
     except (WebhookError, MetricsError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except StoreUnreachable as exc:  # no database server at the URL: one line, exit 2
+    except (StoreUnreachable, SharedLimitsUnreachable) as exc:  # a server down: one line
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.Error as exc:  # the store could not be opened: one line, as other commands

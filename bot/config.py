@@ -417,7 +417,12 @@ def _delivery(r: _Reader) -> DeliveryConfig:
         keep_days=r.get("keep_days", int, d.keep_days),
         max_age_seconds=_duration(r, "max_age", "3d") or d.max_age_seconds,
         paid_broadcast=r.get("paid_broadcast", bool, d.paid_broadcast),
+        shared_limits=r.get("shared_limits", str, "").strip() or None,
     )
+    if result.shared_limits is not None and not result.shared_limits.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        r.fail(f"{r.name('shared_limits')} must be a redis://, rediss:// or unix:// URL")
     if result.new_subscriber_backlog < 0:
         r.fail(f"{r.name('new_subscriber_backlog')} must be 0 or more")
     if result.keep_days < 1:

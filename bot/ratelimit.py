@@ -15,6 +15,10 @@ With paid broadcasts (``Limits.paid_per_second``), a request that carries
 ``allow_paid_broadcast`` counts only against that overall window (1,000/s at Telegram); every
 other request counts against both it and the free ``per_second`` window, so replies and edits
 keep Telegram's free limit while bulk sends go at the paid rate. Per-chat limits apply to all.
+
+Where several instances send (webhook mode), a ``Budget`` shared between them
+(bot/shared_limits.py, in Redis) counts every message too, before this process's own windows
+grant it: the same windows, kept once for all instances.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -100,6 +104,37 @@ def window_for_limit(per_period: float, period: float) -> Window:
     return Window(1, period / per_period)
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A window as every instance names it: ``limit`` messages per ``period`` seconds."""
+
+    name: str  # "all", "paid" or "chat:<id>"
+    limit: int
+    period: float
+
+
+class Budget(Protocol):
+    """Windows shared with other instances (bot/shared_limits.py): a message takes a slot in
+    each it counts against (``acquire`` waits for it; the first ``overall`` are the windows of
+    every chat) and gives it back once answered."""
+
+    async def acquire(self, spans: Sequence[Span], overall: int, *, interactive: bool) -> object:
+        """A slot in every window of ``spans``; whatever ``release`` needs to give it back."""
+        ...
+
+    async def release(self, slot: object) -> None: ...
+
+
+class Unshared:
+    """One instance sends: its own windows are all there is."""
+
+    async def acquire(self, spans: Sequence[Span], overall: int, *, interactive: bool) -> object:
+        return None
+
+    async def release(self, slot: object) -> None:
+        pass
+
+
 @dataclass(order=True)
 class _Waiter:
     priority: int
@@ -116,10 +151,15 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
     """
 
     def __init__(
-        self, limits: Limits = Limits(), *, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: Limits = Limits(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        shared: Budget | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
+        self.shared: Budget = shared if shared is not None else Unshared()
         self.global_window = window_for_limit(limits.per_second, 1.0)
         paid = limits.paid_per_second
         self.paid_window = None if paid is None else window_for_limit(paid, 1.0)
@@ -156,18 +196,30 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         priority = BULK if rate_limit_args == BULK else INTERACTIVE
         paid = bool(data.get("allow_paid_broadcast")) and self.paid_window is not None
         while True:
-            await self.acquire(chat, priority, paid=paid)
+            # The other instances' messages count too: first a slot of the shared windows
+            # (where replies of every instance go ahead of bulk sends), then this process's.
+            # Not the other way round: a bulk send holding a local slot while it waits for a
+            # shared one would keep this instance's own replies waiting behind it.
+            slot = await self.shared.acquire(
+                self.spans(chat, paid),
+                len(self._overall(paid)),
+                interactive=priority == INTERACTIVE,
+            )
             try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                seconds = _seconds(exc.retry_after)
-                self.pause(seconds)
-                self.retries_after_429 += 1
-                log.warning("Telegram asked to wait %.0f s (429); every request waits", seconds)
-                # The retry keeps the priority of a reply: it has waited already.
-                priority = INTERACTIVE
+                await self.acquire(chat, priority, paid=paid)
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as exc:
+                    seconds = _seconds(exc.retry_after)
+                    self.pause(seconds)
+                    self.retries_after_429 += 1
+                    log.warning("Telegram asked to wait %.0f s (429); every request waits", seconds)
+                    # The retry keeps the priority of a reply: it has waited already.
+                    priority = INTERACTIVE
+                finally:
+                    self.release(chat, paid=paid)
             finally:
-                self.release(chat, paid=paid)
+                await self.shared.release(slot)
 
     # -- the mechanism ---------------------------------------------------------------------
 
@@ -225,6 +277,17 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         if self.paid_window is None:
             return [self.global_window]
         return [self.paid_window] if paid else [self.paid_window, self.global_window]
+
+    def spans(self, chat: str | None, paid: bool) -> list[Span]:
+        """The windows a message counts against, as all instances name them: overall first."""
+        spans = []
+        for window in self._overall(paid):
+            name = "paid" if window is self.paid_window else "all"
+            spans.append(Span(name, window.limit, window.period))
+        mine = self.window_of(chat)
+        if mine is not None:
+            spans.append(Span(f"chat:{chat}", mine.limit, mine.period))
+        return spans
 
     def release(self, chat: str | None, *, paid: bool = False) -> None:
         now = self.clock()

@@ -129,6 +129,9 @@ class DeliveryConfig:
     # Telegram's paid tier: bulk sends carry allow_paid_broadcast and may go at up to
     # PAID_PER_SECOND overall, for a fee in Stars per message. Off unless the publisher opts in.
     paid_broadcast: bool = False
+    # A Redis server (redis://host:port/db) where every instance counts Telegram's limits
+    # together: for webhook mode, where every instance sends its replies (bot/shared_limits.py).
+    shared_limits: str | None = None
 
 
 PAID_PER_SECOND = 1000.0  # the Bot API's ceiling for messages sent with allow_paid_broadcast

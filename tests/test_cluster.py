@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import socket
 import time
 import urllib.request
 from collections import Counter
@@ -24,7 +26,8 @@ from storage import Store, Topic
 from storage.cluster import LostLead, PostgresLeadership, SoleInstance, describe_url
 from storage.deliveries import LEASE
 from storage.pg import WRITE_LOCK
-from tests.harness import make_article, running_bot
+from tests.harness import free_port, make_article, running_bot
+from tests.support.front import round_robin
 from tests.support.newsbot import ROOT, PythonProcess, start_newsbot, start_python
 from tests.support.postgres import committed_past, throwaway_database
 from tests.support.store import fresh_schema_url
@@ -381,3 +384,118 @@ async def test_two_claimers_take_disjoint_rows_at_once_without_the_write_lock(
     assert not a & b and not (a | b) & held  # ... and none twice
     assert one.db.busy_waits == two.db.busy_waits == 0  # neither waited for a lock
     assert c == held  # the rows the fourth let go are owed again, and claimed now
+
+
+# -- webhook mode: three instances behind a load balancer, Telegram's limits shared in Redis ---
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+BULK_READERS = 240
+ASKERS = 90
+GROUP_ASKS = 22
+
+
+def most_in_any_window(times: list[float], period: float) -> int:
+    """The most of ``times`` (seconds, sorted) that fall within any ``period`` sliding window."""
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= period:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_three_webhook_instances_keep_telegrams_limits_together_and_replies_go_first(
+    tmp_path: Path,
+) -> None:
+    url = fresh_schema_url("webhook")
+    token = f"{secrets.randbelow(10**9) + 10**9}:shared-limits-test"  # fresh Redis keys
+    front_port, ports = free_port(), [free_port() for _ in range(3)]
+    async with BotApiDouble(token=token) as tg:
+        tg.set_rate_limits()  # Telegram's: 30/s overall, 1/s per private chat, 20/min per group
+        askers = [tg.add_user(f"asker{i}") for i in range(ASKERS)]
+        asker_chats = [tg.add_private_chat(user) for user in askers]
+        owner = tg.add_user("owner")
+        group = tg.add_group("Readers", admins=[owner])
+        subscribers = [tg.add_private_chat(tg.add_user(f"sub{i}")) for i in range(BULK_READERS)]
+        store = await Store.open(url)
+        try:
+            await store.articles.sync_topics([Topic("economy", "Economy")])
+            now = int(time.time())
+            for chat in subscribers:
+                await store.chats.seen(chat.id, "private", None, None, now)
+                await store.subscriptions.subscribe(chat.id, ["economy"], now)
+            bots = []
+            for n, port in enumerate(ports):
+                config = tmp_path / f"config{n}.toml"
+                config.write_text(
+                    f'[telegram]\ntoken = "{token}"\napi_base_url = "{tg.base_url}"\n'
+                    f'[telegram.webhook]\nurl = "http://127.0.0.1:{front_port}/telegram"\n'
+                    f'secret_token = "webhook-secret"\nport = {port}\n'
+                    f'[storage]\nurl = "{url}"\n'
+                    f'[delivery]\nshared_limits = "{REDIS_URL}"\n'
+                    '[topics.economy]\nname = "Economy"\ncategories = ["Economy news"]\n',
+                    encoding="utf-8",
+                )
+                bots.append(await start_newsbot("--config", config, "run", merge_stderr=True))
+            backends = [f"http://127.0.0.1:{port}" for port in ports]
+            async with round_robin(front_port, backends) as answered:
+                try:
+                    await first_to_say("leading", bots)
+                    for port in ports:  # every instance serves its webhook
+                        await until(lambda p=port: listening(p), bool, 30)  # type: ignore[misc]
+                    [outcome] = await store.articles.upsert_many(
+                        [make_article(1, published_at=datetime.now(UTC), topics=("economy",))]
+                    )
+                    await store.deliveries.fan_out([outcome.article_id], int(time.time()))
+                    await tg.wait_for_messages(30, timeout=30)  # the fan-out at full speed
+                    burst = time.time()
+                    for user, chat in zip(askers, asker_chats, strict=True):
+                        tg.send_text(chat, user, "/help")
+                    for _ in range(GROUP_ASKS):
+                        tg.send_text(group, owner, "/help")
+                    asker_ids = {c.id for c in asker_chats}
+                    await tg.wait_for(
+                        lambda: {m.chat_id for m in tg.sent()} >= asker_ids,
+                        timeout=60,
+                        what="a reply to every asker",
+                    )
+                    await tg.wait_for(
+                        lambda: len(tg.sent(group)) >= 20, timeout=30, what="the group's 20"
+                    )
+                    await tg.wait_for(
+                        lambda: {m.chat_id for m in tg.sent()} >= {c.id for c in subscribers},
+                        timeout=60,
+                        what="the whole fan-out",
+                    )
+                finally:
+                    # Killed: a clean stop would wait the minute for the group's two replies.
+                    for bot in bots:
+                        await bot.kill()
+        finally:
+            await store.close()
+        sends = [c for c in tg.calls("sendMessage") if c.status == 200]
+        too_many = tg.too_many_requests
+        group_replies = len(tg.sent(group))
+    times = sorted(c.time.timestamp() for c in sends)
+    per_chat: dict[int, list[float]] = {}
+    for call in sends:
+        per_chat.setdefault(int(call.params["chat_id"]), []).append(call.time.timestamp())
+    assert len(answered) == 3  # the load balancer gave updates to every instance
+    assert too_many == 0  # 280 with each instance counting its own (measured)
+    assert most_in_any_window(times, 1.0) <= 30
+    assert all(most_in_any_window(sorted(t), 1.0) <= 1 for c, t in per_chat.items() if c > 0)
+    assert group_replies == 20  # 20 a minute in the group, whichever instance answered
+    # Replies went ahead of the fan-out in every instance: while the askers waited for their
+    # answers, the bulk sends took no more than about a second's worth of the 30/s.
+    last_reply = max(t for c, ts in per_chat.items() if c in asker_ids for t in ts)
+    subscriber_ids = {c.id for c in subscribers}
+    bulk_meanwhile = [
+        c for c in sends if int(c.params["chat_id"]) in subscriber_ids
+        and burst <= c.time.timestamp() <= last_reply
+    ]  # fmt: skip
+    assert len(bulk_meanwhile) <= 30
