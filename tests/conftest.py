@@ -9,7 +9,14 @@ import pytest
 
 from core.settings import StorageConfig
 from storage import Store
-from tests.support.store import BACKENDS, drop_test_database, opened_store, storage_config
+from tests.support.store import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    drop_test_database,
+    opened_store,
+    storage_config,
+    use_harness_backend,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +31,27 @@ def _throwaway_postgres() -> Iterator[None]:
     """Drop the run's PostgreSQL database (made by the first test that needed one) at the end."""
     yield
     drop_test_database()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The bot tests that exercise the store run their harness bots on each backend.
+    if metafunc.definition.get_closest_marker("both_stores") is not None:
+        metafunc.parametrize("harness_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def harness_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this test's harness bots: each in turn in a module marked
+    ``both_stores``, else the default (tests/support/store.py)."""
+    backend: str = getattr(request, "param", DEFAULT_BACKEND)
+    return backend
+
+
+@pytest.fixture(autouse=True)
+def _harness_store(harness_backend: str) -> Iterator[None]:
+    use_harness_backend(harness_backend)
+    yield
+    use_harness_backend(DEFAULT_BACKEND)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -24,7 +24,7 @@ from core.settings import Config, FetchConfig, StoriesConfig, TelegramConfig, To
 from ingest.pipeline import ImportSummary
 from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store
-from tests.support.store import DEFAULT_BACKEND, storage_config
+from tests.support.store import harness_backend, storage_config
 
 ADMIN_ID = 900_001
 BAKU = timezone(timedelta(hours=4))
@@ -169,7 +169,7 @@ def bot_config(tg: BotApiDouble, tmp_path: Path, **changes: Any) -> Config:
     config = Config(
         path=str(tmp_path / "config.toml"),
         telegram=TelegramConfig(tg.token, tg.base_url, (ADMIN_ID,)),
-        storage=storage_config(DEFAULT_BACKEND, tmp_path),
+        storage=storage_config(harness_backend(), tmp_path),
         topics=TOPICS,
         fetch=FetchConfig(allow_private=True),  # the tests' feed servers are on loopback
         # make_article's "Headline number N" articles differ only in N: with the real window

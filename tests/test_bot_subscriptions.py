@@ -6,8 +6,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.settings import DeliveryConfig
 from tests.harness import FakeClock, make_article, running_bot
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 
 def labels(message) -> list[str]:  # type: ignore[no-untyped-def]

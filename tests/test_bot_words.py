@@ -14,6 +14,9 @@ from tests.support.store import harness_store
 from tests.test_bot_hostile_input import press_forged, tracebacks
 from tests.test_delivery import NOW, fresh, headline_numbers, headline_numbers_all
 
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
+
 EXPIRED = "This button has expired."
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.settings import ChannelConfig, QuietHours
 from tests.harness import ADMIN_ID, FakeClock, make_article, running_bot
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -11,11 +11,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.delivery.dispatcher import DispatcherStats
 from core.settings import DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, make_article, running_bot
 from tests.support.store import harness_store
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPIC_CATEGORY = {

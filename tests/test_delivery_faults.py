@@ -26,7 +26,10 @@ from botapi_double.faults import FaultRule
 from core.settings import ChannelConfig, DeliveryConfig
 from storage import NewArticle
 from tests.harness import FakeClock, RunningBot, free_port, make_article, running_bot
-from tests.support.store import DEFAULT_BACKEND, harness_store, storage_config, write_lock_held
+from tests.support.store import harness_backend, harness_store, storage_config, write_lock_held
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 # How long a write waits for another connection's lock, scaled down (10 s in production) so
@@ -45,7 +48,7 @@ def ledger(tmp_path: Path) -> Counter[str]:
 
 def write_locked(tmp_path: Path) -> AbstractContextManager[Callable[[], object]]:
     """Another process's connection holding the store's write lock (until the block ends)."""
-    return write_lock_held(storage_config(DEFAULT_BACKEND, tmp_path))
+    return write_lock_held(storage_config(harness_backend(), tmp_path))
 
 
 def scale_write_patience(bot: RunningBot) -> None:

@@ -20,6 +20,9 @@ from core.settings import ChannelConfig, ConfigError
 from tests.harness import RunningBot, make_article, running_bot
 from tests.support.store import harness_store
 
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 NOTICE = "closed or deleted"
 

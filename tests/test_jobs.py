@@ -8,10 +8,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
+
 from core.settings import FeedConfig
 from tests.harness import FakeClock, make_article, running_bot
 from tests.support.feedserver import feed_server, status
 from tests.support.store import harness_store
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from typing import Any
 from bot.handlers.errors import BUSY
 from core.settings import StorageConfig
 from tests.harness import FakeClock, make_article, running_bot
-from tests.support.store import DEFAULT_BACKEND, PG_WRITE_LOCKED, storage_config
+from tests.support.store import PG_WRITE_LOCKED, harness_backend, storage_config
 
 HOLD_LOCK = """
 import sqlite3, sys
@@ -32,6 +32,9 @@ conn.execute("ROLLBACK")
 
 HOLD_PG_LOCK = f"""
 import psycopg, sys
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 conn = psycopg.connect(sys.argv[1])
 for statement in {PG_WRITE_LOCKED!r}:
     conn.execute(statement)
@@ -44,7 +47,7 @@ conn.rollback()
 def write_lock_held(folder: Path) -> AbstractAsyncContextManager[asyncio.subprocess.Process]:
     """Another process holding the write lock on the bot's store in ``folder`` until the block
     ends."""
-    return hold_write_lock(storage_config(DEFAULT_BACKEND, folder))
+    return hold_write_lock(storage_config(harness_backend(), folder))
 
 
 @asynccontextmanager

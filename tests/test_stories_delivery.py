@@ -8,12 +8,17 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from botapi_double import BotApiDouble
 from botapi_double.errors import ApiError
 from botapi_double.faults import FaultRule
 from storage import NewArticle
 from tests.harness import RunningBot, make_article, running_bot
 from tests.support.store import harness_store
+
+# Every test here exercises the store through the bot: once on each backend.
+pytestmark = pytest.mark.both_stores
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -10,9 +10,12 @@ test that needs it and dropped at the end of the session (``drop_test_database``
 server answers, PostgreSQL tests are skipped, saying so, except in CI (``CI=true``), where they
 fail: CI starts the server (.ci/run) and must never pass by skipping them.
 
-The harness's bots keep their store on ``DEFAULT_BACKEND``: SQLite, or the backend named by
+The harness's bots keep their store on ``harness_backend()``: in a module marked
+``pytestmark = pytest.mark.both_stores`` (the bot tests that exercise the store: subscriptions,
+the ledger, stories, digests, channels) each test runs once on each backend (the conftest
+parametrises it); elsewhere on ``DEFAULT_BACKEND``, SQLite or the backend named by
 ``NEWSBOT_TEST_BACKEND`` (``NEWSBOT_TEST_BACKEND=postgresql pytest`` runs every bot on
-PostgreSQL too).
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ BACKENDS = ("sqlite", "postgresql")
 DEFAULT_BACKEND = os.environ.get("NEWSBOT_TEST_BACKEND", "sqlite")
 POSTGRES_SERVER = os.environ.get("NEWSBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
+# The backend of the running test's harness bots (set by the conftest for each test).
+_harness = [DEFAULT_BACKEND]
 _database: str | None = None
 _unreachable: str | None = None
 _schemas = itertools.count(1)
@@ -58,6 +63,15 @@ def storage_config(backend: str, folder: Path, name: str = "news") -> StorageCon
         # The meaning index's file in the test's folder, not the user's cache folder.
         return StorageConfig(url=_urls[key], index_dir=str(folder))
     raise ValueError(f"unknown store backend {backend!r}")
+
+
+def harness_backend() -> str:
+    """The backend the running test's harness bots keep their store on."""
+    return _harness[0]
+
+
+def use_harness_backend(backend: str) -> None:
+    _harness[0] = backend
 
 
 def storage_table(config: StorageConfig) -> str:
@@ -148,7 +162,7 @@ async def opened_store(config: StorageConfig) -> AsyncIterator[Store]:
 
 def harness_store(folder: Path) -> AbstractContextManager[Conn]:
     """A plain connection to the store of the harness's bot that runs in ``folder``."""
-    return raw_store(storage_config(DEFAULT_BACKEND, folder))
+    return raw_store(storage_config(harness_backend(), folder))
 
 
 @contextmanager
