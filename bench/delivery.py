@@ -210,9 +210,21 @@ async def fan_out_run(
             await publish(store, 1)
             await store.close()
             stats = await wait_for_sent(double["control"], chats, limit_seconds)
+            # CPU of each process over the whole run (start-up included): the load average
+            # moves the rates, this says what the bot itself costs.
+            stats["cpu"] = {
+                ("double" if n == 0 else f"bot{n}"): cpu_seconds(p.pid)
+                for n, p in enumerate(procs.running)
+            }
         finally:
             await procs.stop()
     return stats
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -250,6 +262,13 @@ def print_limited(name: str, stats: dict[str, Any], limit: float) -> None:
         f" ({rate / limit * 100:.1f}% of {limit:g}/s), 429s: {stats['too_many_requests']},"
         f" most in any 1 s window: {stats['max_in_any_second']}"
     )
+    if "cpu" in stats:
+        spent = ", ".join(f"{name} {sec:.1f} s" for name, sec in stats["cpu"].items())
+        busiest = max(sec for name, sec in stats["cpu"].items() if name != "double")
+        print(
+            f"  CPU over the run: {spent}; busiest bot"
+            f" {busiest / stats['sent'] * 1e6:.0f} µs a message"
+        )
     print(f"  messages in each second: {stats['per_second']}")
 
 
