@@ -28,7 +28,7 @@ from storage.deliveries import LEASE
 from storage.pg import WRITE_LOCK
 from tests.harness import free_port, make_article, running_bot
 from tests.support.front import round_robin
-from tests.support.newsbot import ROOT, PythonProcess, start_newsbot, start_python
+from tests.support.newsbot import ROOT, PythonProcess, newsbot, start_newsbot, start_python
 from tests.support.postgres import committed_past, throwaway_database
 from tests.support.store import fresh_schema_url
 
@@ -500,3 +500,22 @@ async def test_three_webhook_instances_keep_telegrams_limits_together_and_replie
         and burst <= c.time.timestamp() <= last_reply
     ]  # fmt: skip
     assert len(bulk_meanwhile) <= 30
+
+
+async def test_an_unreachable_redis_for_shared_limits_is_one_line_at_start(tmp_path: Path) -> None:
+    async with BotApiDouble() as tg:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[telegram]\ntoken = "{tg.token}"\napi_base_url = "{tg.base_url}"\n'
+            f'[storage]\npath = "{tmp_path / "news.db"}"\n'
+            # Nothing listens on port 9 of 127.0.0.1 (discard): refused at once.
+            '[delivery]\nshared_limits = "redis://:hunter2@127.0.0.1:9/0"\n',
+            encoding="utf-8",
+        )
+        code, out, err = await newsbot("--config", str(config), "run")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "newsbot: [delivery] shared_limits: cannot reach Redis at redis://:***@127.0.0.1:9/0"
+    )
+    assert "hunter2" not in out + err

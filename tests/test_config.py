@@ -79,6 +79,13 @@ def test_paid_broadcast_is_asked_for_in_delivery(tmp_path: Path) -> None:
     assert config.delivery.paid_broadcast
 
 
+def test_shared_limits_name_a_redis_server(tmp_path: Path) -> None:
+    text = GOOD + "\n[delivery]\nshared_limits = 'redis://127.0.0.1:6379/0'\n"
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.delivery.shared_limits == "redis://127.0.0.1:6379/0"
+    assert load_config(write(tmp_path, GOOD), environ={}).delivery.shared_limits is None
+
+
 def test_the_token_comes_from_the_environment_first(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD), environ={"NEWSBOT_TOKEN": "999:env"})
     assert config.telegram.token == "999:env"
@@ -143,6 +150,10 @@ def test_a_named_config_that_is_missing_is_an_error(tmp_path: Path) -> None:
         (
             "[delivery]\npaid_broadcast = 'yes'\n",
             r"\[delivery\]\.paid_broadcast must be true or false, not str",
+        ),
+        (
+            "[delivery]\nshared_limits = '127.0.0.1:6379'\n",
+            r"\[delivery\]\.shared_limits must be a redis://, rediss:// or unix:// URL",
         ),
         ("[telegram\n", r"config\.toml: not valid TOML"),
     ],
