@@ -257,6 +257,8 @@ def _table(
                 continue  # the URL is the store; a path beside it would not load back
             if key == "url":
                 value = masked_url(value)
+        if key == "shared_limits" and isinstance(value, str):
+            value = masked_url(value)  # a Redis URL may carry its password
         if key in _DURATION_KEYS and isinstance(value, int):
             key, value = _DURATION_KEYS[key], format_duration(value)
         if value is None:
