@@ -30,6 +30,7 @@ from tests.harness import free_port, make_article, running_bot
 from tests.support.front import round_robin
 from tests.support.newsbot import ROOT, PythonProcess, newsbot, start_newsbot, start_python
 from tests.support.postgres import committed_past, throwaway_database
+from tests.support.redis_server import redis_url
 from tests.support.store import fresh_schema_url
 
 
@@ -389,7 +390,6 @@ async def test_two_claimers_take_disjoint_rows_at_once_without_the_write_lock(
 
 # -- webhook mode: three instances behind a load balancer, Telegram's limits shared in Redis ---
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BULK_READERS = 240
 ASKERS = 90
 GROUP_ASKS = 22
@@ -413,6 +413,7 @@ def listening(port: int) -> bool:
 async def test_three_webhook_instances_keep_telegrams_limits_together_and_replies_go_first(
     tmp_path: Path,
 ) -> None:
+    redis = redis_url()
     url = fresh_schema_url("webhook")
     token = f"{secrets.randbelow(10**9) + 10**9}:shared-limits-test"  # fresh Redis keys
     front_port, ports = free_port(), [free_port() for _ in range(3)]
@@ -438,7 +439,7 @@ async def test_three_webhook_instances_keep_telegrams_limits_together_and_replie
                     f'[telegram.webhook]\nurl = "http://127.0.0.1:{front_port}/telegram"\n'
                     f'secret_token = "webhook-secret"\nport = {port}\n'
                     f'[storage]\nurl = "{url}"\n'
-                    f'[delivery]\nshared_limits = "{REDIS_URL}"\n'
+                    f'[delivery]\nshared_limits = "{redis}"\n'
                     '[topics.economy]\nname = "Economy"\ncategories = ["Economy news"]\n',
                     encoding="utf-8",
                 )
