@@ -247,7 +247,7 @@ def run_bot(config: Config) -> int:
     from bot.app import POLL_TIMEOUT, build_application
     from bot.lifecycle import run_polling
     from bot.metrics import MetricsError
-    from bot.shared_limits import SharedLimitsUnreachable
+    from bot.ratelimit import SharedLimitsUnreachable
     from bot.webhook import WebhookError, run_webhook
 
     try:

@@ -104,6 +104,11 @@ def window_for_limit(per_period: float, period: float) -> Window:
     return Window(1, period / per_period)
 
 
+class SharedLimitsUnreachable(RuntimeError):
+    """The server of the windows shared between instances (``[delivery] shared_limits``) did not
+    answer at start. Here, not beside the Redis client, so that naming it imports no client."""
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """A window as every instance names it: ``limit`` messages per ``period`` seconds."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.ratelimit import Span
+from bot.ratelimit import SharedLimitsUnreachable, Span
 from core.settings import masked_url
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,6 @@ for i = 1, #KEYS do
 end
 return 1
 """
-
-
-class SharedLimitsUnreachable(RuntimeError):
-    """The Redis server of ``[delivery] shared_limits`` did not answer at start."""
 
 
 @dataclass(frozen=True, slots=True)
