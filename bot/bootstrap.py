@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.clock import utc_now
 from core.settings import Config
+from semantic.worker import EmbeddingProcess
 from storage import Meaning, Store, Topic
 
 
@@ -23,18 +24,23 @@ def index_dir(config: Config, environ: Mapping[str, str] = os.environ) -> Path:
 
 
 async def open_store(
-    config: Config, *, readonly: bool = False, on_wait: Callable[[float], None] | None = None
+    config: Config,
+    *,
+    readonly: bool = False,
+    on_wait: Callable[[float], None] | None = None,
+    embedding: EmbeddingProcess | None = None,
 ) -> Store:
     """Open the store and bring its topics and config feeds in line with the config.
 
     ``readonly`` (the commands that only look) opens it as it is: a missing store is an error,
     not a new file, and a store in a read-only folder still opens. ``on_wait`` is told when a
-    write waits for another process's lock (``Database.on_wait``).
+    write waits for another process's lock (``Database.on_wait``). ``embedding``: the child
+    process that embeds what this store's imports store (``Meaning.embedding``).
     """
     if readonly:
         return await Store.open(config.storage.target, readonly=True, index_dir=index_dir(config))
     store = await Store.open(config.storage.target, index_dir=index_dir(config))
-    store.meaning = Meaning(window=timedelta(hours=config.stories.window))
+    store.meaning = Meaning(window=timedelta(hours=config.stories.window), embedding=embedding)
     store.db.on_wait = on_wait
     try:
         await store.articles.sync_topics(Topic(t.slug, t.name) for t in config.topics)

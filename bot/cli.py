@@ -42,6 +42,7 @@ from ingest.jsonio import article_to_dict
 from ingest.pipeline import ImportSummary
 from semantic import ModelError, one_blas_thread
 from semantic.model import shared_embedder
+from semantic.worker import EmbeddingProcess
 from storage import Article, Meaning, Store, StoreUnreachable
 from storage.db import describe
 
@@ -287,7 +288,9 @@ def run_bot(config: Config) -> int:
 
 
 @asynccontextmanager
-async def opened(config: Config, *, readonly: bool = False) -> AsyncIterator[Store]:
+async def opened(
+    config: Config, *, readonly: bool = False, embedding: EmbeddingProcess | None = None
+) -> AsyncIterator[Store]:
     """The store for one command, closed however the command ends.
 
     Commands that only look (latest, show, stats, ...) open it ``readonly``: a missing store is
@@ -305,7 +308,7 @@ async def opened(config: Config, *, readonly: bool = False) -> AsyncIterator[Sto
                 flush=True,
             )
 
-    store = await open_store(config, readonly=readonly, on_wait=waiting)
+    store = await open_store(config, readonly=readonly, on_wait=waiting, embedding=embedding)
     try:
         yield store
     finally:
@@ -346,10 +349,33 @@ async def _load_model() -> None:
     await asyncio.to_thread(shared_embedder)
 
 
+def _embedding_process() -> EmbeddingProcess:
+    """Load the embedding model, then fork the child that embeds with it while this process
+    stores (semantic/worker.py). Before the store is opened: a broken model changes nothing,
+    and the fork copies a process with no store threads or connections yet."""
+    return EmbeddingProcess(shared_embedder())
+
+
+async def _keep_index_file(store: Store) -> None:
+    """Open the meaning index kept beside an SQLite store, so what this command stores goes
+    into it (at close, in one batched add) and the bot's next start maps it as it is.
+
+    PostgreSQL keeps no index file: each process builds its own when it first needs it, and
+    an import or reindex into quiet windows never does (storage/meaning.py).
+    """
+    if store.index.path is not None:
+        await store.open_index()
+
+
 async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
     """Vectors and stories for articles stored without them; Ctrl-C keeps the batches done."""
-    await _load_model()
-    async with opened(config) as store:
+    with _embedding_process() as embedding:
+        return await _reindex(config, args, embedding)
+
+
+async def _reindex(config: Config, args: argparse.Namespace, embedding: EmbeddingProcess) -> int:
+    async with opened(config, embedding=embedding) as store:
+        await _keep_index_file(store)
         meaning = store.meaning or Meaning()
         todo = await store.vectors.missing()
         with _progress_bar(args.quiet, "reindexing") as bar:
@@ -365,8 +391,13 @@ async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
-    await _load_model()
-    async with opened(config) as store:
+    with _embedding_process() as embedding:
+        return await _import(config, args, embedding)
+
+
+async def _import(config: Config, args: argparse.Namespace, embedding: EmbeddingProcess) -> int:
+    async with opened(config, embedding=embedding) as store:
+        await _keep_index_file(store)
         importer = make_importer(store, config, clock=utc_now)
         with _progress_bar(args.quiet, "importing") as progress:
             summary = await importer.import_sources(

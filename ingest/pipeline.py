@@ -23,6 +23,7 @@ from ingest.feeds import parse_feed
 from ingest.fetch import FetchResult, fetch_feed, make_client
 from ingest.jsonio import parse_json_documents
 from ingest.topics import TopicTagger
+from semantic import Vectors
 from storage import NewArticle, Store
 from storage.articles import DUPLICATE, INSERTED, UPDATED
 from storage.feeds import Feed
@@ -190,30 +191,40 @@ class Importer:
         source: str = "import",
     ) -> None:
         batch: list[NewArticle] = []
+        # Two batches in flight at most: one embedding (in the store's child process, or a
+        # thread) while the one before is written by the store's thread, and parsing and
+        # tagging the next here meanwhile. Written one at a time, in order.
         writing: asyncio.Task[None] | None = None
+        embedding: asyncio.Future[Vectors] | None = None
         now = self.now()
         replaced = 0
-        for item in items:
-            if isinstance(item, ImportFailure):
-                summary.fail(item)
-                log.warning("import failed: %s", item)
-                continue
-            item, bad_dates = checked_dates(item, now)
-            replaced += bad_dates
-            topics = self.tagger.tag(item, extra_topics)
-            batch.append(replace(item, topics=topics))
-            if len(batch) >= BATCH_SIZE:
-                # The store writes this batch in its own thread while the next one is parsed
-                # and tagged here; at most one write is in flight, so batches stay in order.
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(self._flush(batch, summary, progress))
-                await asyncio.sleep(0)  # let the write reach the store's thread before parsing on
-                batch = []
-        if writing is not None:
-            await writing
-        if batch:
-            await self._flush(batch, summary, progress)
+        try:
+            for item in items:
+                if isinstance(item, ImportFailure):
+                    summary.fail(item)
+                    log.warning("import failed: %s", item)
+                    continue
+                item, bad_dates = checked_dates(item, now)
+                replaced += bad_dates
+                topics = self.tagger.tag(item, extra_topics)
+                batch.append(replace(item, topics=topics))
+                if len(batch) >= BATCH_SIZE:
+                    embedding = self._embed(batch)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self._flush(batch, embedding, summary, progress))
+                    embedding = None
+                    await asyncio.sleep(0)  # let the write and the embedding start first
+                    batch = []
+            if writing is not None:
+                await writing
+            if batch:
+                await self._flush(batch, self._embed(batch), summary, progress)
+        except BaseException:
+            for pending in (writing, embedding):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+            raise
         if replaced:
             summary.warnings.append(
                 f"{source}: {replaced} date(s) impossible or more than"
@@ -221,13 +232,25 @@ class Importer:
                 " (related headlines: no time) instead"
             )
 
+    def _embed(self, batch: Sequence[NewArticle]) -> asyncio.Future[Vectors] | None:
+        """Start embedding a batch now (None without a model): it runs while the batch
+        before it is written."""
+        meaning = self.store.meaning
+        if meaning is None:
+            return None
+        return asyncio.ensure_future(
+            meaning.embed_articles([(a.title, a.summary, a.body) for a in batch])
+        )
+
     async def _flush(
-        self, batch: list[NewArticle], summary: ImportSummary, progress: Progress | None
+        self,
+        batch: list[NewArticle],
+        embedding: Awaitable[Vectors] | None,
+        summary: ImportSummary,
+        progress: Progress | None,
     ) -> None:
         meaning = self.store.meaning
-        vectors = None
-        if meaning is not None:
-            vectors = await meaning.embed_articles([(a.title, a.summary, a.body) for a in batch])
+        vectors = await embedding if embedding is not None else None
         outcomes = await self.store.articles.upsert_many(
             batch, now=self.now(), vectors=vectors, meaning=meaning
         )

@@ -10,6 +10,12 @@ Tokenizing is most of that cost, and the tokenizer (BPE with no pre-tokenizer, a
 "▁") never merges across a space, so each word is tokenized once and its ids are kept: a text is
 then dictionary look-ups and one gather-and-sum. tests/test_semantic.py checks the vectors
 against ``WordLlamaInference.embed`` itself.
+
+A word's ids are kept as packed int32 bytes, not a list: a text's ids are then one
+``bytes.join`` (C) instead of a Python loop over its words' lists, and the cache holds no
+objects the garbage collector must walk (100,000 lists made each collection slow). The sum
+is the same gather-and-sum over the same ids in the same order, so the vectors are the same
+to the bit (measured: 0.32 -> 0.20 ms an article of 400 words).
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 # Title, summary and the body's first words. Measured (bench/quality.py, BBC P@5): 400 words
 # 0.942 alone, 0.945 blended with tf-idf, as full text; 250 words 0.936 / 0.943.
 TEXT_WORDS = 400
-# Word -> token ids kept for this many words (about 20 MB), then started afresh.
+# Word -> token ids kept for this many words (about 12 MB), then started afresh.
 CACHED_WORDS = 100_000
+_ID = np.dtype("<i4")
 
 Vectors = npt.NDArray[np.float32]
 
@@ -127,7 +134,7 @@ class Embedder:
         self._matrix: npt.NDArray[np.float32] = inference.embedding  # float32, contiguous
         self._tokenizer = inference.tokenizer
         self._tokenizer.no_padding()  # words are encoded one by one, never padded
-        self._word_ids: dict[str, list[int]] = {}
+        self._word_ids: dict[str, bytes] = {}  # a word's token ids, packed as _ID
 
     def embed(self, texts: Sequence[str], batch_size: int = 256) -> Vectors:
         """One unit vector per text (a text with no tokens gets the zero vector).
@@ -144,11 +151,12 @@ class Embedder:
     def _pooled(self, texts: Sequence[str]) -> Vectors:
         words = [text.split() for text in texts]
         self._learn(set(itertools.chain.from_iterable(words)))
-        known, matrix = self._word_ids, self._matrix
+        known, matrix = self._word_ids.__getitem__, self._matrix
         pooled = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, ws in enumerate(words):
-            ids = list(itertools.chain.from_iterable(known[w] for w in ws))
-            if ids:
+            packed = b"".join(map(known, ws))
+            if packed:
+                ids = np.frombuffer(packed, dtype=_ID)
                 # One gather and sum per text: measured faster than reduceat over a batch.
                 pooled[row] = matrix[ids].sum(axis=0) / len(ids)
         return pooled
@@ -161,11 +169,17 @@ class Embedder:
             # Started afresh: every word of the batch is looked up again, not only the new ones.
             self._word_ids.clear()
             missing = list(words)
-        limit = self._matrix.shape[0] - 1
-        for word, encoding in zip(
-            missing, self._tokenizer.encode_batch(missing, add_special_tokens=False), strict=True
-        ):
-            self._word_ids[word] = [min(i, limit) for i in encoding.ids]
+        encodings = self._tokenizer.encode_batch(missing, add_special_tokens=False)
+        counts = [len(e.ids) for e in encodings]
+        ids = np.fromiter(
+            itertools.chain.from_iterable(e.ids for e in encodings), _ID, count=sum(counts)
+        )
+        # Ids past the matrix are clamped to its last row, as WordLlamaInference.embed does.
+        packed = np.minimum(ids, self._matrix.shape[0] - 1).astype(_ID).tobytes()
+        at = 0
+        for word, count in zip(missing, counts, strict=True):
+            self._word_ids[word] = packed[at : at + count * _ID.itemsize]
+            at += count * _ID.itemsize
 
 
 _shared: Embedder | None = None
@@ -186,7 +200,8 @@ def shared_embedder() -> Embedder:
 
 def article_text(title: str, summary: str = "", body: str = "", words: int = TEXT_WORDS) -> str:
     """What an article is embedded from: title, summary, then the body, cut to ``words`` words."""
-    parts = " ".join(p for p in (title, summary, body) if p).split()
+    # maxsplit: a long body is cut after its first words, not split to its end.
+    parts = " ".join(p for p in (title, summary, body) if p).split(maxsplit=words)
     return " ".join(parts[:words])
 
 

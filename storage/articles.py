@@ -237,10 +237,18 @@ def _attach_meaning(
     meaning: Meaning,
     index: VectorIndex | None,
 ) -> None:
-    for replace, wanted in ((False, {DUPLICATE}), (True, {INSERTED, UPDATED})):
-        rows = [i for i, o in enumerate(outcomes) if o.status in wanted]
-        store_vectors(conn, [outcomes[i].article_id for i in rows], vectors[rows], replace=replace)
     fresh = [i for i, o in enumerate(outcomes) if o.status == INSERTED]
+    # New articles have no vector yet: one bulk insert. A changed one's is replaced; an
+    # unchanged one keeps its own (stored only if it had none).
+    packed = vectors[fresh].astype("<f2")
+    conn.insert_rows(
+        "article_vectors",
+        ("article_id", "vector"),
+        [(outcomes[i].article_id, v.tobytes()) for i, v in zip(fresh, packed, strict=True)],
+    )
+    for replace, status in ((False, DUPLICATE), (True, UPDATED)):
+        rows = [i for i, o in enumerate(outcomes) if o.status == status]
+        store_vectors(conn, [outcomes[i].article_id for i in rows], vectors[rows], replace=replace)
     assign_stories(
         conn,
         [outcomes[i].article_id for i in fresh],
@@ -263,6 +271,7 @@ _TEXT_FIELDS = (
     "image_url",
 )
 _RelatedRow = tuple[str, str | None, int | None, int | None]
+_RELATED_COLUMNS = ("article_id", "position", "title", "category", "published_at", "utc_offset")
 
 
 def _upsert(
@@ -273,7 +282,7 @@ def _upsert(
         raise ValueError(f"article {article.title!r} has neither url nor guid")
     found = _find(conn, article)
     if found is None:
-        return UpsertOutcome(_insert(conn, article, stamp), INSERTED)
+        return UpsertOutcome(_insert(conn, article, stamp, known_topics), INSERTED)
     article_id, *stored = found
     stored_texts = tuple(stored[:8])
     stored_when = (int(stored[8]), int(stored[9]))
@@ -349,50 +358,90 @@ def _find(conn: Conn, article: NewArticle) -> tuple[Any, ...] | None:
     return tuple(row) if row is not None else None
 
 
-def _insert(conn: Conn, article: NewArticle, stamp: int) -> int:
-    return _insert_many(conn, [article], stamp)[0]
+def _insert(conn: Conn, article: NewArticle, stamp: int, known_topics: frozenset[str]) -> int:
+    return _insert_many(conn, [article], stamp, known_topics)[0]
 
 
-def _insert_many(conn: Conn, articles: Sequence[NewArticle], stamp: int) -> list[int]:
-    """Insert new articles with their related boxes and topics; their ids, in order."""
+# What a new article's row is written with, in this order.
+_INSERT_COLUMNS = (
+    "id",
+    "story_id",
+    *_TEXT_FIELDS,
+    "published_at",
+    "utc_offset",
+    "content_hash",
+    "guid",
+    "url",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_many(
+    conn: Conn, articles: Sequence[NewArticle], stamp: int, known_topics: frozenset[str]
+) -> list[int]:
+    """Insert new articles with their related boxes and topics; their ids, in order.
+
+    Each table's rows go in as one bulk insert (``Conn.insert_rows``), with the ids drawn
+    first: each new article is its own story until story assignment says otherwise, so its
+    ``story_id`` is written with the row (SQLite's trigger would update every row again).
+    A topic the config does not have is left out.
+    """
     if not articles:
         return []
+    ids = _new_ids(conn, len(articles))
     pg = conn.dialect == POSTGRESQL
-    column, value = (", search", f", {SEARCH_DOCUMENT}") if pg else ("", "")
     rows = []
-    for article in articles:
+    topics = []
+    related = []
+    for article_id, article in zip(ids, articles, strict=True):
         published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
         created = int(article.created_at.timestamp()) if article.created_at else stamp
         updated = int(article.updated_at.timestamp()) if article.updated_at else None
-        rows.append(
-            (
-                *(getattr(article, name) for name in _TEXT_FIELDS),
-                published_s,
-                offset,
-                content_hash(article.title, article.summary, article.body),
-                article.guid,
-                article.url,
-                created,
-                updated,
-                *search_words(conn, article.title, article.summary, article.body),
-            )
+        row = (
+            article_id,
+            article_id,
+            *(getattr(article, name) for name in _TEXT_FIELDS),
+            published_s,
+            offset,
+            content_hash(article.title, article.summary, article.body),
+            article.guid,
+            article.url,
+            created,
+            updated,
         )
-    returned = conn.returning_many(
-        "INSERT INTO articles (title, summary, body, publisher, attribution, category, language,"
-        f" image_url, published_at, utc_offset, content_hash, guid, url, created_at, updated_at"
-        f"{column}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{value}) RETURNING id",
-        rows,
-    )
-    ids = [int(r[0]) for r in returned]
-    related = [
-        (article_id, position, *row)
-        for article_id, article in zip(ids, articles, strict=True)
-        for position, row in enumerate(_related_rows(article))
-    ]
-    _insert_related_rows(conn, related)
-    topics = [(t, i) for i, a in zip(ids, articles, strict=True) for t in dict.fromkeys(a.topics)]
-    _insert_topic_rows(conn, topics)
+        if pg:
+            row += search_words(conn, article.title, article.summary, article.body)
+        rows.append(row)
+        topics += [
+            (article_id, t, published_s) for t in dict.fromkeys(article.topics) if t in known_topics
+        ]
+        related += [
+            (article_id, position, *entry) for position, entry in enumerate(_related_rows(article))
+        ]
+    conn.insert_rows("articles", _INSERT_COLUMNS + (("search",) if pg else ()), rows)
+    conn.insert_rows("related_entries", _RELATED_COLUMNS, related)
+    conn.insert_rows("article_topics", ("article_id", "topic", "published_at"), topics)
     return ids
+
+
+def _new_ids(conn: Conn, count: int) -> list[int]:
+    """``count`` article ids never handed out before, ascending, for rows about to be written
+    in this transaction (which holds the store's write lock on either backend)."""
+    if conn.dialect == POSTGRESQL:
+        rows = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, ?)",
+            (count,),
+        ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+    # AUTOINCREMENT's record of the largest id ever used (ids are never reused); writing
+    # larger ids explicitly moves it on as an implicit id would.
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'articles'), 0),"
+        " coalesce((SELECT max(id) FROM articles), 0))"
+    ).fetchone()
+    first = int(row[0]) + 1
+    return list(range(first, first + count))
 
 
 def _upsert_batch(
@@ -421,7 +470,7 @@ def _upsert_batch(
     pending_keys: set[tuple[str, str]] = set()
 
     def flush() -> None:
-        ids = _insert_many(conn, [articles[i] for i in pending], stamp)
+        ids = _insert_many(conn, [articles[i] for i in pending], stamp, known_topics)
         for i, article_id in zip(pending, ids, strict=True):
             outcomes[i] = UpsertOutcome(article_id, INSERTED)
         pending.clear()
@@ -451,15 +500,10 @@ def _related_rows(article: NewArticle) -> list[_RelatedRow]:
 
 
 def _insert_related(conn: Conn, article_id: int, rows: Sequence[_RelatedRow]) -> None:
-    _insert_related_rows(conn, [(article_id, position, *row) for position, row in enumerate(rows)])
-
-
-def _insert_related_rows(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
-    """(article id, position, title, category, published_at, utc_offset) rows."""
-    conn.executemany(
-        "INSERT INTO related_entries (article_id, position, title, category, published_at,"
-        " utc_offset) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
+    conn.insert_rows(
+        "related_entries",
+        _RELATED_COLUMNS,
+        [(article_id, position, *row) for position, row in enumerate(rows)],
     )
 
 

@@ -60,8 +60,12 @@ class Conn(Protocol):
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
 
-    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]], /) -> list[Any]:
-        """Run ``sql`` (ending in RETURNING) once per row; the row each returned, in order."""
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+    ) -> None:
+        """Insert ``rows`` (values of ``columns``) into ``table`` in as few statements as the
+        backend takes: the bulk path of an import. No conflict handling: the caller knows
+        the rows are new."""
         ...
 
 
@@ -70,9 +74,25 @@ class SqliteConnection(sqlite3.Connection):
 
     dialect: ClassVar[str] = SQLITE
 
-    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]], /) -> list[Any]:
-        # In-process: one statement at a time costs microseconds.
-        return [self.execute(sql, row).fetchone() for row in rows]
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+    ) -> None:
+        # Many rows a statement (multi-row VALUES), not one: FTS5 writes its pending terms
+        # out as a new segment at the end of every statement that changes it (a statement
+        # savepoint), so a statement per article wrote a segment per article, and merging
+        # them was half an import's full-text cost (measured 0.29 -> 0.17 ms an article).
+        if not rows:
+            return
+        width = len(columns)
+        per = max(1, self.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+        row_marks = f"({', '.join('?' * width)})"
+        for at in range(0, len(rows), per):
+            chunk = rows[at : at + per]
+            self.execute(
+                f"INSERT INTO {table} ({', '.join(columns)})"
+                f" VALUES {', '.join([row_marks] * len(chunk))}",
+                [value for row in chunk for value in row],
+            )
 
 
 BUSY_TIMEOUT_MS = 5000

@@ -43,6 +43,7 @@ from semantic import (
     to_bytes,
 )
 from semantic.model import shared_embedder
+from semantic.worker import EmbeddingProcess
 from storage.chunks import in_chunks
 from storage.db import Conn, Database
 from storage.timeutil import utc_from_seconds
@@ -62,10 +63,15 @@ ANN_RATIO = 50
 
 @dataclass(slots=True)
 class Meaning:
-    """The embedding model (loaded on first use, shared by the process) and the story rule."""
+    """The embedding model (loaded on first use, shared by the process) and the story rule.
+
+    ``embedding``: a child process that embeds instead of this one (a big import or reindex,
+    bot/cli.py), so embedding one batch runs on another core while the last one is stored.
+    """
 
     window: timedelta = WINDOW
     rule: StoryRule = RULE
+    embedding: EmbeddingProcess | None = None
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,7 +88,10 @@ class Meaning:
             return embedder.embed(texts)
 
     async def embed_articles(self, texts: Sequence[tuple[str, str, str]]) -> Vectors:
-        """Embed (title, summary, body) triples in a worker thread, off the event loop."""
+        """Embed (title, summary, body) triples off the event loop: in the child process if
+        there is one, else in a worker thread."""
+        if self.embedding is not None:
+            return await asyncio.to_thread(self.embedding.embed_articles, texts)
         joined = [article_text(*t) for t in texts]
         return await asyncio.to_thread(self.embed, joined)
 
@@ -144,9 +153,6 @@ def assign_stories(
             items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
         return items[article_id]
 
-    if index is not None:
-        # What earlier batches committed goes in first; this batch's rows wait for the commit.
-        index.catch_up(conn, below=min(ids))
     for cluster in _clusters(order, [info[i][0] for i in order], span):
         lo = info[cluster[0]][0] - span
         hi = info[cluster[-1]][0] + span
@@ -156,6 +162,10 @@ def assign_stories(
         busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
         near: list[list[int]] | None = None
         if index is not None and _window_count(conn, lo, hi, busy) > busy:
+            # Opened (or caught up) only when asked: an import into quiet windows never
+            # builds it (11 s at 100,000 on PostgreSQL, which keeps no index file). What
+            # earlier batches committed goes in first; this batch's rows wait for the commit.
+            index.catch_up(conn, below=min(ids))
             near = index.nearest(mine, NEIGHBOURS)
             wanted = sorted({k for keys in near for k in keys} | set(cluster))
             found = in_chunks(conn, _CANDIDATES + " WHERE a.id IN ({})", wanted)
@@ -300,35 +310,45 @@ class ArticleVectors:
         that already have vectors). Stopped at any point, the batches done stay done and the
         next run starts with the first article still without a vector.
         """
-        done, after = 0, 0
-        while True:
 
-            def todo(conn: Conn, after: int = after) -> list[tuple[int, str, str, str]]:
-                return conn.execute(
-                    "SELECT a.id, a.title, a.summary, a.body FROM articles a"
-                    " WHERE a.id > ? AND NOT EXISTS"
-                    " (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id)"
-                    " ORDER BY a.id LIMIT ?",
-                    (after, batch_size),
-                ).fetchall()
+        def todo(conn: Conn, after: int) -> list[tuple[int, str, str, str]]:
+            return conn.execute(
+                "SELECT a.id, a.title, a.summary, a.body FROM articles a"
+                " WHERE a.id > ? AND NOT EXISTS"
+                " (SELECT 1 FROM article_vectors v WHERE v.article_id = a.id)"
+                " ORDER BY a.id LIMIT ?",
+                (after, batch_size),
+            ).fetchall()
 
-            rows = await self._db.read(todo)
-            if not rows:
-                return done
-            ids = [r[0] for r in rows]
-            vectors = await meaning.embed_articles([(r[1], r[2], r[3]) for r in rows])
+        def embed(rows: list[tuple[int, str, str, str]]) -> asyncio.Future[Vectors]:
+            return asyncio.ensure_future(meaning.embed_articles([r[1:] for r in rows]))
 
-            await self._db.write(
-                partial(_fill, ids=ids, vectors=vectors, meaning=meaning, index=self._index)
-            )
-            if self._index is not None and self._index.opened:
-                # Old articles' ids are below the index's newest: catch_up would not see them.
-                keys = np.asarray(ids, dtype=np.int64)
-                await asyncio.to_thread(self._index.add, keys, vectors)
-            done += len(ids)
-            after = ids[-1]
-            if progress is not None:
-                progress(len(ids))
+        # The next batch is read and embedded while this one is written: with an embedding
+        # process (Meaning.embedding) that runs on another core.
+        done = 0
+        rows = await self._db.read(partial(todo, after=0))
+        embedding = embed(rows) if rows else None
+        try:
+            while embedding is not None:
+                ids = [r[0] for r in rows]
+                vectors = await embedding
+                rows = await self._db.read(partial(todo, after=ids[-1]))
+                embedding = embed(rows) if rows else None
+                await self._db.write(
+                    partial(_fill, ids=ids, vectors=vectors, meaning=meaning, index=self._index)
+                )
+                if self._index is not None and self._index.opened:
+                    # Old articles' ids are below the index's newest: catch_up would not see
+                    # them.
+                    keys = np.asarray(ids, dtype=np.int64)
+                    await asyncio.to_thread(self._index.add, keys, vectors)
+                done += len(ids)
+                if progress is not None:
+                    progress(len(ids))
+        finally:
+            if embedding is not None and not embedding.done():
+                embedding.cancel()
+        return done
 
 
 def _fill(

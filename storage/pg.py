@@ -113,17 +113,17 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), tuple(parameters))
 
-    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]], /) -> list[Any]:
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+    ) -> None:
+        # COPY: the rows stream to the server in one statement, parsed by its bulk loader;
+        # an INSERT per row, even pipelined, is parsed, planned and answered row by row.
         if not rows:
-            return []
-        # One pipeline for all the rows: a round trip for the batch, not one per row.
+            return
         cursor = self.raw.cursor()
-        cursor.executemany(translate(sql), [tuple(r) for r in rows], returning=True)
-        found = []
-        while True:
-            found.append(cursor.fetchone())
-            if not cursor.nextset():
-                return found
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
