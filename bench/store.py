@@ -9,11 +9,17 @@
     python bench/store.py bbc URL                     # BBC P@5 of related, SQLite and URL
 
 STORE is an SQLite file or a ``postgresql://`` URL (``build`` and ``latency`` take either;
-``import --url`` fills the database given with the 100,000 first, unless it holds them).
+``import --url`` fills the database given with the 100,000 first, unless it holds them, and
+imports into a copy of it made with ``CREATE DATABASE ... TEMPLATE``, dropped after: run it
+again on the same URL and it imports into the same base).
 
 ``import`` runs the real ``newsbot import`` command on a JSON Lines file of 20,000 synthetic
-articles (tagged against eight configured topics) into a copy of ``--base`` or, without it, a
-store it first fills with 100,000. ``latency`` expects a big store, e.g. one made by
+articles (tagged against the configured topics) into a copy of ``--base`` or, without it, a
+store it first fills with 100,000 and gives what an import would have left: vectors and
+stories (by ``newsbot reindex``, whose speed it prints) and term statistics. It prints the
+import's articles a second, the CPU time per article of the import's process, of its embedding
+process and of the whole machine (PostgreSQL's server included), and the load average.
+``latency`` expects a big store, e.g. one made by
 ``python bench/synthetic.py /tmp/1m.db 1000000``. ``build`` writes N synthetic articles
 (default 200,000) to a JSON Lines file and imports it into a fresh store with the real
 ``newsbot import``, as an operator's first big import does (bench/bot_latency.py then times
@@ -24,11 +30,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,33 +105,188 @@ def build(db: Path | str, count: int) -> None:
 
 def bench_import(base: Path | None, count: int, url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        db: Path | str = url or Path(folder) / "news.db"
-        if base is not None:
-            shutil.copy(base, db)
-        elif url is not None and asyncio.run(count_articles(url)) >= 100_000:
-            print(f"{url} holds the base already", flush=True)
+        db: Path | str
+        if url is not None:
+            db = pg_scratch_copy(url, Path(folder))
         else:
-            print("filling a store with 100,000 articles first ...", flush=True)
-            asyncio.run(build_base(db, 100_000))
-        existing = asyncio.run(count_articles(db))
-        feed = Path(folder) / "new.jsonl"
-        write_jsonl(feed, count, seed=7)
-        config = import_config(Path(folder), db)
-        # Vectors (and stories) for the base, as a store that imported them would have: the
-        # new articles' story candidates are read from them.
-        started = time.perf_counter()
-        assert newsbot(["--config", str(config), "reindex", "--quiet"]) == 0, "reindex failed"
-        print(f"reindex of the base: {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        code = newsbot(["--config", str(config), "import", "--quiet", str(feed)])
-        elapsed = time.perf_counter() - started
-        after = asyncio.run(count_articles(db))
+            db = Path(folder) / "news.db"
+            if base is not None:
+                shutil.copy(base, db)
+                if Path(f"{base}.ann").exists():
+                    shutil.copy(f"{base}.ann", f"{db}.ann")
+            else:
+                make_base(db, Path(folder))
+        try:
+            existing = asyncio.run(count_articles(db))
+            feed = Path(folder) / "new.jsonl"
+            write_jsonl(feed, count, seed=7)
+            config = import_config(Path(folder), db)
+            print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            with CpuUse(_database(db)) as cpu:
+                code = newsbot(["--config", str(config), "import", "--quiet", str(feed)])
+            print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            after = asyncio.run(count_articles(db))
+        finally:
+            if url is not None:
+                drop_database(url, str(db))
     assert code == 0, "import failed"
+    added = after - existing
     print(
-        f"import: {after - existing:,} articles from JSON Lines into a store of {existing:,}"
-        f" in {elapsed:.2f} s = {(after - existing) / elapsed:,.0f} articles/s"
+        f"import: {added:,} articles from JSON Lines into a store of {existing:,}"
+        f" in {cpu.wall:.2f} s = {added / cpu.wall:,.0f} articles/s"
         " (with embedding and story assignment)"
     )
+    print(cpu.per_article(added))
+
+
+def make_base(db: Path | str, folder: Path) -> None:
+    """100,000 synthetic articles, then what `newsbot import` would have left with them:
+    vectors and stories (the new articles' story candidates), and the term statistics (else
+    the import under test would rebuild them: it does when a store has none or doubled)."""
+    print("filling a store with 100,000 articles first ...", flush=True)
+    started = time.perf_counter()
+    asyncio.run(build_base(db, 100_000))
+    print(f"filled in {time.perf_counter() - started:.1f} s", flush=True)
+    config = import_config(folder, db)
+    with CpuUse(_database(db)) as cpu:
+        assert newsbot(["--config", str(config), "reindex", "--quiet"]) == 0, "reindex failed"
+    print(f"reindex of the base: {cpu.wall:.1f} s = {100_000 / cpu.wall:,.0f} articles/s")
+    print(cpu.per_article(100_000))
+    started = time.perf_counter()
+    terms = asyncio.run(refresh_term_stats(db))
+    print(f"term statistics of the base: {terms:,} terms in {time.perf_counter() - started:.1f} s")
+
+
+async def refresh_term_stats(db: Path | str) -> int:
+    store = await Store.open(db)
+    try:
+        return await store.search.refresh_term_stats()
+    finally:
+        await store.close()
+
+
+def pg_scratch_copy(url: str, folder: Path) -> str:
+    """A copy of the base in database ``url`` (filled first if it is not one yet), to import
+    into and drop after: the base stays as it is, so the bench can run again on it."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    if asyncio.run(count_articles(url)) < 100_000:
+        make_base(url, folder)
+    else:
+        print(f"{url} holds the base already", flush=True)
+    name = str(conninfo_to_dict(url)["dbname"])
+    scratch = f"{name}_run"
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        admin.execute(f'CREATE DATABASE "{scratch}" TEMPLATE "{name}"')
+    return _with_db(url, scratch)
+
+
+def _database(db: Path | str) -> str | None:
+    """The PostgreSQL database ``db`` names, or None for an SQLite file."""
+    if not str(db).startswith("postgresql://"):
+        return None
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(str(db))["dbname"])
+
+
+def _with_db(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead."""
+    head, _, tail = url.rpartition("/")
+    query = tail.partition("?")[2]
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+def drop_database(url: str, scratch_url: str) -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = str(conninfo_to_dict(scratch_url)["dbname"])
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+class CpuUse:
+    """Wall time and CPU time of a block: this process's, its child processes' (the embedding
+    process, once it has ended), PostgreSQL's server processes' (sampled every 0.2 s from
+    /proc: a backend's last moments before it exits are missed), and the whole machine's
+    (/proc/stat: anything else running, idle-priority jobs included, counts there too)."""
+
+    def __init__(self, database: str | None = None) -> None:
+        self.database = database  # the PostgreSQL database whose server processes count
+
+    def __enter__(self) -> CpuUse:
+        self._own = resource.getrusage(resource.RUSAGE_SELF)
+        self._children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._machine = _machine_busy()
+        self._server_first = _postgres_cpu(self.database)
+        self._server_last = dict(self._server_first)
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        self._started = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self._server_last.update(_postgres_cpu(self.database))
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._started
+        self._stop.set()
+        self._sampler.join()
+        self._server_last.update(_postgres_cpu(self.database))
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.own = _cpu(own) - _cpu(self._own)
+        self.children = _cpu(children) - _cpu(self._children)
+        self.machine = _machine_busy() - self._machine
+        self.server = sum(
+            cpu - self._server_first.get(pid, 0.0) for pid, cpu in self._server_last.items()
+        )
+
+    def per_article(self, n: int) -> str:
+        server = f" {self.server / n * 1000:.3f} ms PostgreSQL's server," if self.server else ""
+        return (
+            f"CPU per article: {self.own / n * 1000:.3f} ms this process,"
+            f" {self.children / n * 1000:.3f} ms its embedding process,{server}"
+            f" {self.machine / n * 1000:.3f} ms the whole machine"
+            f" ({self.machine / self.wall:.2f} of its {os.cpu_count()} cores busy)"
+        )
+
+
+def _postgres_cpu(database: str | None) -> dict[int, float]:
+    """CPU seconds of each running postgres process serving ``database`` (its backends and
+    autovacuum workers name it in their process titles), by pid; other helpers' databases
+    and the shared background writers are left out."""
+    found: dict[int, float] = {}
+    if database is None:
+        return found
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            title = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        name, _, rest = text.partition(") ")
+        if name.endswith("(postgres") and f" {database} " in f"{title} ".replace("\0", " "):
+            fields = rest.split()
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds the machine has spent busy since boot (all cores)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 async def count_articles(path: Path | str) -> int:

@@ -51,6 +51,9 @@ def _latin_base_letters() -> dict[int, str]:
 _ACCENTS = "\u0300-\u036f"
 _WORD = re.compile(rf"[^\W_]+(?:[{_ACCENTS}]+[^\W_]*)*")
 _STRAY_ACCENTS = re.compile(f"[{_ACCENTS}]+")
+# The same words in folded ASCII text (lower case, no accents): a plain class that the regex
+# engine matches without looking up each character's Unicode category (a quarter faster).
+_ASCII_WORD = re.compile("[a-z0-9]+")
 # remove_diacritics folds accented Latin letters only: Greek or Cyrillic keep their marks.
 _LATIN_BASE = _latin_base_letters()
 
@@ -70,7 +73,8 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """The words of ``text`` as the index holds them: folded, in order, repeats kept."""
     # Folding the whole text and then cutting it runs in C; per-word Python cost more than both.
-    return _WORD.findall(fold(text))
+    folded = fold(text)
+    return (_ASCII_WORD if folded.isascii() else _WORD).findall(folded)
 
 
 # PostgreSQL refuses a tsvector over 1 MB; the words of a text past this many characters are
@@ -87,6 +91,11 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# A word of at most this many characters fits _MAX_LEXEME_BYTES in any encoding (UTF-8 takes
+# at most 4 bytes a character): only longer ones are encoded to be measured.
+_SURELY_SHORT = _MAX_LEXEME_BYTES // 4
+
+
 def tsvector(title: str, summary: str, body: str) -> str:
     """A PostgreSQL ``tsvector`` literal of an article's words: each word FTS5 would index,
     with its positions, labelled A (title), B (summary) or C (body) for ts_rank's weights.
@@ -100,14 +109,18 @@ def tsvector(title: str, summary: str, body: str) -> str:
     for text, label in ((title, "A"), (summary, "B"), (body, "C")):
         words = tokens(text[:MAX_INDEXED_CHARS])
         for n, word in enumerate(words, start=at + 1):
-            found = spots.setdefault(word, [])
-            if len(found) < _MAX_POSITIONS:
-                found.append(f"{min(n, _MAX_POSITION)}{label}")
+            found = spots.get(word)
+            if found is None:
+                spots[word] = [f"{n}{label}" if n <= _MAX_POSITION else f"{_MAX_POSITION}{label}"]
+            elif len(found) < _MAX_POSITIONS:
+                found.append(f"{n}{label}" if n <= _MAX_POSITION else f"{_MAX_POSITION}{label}")
         at += len(words)
+    # A word is letters, digits and accents (tokens): it never holds the quote or backslash
+    # that _lexeme escapes, so it is quoted as it is (a third of this function's time).
     return " ".join(
-        f"{_lexeme(w)}:{','.join(p)}"
+        f"'{w}':{','.join(p)}"
         for w, p in spots.items()
-        if len(w.encode("utf-8")) <= _MAX_LEXEME_BYTES
+        if len(w) <= _SURELY_SHORT or len(w.encode("utf-8")) <= _MAX_LEXEME_BYTES
     )
 
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,84 @@ def test_vectors_match_wordllamas_own_embed(embedder: Embedder) -> None:
     ]
     expected = reference.embed(texts, norm=True)
     np.testing.assert_allclose(embedder.embed(texts, batch_size=7), expected, atol=1e-5)
+
+
+def _long_articles() -> list[tuple[str, str, str]]:
+    """(title, summary, body) triples of real words, bodies past the 400 words embedded."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    reports = [r for p in pairs for r in (p["a"], p["b"])]
+    words = " ".join(r["summary"] for r in reports).split()
+    return [
+        (r["title"], r["summary"] if n % 3 else "", " ".join(words[n * 37 : n * 37 + 20 * n]))
+        for n, r in enumerate(reports[:45])
+    ]
+
+
+def test_a_process_embedding_articles_gives_wordllamas_own_vectors(embedder: Embedder) -> None:
+    # What `newsbot import` and `reindex` store: embedded in a forked child (semantic/worker),
+    # whole articles cut to their first 400 words. The same vectors as WordLlama's own embed,
+    # and to the bit the ones this process computes (the quality figures were measured so).
+    from semantic.model import _inference_class, _read_tokenizer, _read_weights
+    from semantic.worker import EmbeddingProcess
+
+    weights, tokenizer = packaged_files()
+    reference = _inference_class()(_read_weights(weights), _read_tokenizer(tokenizer))
+    triples = _long_articles()
+    texts = [article_text(*t) for t in triples]
+    assert max(len(t.split()) for t in texts) == 400
+    with EmbeddingProcess(Embedder()) as process:
+        first = process.embed_articles(triples[:20])
+        rest = process.embed_articles(triples[20:])
+    got = np.concatenate([first, rest])
+    np.testing.assert_allclose(got, reference.embed(texts, norm=True), atol=1e-5)
+    assert np.array_equal(got, embedder.embed(texts))
+    assert to_bytes(got[0]) == to_bytes(embedder.embed(texts[:1])[0])
+
+
+def test_a_batch_the_embedding_process_cannot_embed_is_an_error_it_survives() -> None:
+    from semantic.worker import EmbeddingFailed, EmbeddingProcess
+
+    with EmbeddingProcess(Embedder()) as process:
+        with pytest.raises(EmbeddingFailed, match="TypeError"):
+            process.embed_articles([(7, "", "")])  # type: ignore[list-item]
+        (vector,) = process.embed_articles([("Central bank keeps its rate", "", "")])
+    assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_embedding_process_ends_when_its_parent_is_killed() -> None:
+    code = textwrap.dedent(
+        """
+        import sys, time
+        from semantic import Embedder
+        from semantic.worker import EmbeddingProcess
+        process = EmbeddingProcess(Embedder())
+        process.embed_articles([("Azerbaijan, Italy sign gas deal", "", "")])
+        print(process._process.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert _running(child)
+    parent.kill()  # SIGKILL: no cleanup runs in the parent
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 30
+    while _running(child):
+        assert time.monotonic() < deadline, "the embedding process outlived its parent"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_the_word_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,6 +88,27 @@ async def test_the_same_guid_or_url_is_never_stored_twice(store: Store) -> None:
     assert count == 1
 
 
+async def test_an_id_is_never_handed_out_twice_even_after_the_newest_is_deleted(
+    store: Store,
+) -> None:
+    # A link to a deleted article must never open another one: ids are drawn in bulk for a
+    # batch (storage/articles.py), past every id ever used, as AUTOINCREMENT and identities do.
+    batch = await store.articles.upsert_many([article(n, topics=("economy",)) for n in (1, 2, 3)])
+    ids = [o.article_id for o in batch]
+    await store.db.write(lambda conn: conn.execute("DELETE FROM articles WHERE id = ?", (ids[-1],)))
+    [later] = await store.articles.upsert_many([article(4, topics=("economy",))])
+    found = await store.search.search("Headline 4")
+    economy = await store.articles.latest(topic="economy", limit=10)
+    stored = await store.articles.get(later.article_id)
+    await store.close()
+    assert ids == sorted(set(ids))  # one each, in the batch's order
+    assert later.article_id > ids[-1]
+    assert [a.id for a in found] == [later.article_id]
+    assert [a.id for a in economy] == [later.article_id, ids[1], ids[0]]
+    assert stored is not None
+    assert stored.story == later.article_id  # its own story until grouped
+
+
 async def test_a_changed_article_is_updated_in_place(store: Store) -> None:
     [first] = await store.articles.upsert_many([article(1, topics=("economy",))])
     [second] = await store.articles.upsert_many(
