@@ -376,13 +376,14 @@ def _bulk_work() -> Iterator[EmbeddingProcess]:
 
 async def _keep_index_file(store: Store) -> None:
     """Open the meaning index kept beside an SQLite store, so what this command stores goes
-    into it (at close, in one batched add) and the bot's next start maps it as it is.
+    into it (at close, in one batched add) and the bot's next start maps it as it is. Read
+    into memory, not mapped: the additions then need no second indexing to be saved.
 
     PostgreSQL keeps no index file: each process builds its own when it first needs it, and
     an import or reindex into quiet windows never does (storage/meaning.py).
     """
     if store.index.path is not None:
-        await store.open_index()
+        await store.open_index(in_memory=True)
 
 
 async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ or a PostgreSQL database that several newsbot processes can share."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 from storage.ann import VectorIndex, index_file_name
@@ -81,9 +82,11 @@ class Store:
                 raise
         return cls(db, index_file=index_file)
 
-    async def open_index(self) -> None:
-        """Load the meaning index (or rebuild it from the store) now, not at the first ask."""
-        await self.db.read(self.index.open)
+    async def open_index(self, *, in_memory: bool = False) -> None:
+        """Load the meaning index (or rebuild it from the store) now, not at the first ask.
+
+        ``in_memory``: for a process that will add many vectors (``VectorIndex.open``)."""
+        await self.db.read(partial(self.index.open, in_memory=in_memory))
 
     async def close(self) -> None:
         await self.search.close()

@@ -99,20 +99,29 @@ class VectorIndex:
 
     # --- opening, catching up, saving ----------------------------------------------------
 
-    def open(self, conn: Conn, *, below: int | None = None) -> None:
-        """Map the saved index if it matches the store, else rebuild it; then catch up."""
+    def open(self, conn: Conn, *, below: int | None = None, in_memory: bool = False) -> None:
+        """Map the saved index if it matches the store, else rebuild it; then catch up.
+
+        ``in_memory``: read the saved file into memory instead of mapping it, for a process
+        about to add many vectors (an import): they then go into that one index, which is
+        saved as it is, where a mapped file's additions are indexed a second time to be saved
+        with it.
+        """
         with self._lock:
             if self._fresh is not None:
                 self.catch_up(conn, below=below)
                 return
             started = time.perf_counter()
-            loaded, why = self._view()
+            loaded, why = self._view(in_memory=in_memory)
             if loaded is not None:
                 keys = np.asarray(loaded.keys, dtype=np.int64)
                 top = int(keys.max()) if len(keys) else 0
                 if _count_upto(conn, top) == len(keys):
-                    self._saved, self._max_key, self.rebuilt = loaded, top, False
-                    self._fresh = self._new()
+                    self._max_key, self.rebuilt = top, False
+                    if in_memory:
+                        self._saved, self._fresh = None, loaded
+                    else:
+                        self._saved, self._fresh = loaded, self._new()
                     added = self.catch_up(conn, below=below)
                     log.debug(
                         "meaning index %s: %d vectors mapped, %d appended in %.1f s",
@@ -252,8 +261,9 @@ class VectorIndex:
             expansion_search=EXPANSION_SEARCH,
         )
 
-    def _view(self) -> tuple[Index | None, str]:
-        """The saved index mapped, or None and why not ("" when there is no file: a first start)."""
+    def _view(self, *, in_memory: bool = False) -> tuple[Index | None, str]:
+        """The saved index mapped (or read into memory), or None and why not ("" when there is
+        no file: a first start)."""
         if self.path is None or not self.path.exists():
             return None, "" if self.path is None else NO_FILE
         try:
@@ -261,7 +271,10 @@ class VectorIndex:
             if meta is None or meta.get("dimensions") != self.dims:
                 return None, "the saved index is damaged or of another shape"
             index = self._new()
-            index.view(str(self.path))
+            if in_memory:
+                index.load(str(self.path))
+            else:
+                index.view(str(self.path))
         except (RuntimeError, ValueError, OSError) as error:
             return None, f"the saved index is unreadable ({error})"
         return index, ""
