@@ -45,7 +45,7 @@ from ingest.pipeline import ImportSummary
 from semantic import ModelError, one_blas_thread
 from semantic.model import shared_embedder
 from semantic.worker import EmbeddingProcess
-from storage import Article, Meaning, Store, StoreUnreachable
+from storage import Article, Meaning, Store, StoreUnreachable, fts
 from storage.db import describe
 
 MAX_LIST = 200
@@ -352,9 +352,11 @@ async def _load_model() -> None:
 
 
 @contextmanager
-def _bulk_work() -> Iterator[EmbeddingProcess]:
+def _bulk_work(config: Config) -> Iterator[EmbeddingProcess]:
     """What a big import or reindex runs with: the child process that embeds while this one
-    stores (semantic/worker.py), and numpy's BLAS on one thread.
+    stores (semantic/worker.py), and numpy's BLAS on one thread. On PostgreSQL the child
+    also writes each article's full-text document (``fts.tsvector``, ~0.1 ms an article of
+    text work), so this process only stores.
 
     The model is loaded and the child forked before the store is opened: a broken model
     changes nothing, and the fork copies a process with no store threads or connections yet.
@@ -368,7 +370,11 @@ def _bulk_work() -> Iterator[EmbeddingProcess]:
     embedder = shared_embedder()
     gc.freeze()
     try:
-        with EmbeddingProcess(embedder) as embedding, threadpool_limits(1, "blas"):
+        document = fts.tsvector if config.storage.url else None
+        with (
+            EmbeddingProcess(embedder, document=document) as embedding,
+            threadpool_limits(1, "blas"),
+        ):
             yield embedding
     finally:
         gc.unfreeze()
@@ -388,7 +394,7 @@ async def _keep_index_file(store: Store) -> None:
 
 async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
     """Vectors and stories for articles stored without them; Ctrl-C keeps the batches done."""
-    with _bulk_work() as embedding:
+    with _bulk_work(config) as embedding:
         return await _reindex(config, args, embedding)
 
 
@@ -410,7 +416,7 @@ async def _reindex(config: Config, args: argparse.Namespace, embedding: Embeddin
 
 
 async def cmd_import(config: Config, args: argparse.Namespace) -> int:
-    with _bulk_work() as embedding:
+    with _bulk_work(config) as embedding:
         return await _import(config, args, embedding)
 
 

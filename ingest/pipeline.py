@@ -23,7 +23,7 @@ from ingest.feeds import parse_feed
 from ingest.fetch import FetchResult, fetch_feed, make_client
 from ingest.jsonio import parse_json_documents
 from ingest.topics import TopicTagger
-from semantic import Vectors
+from semantic.worker import Embedded
 from storage import NewArticle, Store
 from storage.articles import DUPLICATE, INSERTED, UPDATED
 from storage.feeds import Feed
@@ -195,7 +195,7 @@ class Importer:
         # thread) while the one before is written by the store's thread, and parsing and
         # tagging the next here meanwhile. Written one at a time, in order.
         writing: asyncio.Task[None] | None = None
-        embedding: asyncio.Future[Vectors] | None = None
+        embedding: asyncio.Future[Embedded] | None = None
         now = self.now()
         replaced = 0
         try:
@@ -232,27 +232,31 @@ class Importer:
                 " (related headlines: no time) instead"
             )
 
-    def _embed(self, batch: Sequence[NewArticle]) -> asyncio.Future[Vectors] | None:
+    def _embed(self, batch: Sequence[NewArticle]) -> asyncio.Future[Embedded] | None:
         """Start embedding a batch now (None without a model): it runs while the batch
         before it is written."""
         meaning = self.store.meaning
         if meaning is None:
             return None
         return asyncio.ensure_future(
-            meaning.embed_articles([(a.title, a.summary, a.body) for a in batch])
+            meaning.prepare_articles([(a.title, a.summary, a.body) for a in batch])
         )
 
     async def _flush(
         self,
         batch: list[NewArticle],
-        embedding: Awaitable[Vectors] | None,
+        embedding: Awaitable[Embedded] | None,
         summary: ImportSummary,
         progress: Progress | None,
     ) -> None:
         meaning = self.store.meaning
-        vectors = await embedding if embedding is not None else None
+        embedded = await embedding if embedding is not None else None
         outcomes = await self.store.articles.upsert_many(
-            batch, now=self.now(), vectors=vectors, meaning=meaning
+            batch,
+            now=self.now(),
+            vectors=None if embedded is None else embedded.vectors,
+            meaning=meaning,
+            documents=None if embedded is None else embedded.documents,
         )
         fresh = [o.article_id for o in outcomes if o.status == INSERTED]
         if fresh and self.on_new is not None:

@@ -7,7 +7,9 @@ process already loaded (shared page by page, never copied), where a spawned one 
 numpy and load the model again (~1 s).
 
 One request at a time over a pipe: (title, summary, body) triples go in, one float32 matrix
-comes out, computed by the same ``Embedder`` code as in this process (so the same vectors).
+comes out, computed by the same ``Embedder`` code as in this process (so the same vectors),
+with each article's ``document`` when one is asked for (the store's full-text document on
+PostgreSQL: more text work this process then does not do).
 The child ends when its pipe closes: at ``close``, and when this process dies in any way, even
 by SIGKILL, since it holds no copy of this process's end of the pipe. It ignores SIGINT (a
 Ctrl-C in a terminal reaches the whole process group): this process decides how to stop.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
@@ -33,15 +36,27 @@ class EmbeddingFailed(Exception):
     """The child process could not embed a batch, or is gone; the message says why."""
 
 
-class EmbeddingProcess:
-    """A forked child process that embeds articles with ``embedder``; a context manager."""
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """A batch's vectors, and its documents (None unless the process was given ``document``)."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    vectors: Vectors
+    documents: list[str] | None
+
+
+Document = Callable[[str, str, str], str]
+
+
+class EmbeddingProcess:
+    """A forked child process that embeds articles with ``embedder`` (and computes each one's
+    ``document`` from its title, summary and body, if given); a context manager."""
+
+    def __init__(self, embedder: Embedder, *, document: Document | None = None) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child_end = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(embedder, child_end, self._conn),
+            args=(embedder, document, child_end, self._conn),
             name="newsbot-embedding",
             daemon=True,  # never outlives a normal exit of this process
         )
@@ -52,6 +67,10 @@ class EmbeddingProcess:
     def embed_articles(self, texts: Sequence[tuple[str, str, str]]) -> Vectors:
         """Vectors of (title, summary, body) triples, as ``Embedder.embed(article_text(...))``
         gives them. Blocks until the child answers: call it from a thread."""
+        return self.prepare_articles(texts).vectors
+
+    def prepare_articles(self, texts: Sequence[tuple[str, str, str]]) -> Embedded:
+        """``embed_articles``, with each article's document if the process computes them."""
         with self._lock:
             try:
                 self._conn.send([tuple(t) for t in texts])
@@ -63,8 +82,8 @@ class EmbeddingProcess:
                 ) from error
         if isinstance(answer, str):
             raise EmbeddingFailed(f"the embedding process failed: {answer}")
-        vectors: Vectors = answer
-        return vectors
+        embedded: Embedded = answer
+        return embedded
 
     def close(self) -> None:
         """End the child: it sees its pipe closed and exits; killed if it does not."""
@@ -87,7 +106,9 @@ class EmbeddingProcess:
         self.close()
 
 
-def _serve(embedder: Embedder, conn: Connection, parent_end: Connection) -> None:
+def _serve(
+    embedder: Embedder, document: Document | None, conn: Connection, parent_end: Connection
+) -> None:
     """The child: answer each batch of triples with their vectors until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A signal here must not wake the parent's event loop through a copied wake-up fd.
@@ -101,7 +122,10 @@ def _serve(embedder: Embedder, conn: Connection, parent_end: Connection) -> None
         except (EOFError, OSError):
             return
         try:
-            answer: Any = embedder.embed([article_text(*t) for t in texts])
+            answer: Any = Embedded(
+                embedder.embed([article_text(*t) for t in texts]),
+                None if document is None else [document(*t) for t in texts],
+            )
         except Exception as error:  # reported to the parent, which raises it there
             answer = f"{type(error).__name__}: {error}"
         try:

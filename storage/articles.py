@@ -75,18 +75,21 @@ class Articles:
         now: datetime | None = None,
         vectors: Vectors | None = None,
         meaning: Meaning | None = None,
+        documents: Sequence[str] | None = None,
     ) -> list[UpsertOutcome]:
         """Store a batch in one transaction: new ones inserted, changed ones updated in place.
 
         With ``vectors`` (one per article, from ``meaning``), the same transaction stores each
         new or changed article's vector (an unchanged one's only if it had none) and puts each
-        new article into its story.
+        new article into its story. ``documents``: each article's PostgreSQL full-text
+        document (``fts.tsvector`` of its title, summary and body), computed elsewhere (the
+        import's embedding process); without them they are computed here.
         """
         stamp = int((now or utc_now()).timestamp())
 
         def work(conn: Conn) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
-            outcomes = _upsert_batch(conn, articles, stamp, known)
+            outcomes = _upsert_batch(conn, articles, stamp, known, documents)
             if vectors is not None:
                 _attach_meaning(conn, outcomes, vectors, meaning or Meaning(), self._index)
             return outcomes
@@ -378,7 +381,11 @@ _INSERT_COLUMNS = (
 
 
 def _insert_many(
-    conn: Conn, articles: Sequence[NewArticle], stamp: int, known_topics: frozenset[str]
+    conn: Conn,
+    articles: Sequence[NewArticle],
+    stamp: int,
+    known_topics: frozenset[str],
+    documents: Sequence[str] | None = None,
 ) -> list[int]:
     """Insert new articles with their related boxes and topics; their ids, in order.
 
@@ -394,7 +401,7 @@ def _insert_many(
     rows = []
     topics = []
     related = []
-    for article_id, article in zip(ids, articles, strict=True):
+    for n, (article_id, article) in enumerate(zip(ids, articles, strict=True)):
         published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
         created = int(article.created_at.timestamp()) if article.created_at else stamp
         updated = int(article.updated_at.timestamp()) if article.updated_at else None
@@ -411,7 +418,11 @@ def _insert_many(
             updated,
         )
         if pg:
-            row += search_words(conn, article.title, article.summary, article.body)
+            row += (
+                (documents[n],)
+                if documents is not None
+                else search_words(conn, article.title, article.summary, article.body)
+            )
         rows.append(row)
         topics += [
             (article_id, t, published_s) for t in dict.fromkeys(article.topics) if t in known_topics
@@ -445,7 +456,11 @@ def _new_ids(conn: Conn, count: int) -> list[int]:
 
 
 def _upsert_batch(
-    conn: Conn, articles: Sequence[NewArticle], stamp: int, known_topics: frozenset[str]
+    conn: Conn,
+    articles: Sequence[NewArticle],
+    stamp: int,
+    known_topics: frozenset[str],
+    documents: Sequence[str] | None = None,
 ) -> list[UpsertOutcome]:
     """``_upsert`` for each article in order, with the new ones inserted together.
 
@@ -470,7 +485,13 @@ def _upsert_batch(
     pending_keys: set[tuple[str, str]] = set()
 
     def flush() -> None:
-        ids = _insert_many(conn, [articles[i] for i in pending], stamp, known_topics)
+        ids = _insert_many(
+            conn,
+            [articles[i] for i in pending],
+            stamp,
+            known_topics,
+            None if documents is None else [documents[i] for i in pending],
+        )
         for i, article_id in zip(pending, ids, strict=True):
             outcomes[i] = UpsertOutcome(article_id, INSERTED)
         pending.clear()

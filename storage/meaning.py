@@ -43,7 +43,7 @@ from semantic import (
     to_bytes,
 )
 from semantic.model import shared_embedder
-from semantic.worker import EmbeddingProcess
+from semantic.worker import Embedded, EmbeddingProcess
 from storage.chunks import in_chunks
 from storage.db import Conn, Database
 from storage.timeutil import utc_from_seconds
@@ -92,10 +92,15 @@ class Meaning:
     async def embed_articles(self, texts: Sequence[tuple[str, str, str]]) -> Vectors:
         """Embed (title, summary, body) triples off the event loop: in the child process if
         there is one, else in a worker thread."""
+        return (await self.prepare_articles(texts)).vectors
+
+    async def prepare_articles(self, texts: Sequence[tuple[str, str, str]]) -> Embedded:
+        """``embed_articles``, with the articles' full-text documents when the child process
+        computes them (``EmbeddingProcess(document=...)``), else none."""
         if self.embedding is not None:
-            return await asyncio.to_thread(self.embedding.embed_articles, texts)
+            return await asyncio.to_thread(self.embedding.prepare_articles, texts)
         joined = [article_text(*t) for t in texts]
-        return await asyncio.to_thread(self.embed, joined)
+        return Embedded(await asyncio.to_thread(self.embed, joined), None)
 
 
 def decode(blobs: Sequence[bytes]) -> Vectors:

@@ -14,8 +14,10 @@ from bot.cli import main as newsbot
 from core.settings import StorageConfig
 from ingest.jsonio import article_to_dict
 from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
+from storage.db import Conn
 from storage.search import SearchEngine, SearchTuning, normalise_title
-from tests.support.store import opened_store
+from tests.support.newsbot import run_newsbot
+from tests.support.store import opened_store, storage_table
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -457,3 +459,57 @@ def test_newsbot_import_leaves_current_term_stats_so_related_has_no_rebuild_to_w
     caplog.clear()
     assert asyncio.run(ask_related()) == [VOLCANO[0]]
     assert "term statistics rebuilt" not in caplog.text
+
+
+async def test_newsbot_import_stores_words_search_finds_and_shared_stories_on_either_store(
+    store_config: StorageConfig, tmp_path: Path
+) -> None:
+    # `newsbot import` writes new articles in bulk, their vectors and (on PostgreSQL) their
+    # full-text documents computed in its embedding process: what it stores must be what
+    # search and stories read, the same as articles stored one by one.
+    reports = [
+        ("Central bank keeps its key rate at 4.5%", "The bank held its rate for a third month."),
+        ("Central bank holds key rate at 4.5%", "The bank kept its rate unchanged, as expected."),
+        ("Café owners in Zürich protest 'rent' rises", "Dozens of cafés closed for a day."),
+    ]
+    records = [
+        {
+            "title": title,
+            "summary": summary,
+            "body": f"{summary} More in the full report number {n}.",
+            "url": f"https://news.example/{n}",
+            "published_at": (T0 + timedelta(hours=n)).isoformat(),
+            "publisher": f"Publisher {n}",
+        }
+        for n, (title, summary) in enumerate(reports)
+    ]
+    feed = tmp_path / "articles.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(storage_table(store_config), encoding="utf-8")
+    done = await asyncio.to_thread(run_newsbot, "--config", config, "import", "--quiet", feed)
+    assert done.returncode == 0, done.stderr
+    async with opened_store(store_config) as store:
+        rate = [a.title for a in await store.search.search("key rate", limit=5)]
+        cafe = [a.title for a in await store.search.search("cafe zurich rent", limit=5)]
+        full_report = await store.search.search("report number 2", limit=5)
+        first, second, third = await store.articles.get_many([1, 2, 3])
+
+        def documents(conn: Conn) -> list[tuple[str, str]]:
+            if conn.dialect != "postgresql":
+                return []
+            rows = conn.execute("SELECT title, search::text FROM articles ORDER BY id").fetchall()
+            written = conn.execute(
+                "SELECT w::tsvector::text FROM unnest(?::text[]) AS w",
+                ([fts.tsvector(r["title"], r["summary"], r["body"]) for r in records],),
+            ).fetchall()
+            return [(row[1], again[0]) for row, again in zip(rows, written, strict=True)]
+
+        stored_and_computed = await store.db.read(documents)
+    assert sorted(rate) == sorted(t for t, _ in reports[:2])
+    assert cafe == [reports[2][0]]
+    assert [a.title for a in full_report] == [reports[2][0]]
+    assert second.story == first.story == first.id  # one story: the later report joined it
+    assert third.story == third.id
+    for stored, computed in stored_and_computed:  # PostgreSQL: the documents of this process
+        assert stored == computed
