@@ -21,7 +21,6 @@ from contextlib import AbstractContextManager, asynccontextmanager, contextmanag
 from pathlib import Path
 from typing import Any, TextIO
 
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from bot.bootstrap import open_store
@@ -354,42 +353,24 @@ async def _load_model() -> None:
 @contextmanager
 def _bulk_work(config: Config) -> Iterator[EmbeddingProcess]:
     """What a big import or reindex runs with: the child process that embeds while this one
-    stores (semantic/worker.py), and numpy's BLAS on one thread. On PostgreSQL the child
-    also writes each article's full-text document (``fts.tsvector``, ~0.1 ms an article of
-    text work), so this process only stores.
+    stores (semantic/worker.py). On PostgreSQL the child also writes each article's
+    full-text document (``fts.tsvector``, ~0.1 ms an article of text work), so this process
+    only stores.
 
     The model is loaded and the child forked before the store is opened: a broken model
     changes nothing, and the fork copies a process with no store threads or connections yet.
-    One BLAS thread: story assignment's matrix products are small (a block of new articles by
-    their candidates), and OpenBLAS's second thread spun for them on the core the other
-    process needs (measured: 83 ms of CPU for 6.5 ms of work a batch). Everything loaded by
-    then (modules, the model) is frozen out of the garbage collector's walks: it is never
-    garbage, and the collections a bulk job's many rows set off walked it each time (and
-    would have copied the child's shared pages); measured ~15% of an import's time.
+    Everything loaded by then (modules, the model) is frozen out of the garbage collector's
+    walks: it is never garbage, and the collections a bulk job's many rows set off walked it
+    each time (and would have copied the child's shared pages); measured ~15% of an import.
     """
     embedder = shared_embedder()
     gc.freeze()
     try:
         document = fts.tsvector if config.storage.url else None
-        with (
-            EmbeddingProcess(embedder, document=document) as embedding,
-            threadpool_limits(1, "blas"),
-        ):
+        with EmbeddingProcess(embedder, document=document) as embedding:
             yield embedding
     finally:
         gc.unfreeze()
-
-
-async def _keep_index_file(store: Store) -> None:
-    """Open the meaning index kept beside an SQLite store, so what this command stores goes
-    into it (at close, in one batched add) and the bot's next start maps it as it is. Read
-    into memory, not mapped: the additions then need no second indexing to be saved.
-
-    PostgreSQL keeps no index file: each process builds its own when it first needs it, and
-    an import or reindex into quiet windows never does (storage/meaning.py).
-    """
-    if store.index.path is not None:
-        await store.open_index(in_memory=True)
 
 
 async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
@@ -400,7 +381,7 @@ async def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
 
 async def _reindex(config: Config, args: argparse.Namespace, embedding: EmbeddingProcess) -> int:
     async with opened(config, embedding=embedding) as store:
-        await _keep_index_file(store)
+        await store.keep_index_current()
         meaning = store.meaning or Meaning()
         todo = await store.vectors.missing()
         with _progress_bar(args.quiet, "reindexing") as bar:
@@ -422,7 +403,7 @@ async def cmd_import(config: Config, args: argparse.Namespace) -> int:
 
 async def _import(config: Config, args: argparse.Namespace, embedding: EmbeddingProcess) -> int:
     async with opened(config, embedding=embedding) as store:
-        await _keep_index_file(store)
+        await store.keep_index_current()
         importer = make_importer(store, config, clock=utc_now)
         with _progress_bar(args.quiet, "importing") as progress:
             summary = await importer.import_sources(

@@ -88,6 +88,15 @@ class Store:
         ``in_memory``: for a process that will add many vectors (``VectorIndex.open``)."""
         await self.db.read(partial(self.index.open, in_memory=in_memory))
 
+    async def keep_index_current(self) -> None:
+        """Open the meaning index for a bulk job (an import, a reindex) where it is worth
+        keeping (``VectorIndex.worth_keeping``), read into memory rather than mapped: what
+        the job stores goes into it at close in one batched add, indexed once (a mapped
+        file's additions are indexed again to be saved with it), and the next process maps
+        the saved file as it is."""
+        if await self.db.read(self.index.worth_keeping):
+            await self.open_index(in_memory=True)
+
     async def close(self) -> None:
         await self.search.close()
         if self.index.opened and not self.db.readonly:

@@ -141,6 +141,21 @@ class VectorIndex:
                 took = time.perf_counter() - started
                 log.info("meaning index %s: %d vectors indexed in %.1f s", self.path, added, took)
 
+    def worth_keeping(self, conn: Conn, *, below: int | None = None) -> bool:
+        """Whether a writer should keep this index current as it stores vectors: it is open,
+        or its file exists (mapping it and appending what is new is cheap), or the store has
+        no vectors (under ``below``) to build it from. A store with vectors but no file (a
+        PostgreSQL database new to this machine, a deleted file) is left to whoever searches
+        it first: building the index takes ~11 s a 100,000 vectors, which a writer never
+        needs (story assignment asks it only for busy windows)."""
+        if self.opened or (self.path is not None and self.path.exists()):
+            return True
+        limit = (1 << 62) if below is None else below
+        row = conn.execute(
+            "SELECT 1 FROM article_vectors WHERE article_id < ? LIMIT 1", (limit,)
+        ).fetchone()
+        return row is None
+
     def catch_up(self, conn: Conn, *, below: int | None = None) -> int:
         """Add the stored vectors newer than the newest indexed one; return how many.
 

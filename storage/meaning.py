@@ -160,6 +160,9 @@ def assign_stories(
             items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
         return items[article_id]
 
+    if index is not None and index.worth_keeping(conn, below=min(ids)):
+        # What earlier batches committed goes in first; this batch's rows wait for the commit.
+        index.catch_up(conn, below=min(ids))
     for cluster in _clusters(order, [info[i][0] for i in order], span):
         lo = info[cluster[0]][0] - span
         hi = info[cluster[-1]][0] + span
@@ -169,9 +172,7 @@ def assign_stories(
         busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
         near: list[list[int]] | None = None
         if index is not None and _window_count(conn, lo, hi, busy) > busy:
-            # Opened (or caught up) only when asked: an import into quiet windows never
-            # builds it (11 s at 100,000 on PostgreSQL, which keeps no index file). What
-            # earlier batches committed goes in first; this batch's rows wait for the commit.
+            # Built here if it was not worth keeping above: the search needs it.
             index.catch_up(conn, below=min(ids))
             near = index.nearest(mine, NEIGHBOURS)
             wanted = sorted({k for keys in near for k in keys} | set(cluster))
