@@ -26,6 +26,14 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A PostgreSQL store's meaning index goes to the user's cache folder unless the config
+    # names one (bot.bootstrap.index_dir): the tests' throwaway stores, and the bots they
+    # start, keep theirs in the test's folder instead of the home folder.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _throwaway_postgres() -> Iterator[None]:
     """Drop the run's PostgreSQL database (made by the first test that needed one) at the end."""
