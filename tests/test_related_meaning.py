@@ -278,3 +278,71 @@ async def test_a_candidate_union_cut_to_the_nearest_by_meaning_still_lists_the_p
 
     assert "paraphrase" in listed
     assert len(listed) <= 2
+
+
+# Reports on the source's subject (prices, rates), none of them a paraphrase of it, and one
+# article that shares the source's people and phrasing but not its subject.
+SUBJECT = [
+    NewArticle(
+        title=title,
+        summary=summary,
+        body="",
+        guid=f"subject:{n}",
+        published_at=WHEN + timedelta(hours=3),
+    )
+    for n, (title, summary) in enumerate(
+        [
+            (
+                "Inflation hits a ten-year high as food and energy prices jump",
+                "Shoppers paid more for bread, milk and heating in October, official figures show.",
+            ),
+            (
+                "Pound strengthens as traders bet on more rate rises",
+                "Currency markets expect the tightening cycle to continue into the new year.",
+            ),
+            (
+                "Economists expect borrowing costs to peak next year",
+                "A survey of forecasters sees the cycle of increases ending by summer.",
+            ),
+            (
+                "Savers finally earn more on deposits",
+                "Banks passed on part of the increase to easy-access accounts.",
+            ),
+            (
+                "Factory costs climb for a sixth month",
+                "Manufacturers paid more for raw materials and passed the rise on to customers.",
+            ),
+            (
+                "Wage growth lags behind the cost of living",
+                "Pay rose by four percent while prices rose faster, the statistics office said.",
+            ),
+            (
+                "Retailers report weaker sales as households cut back",
+                "Department stores said customers were delaying big purchases as their bills grew.",
+            ),
+        ]
+    )
+]
+STRAY = NewArticle(
+    title="Governor Anna Lind opens a new hospital wing",
+    summary="The unanimous decision of the regional board means further wards remain possible,"
+    " she told reporters.",
+    body="",
+    guid="stray",
+    published_at=WHEN + timedelta(hours=3),
+)
+
+
+async def test_an_article_alike_to_the_source_alone_gives_way_to_reports_on_its_subject(
+    store: Store,
+) -> None:
+    ids = await store_with_meaning(store, [SOURCE, *SUBJECT, STRAY, *FILLER])
+
+    listed = await related_guids(store, ids["source"])
+
+    assert len(listed) == 5
+    assert all(guid.startswith("subject:") for guid in listed)
+    # Ranked by its likeness to the source alone (no feedback from the best candidates), the
+    # hospital wing would be listed among them.
+    alone = SearchEngine(store.db, related_tuning=RelatedTuning(feedback=0.0), index=store.index)
+    assert "stray" in await related_guids(store, ids["source"], alone)
