@@ -3,8 +3,11 @@
 The article's salient terms (tf-idf over its text, a title word counted twice, stop words and
 numbers dropped) are OR-ed into one FTS5 query ranked by bm25; the best 40 candidates are then
 reranked in Python by the cosine of sqrt(tf)-idf vectors of the whole texts, times a recency
-factor (closer publication times score higher) and a shared-topic boost. The list never holds
-the article itself or a duplicate (same guid or url, same content, or the same headline).
+factor (closer publication times score higher) and a shared-topic boost. Where the store has
+embeddings, the nearest by meaning are candidates too, the score blends the cosine of the
+embeddings with the word score, and the best candidates' embeddings lend support to those
+alike to them (``RelatedTuning.feedback``). The list never holds the article itself or a
+duplicate (same guid or url, same content, or the same headline).
 
 Plain functions over one ``Conn`` (either backend): ``SearchEngine`` runs each call in one hop.
 """
