@@ -384,6 +384,11 @@ class Deliveries:
         def work(conn: Conn) -> None:
             if on_the_wire:
                 _mark(conn, SENDING, on_the_wire, now)
+            # Together when each row has one outcome here (always, from the dispatcher: a row
+            # is claimed again only once its last outcome was written); in turn otherwise.
+            if conn.dialect == POSTGRESQL and len({r[-1] for r in rows}) == len(rows):
+                _record_together(conn, rows)
+                return
             conn.executemany(
                 "UPDATE deliveries SET status = ?, message_id = coalesce(?, message_id),"
                 " last_error = coalesce(?, last_error), attempts = attempts + ?,"
@@ -644,6 +649,31 @@ def _owe_unmuted(
         [(chat_id, article_id, now, now, now, thread) for article_id in chosen],
     )
     return max(cursor.rowcount, 0)
+
+
+# One outcome's values, typed for PostgreSQL (a NULL in VALUES has no type of its own).
+_OUTCOME_ROW = (
+    "(?::text, ?::bigint, ?::text, ?::int, ?::int, ?::bigint, ?::bigint, ?::text, ?::bigint)"
+)
+
+
+def _record_together(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: a batch of outcomes as one UPDATE per 500, not one statement per row (at
+    1,000 messages/s the server parsed and ran a statement per message, on 2 shared cores)."""
+    for start in range(0, len(rows), 500):
+        chunk = sorted(rows[start : start + 500], key=lambda r: r[-1])  # ids in one order
+        conn.execute(
+            "UPDATE deliveries AS d SET status = v.status,"
+            " message_id = coalesce(v.message_id, d.message_id),"
+            " last_error = coalesce(v.last_error, d.last_error),"
+            " attempts = d.attempts + v.attempted, lost_answers = d.lost_answers + v.lost,"
+            " next_attempt_at = v.next_at, updated_at = v.now,"
+            " sent_as = coalesce(v.sent_as, d.sent_as)"
+            f" FROM (VALUES {', '.join([_OUTCOME_ROW] * len(chunk))}) AS v (status,"
+            " message_id, last_error, attempted, lost, next_at, now, sent_as, id)"
+            " WHERE d.id = v.id",
+            [value for row in chunk for value in row],
+        )
 
 
 def _mark(conn: Conn, status: str, ids: list[int], now: int) -> None:
