@@ -159,6 +159,9 @@ def test_tokens_follow_unicode61_with_diacritics_removed() -> None:
     ]
     assert fts.tokens("cafe\u0301") == ["cafe"]
     assert fts.tokens("Ελληνικά Москва") == ["ελληνικά", "москва"]
+    # Non-ASCII with nothing to fold (quotes, dashes, currency) and with both kinds together.
+    assert fts.tokens("\u201cRates\u201d rise \u2014 \u00a35bn") == ["rates", "rise", "5bn"]
+    assert fts.tokens("\u201cCaf\u00e9\u201d \u2014 Z\u00fcrich") == ["cafe", "zurich"]
 
 
 def test_or_query_requotes_terms_and_caps_them() -> None:
