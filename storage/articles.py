@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from semantic import Vectors
 from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
-from storage.meaning import Meaning, assign_stories, store_vectors
+from storage.meaning import Meaning, Report, assign_stories, place_in_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
 
@@ -81,17 +81,36 @@ class Articles:
 
         With ``vectors`` (one per article, from ``meaning``), the same transaction stores each
         new or changed article's vector (an unchanged one's only if it had none) and puts each
-        new article into its story. ``documents``: each article's PostgreSQL full-text
-        document (``fts.tsvector`` of its title, summary and body), computed elsewhere (the
-        import's embedding process); without them they are computed here.
+        new article into its story: placed before its row is written, so ``story_id`` goes in
+        with the row (no row read back or updated again). ``documents``: each article's
+        PostgreSQL full-text document (``fts.tsvector`` of its title, summary and body),
+        computed elsewhere (the import's embedding process); without them they are computed
+        here.
         """
         stamp = int((now or utc_now()).timestamp())
+        rules = meaning or Meaning()
 
         def work(conn: Conn) -> list[UpsertOutcome]:
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
-            outcomes = _upsert_batch(conn, articles, stamp, known, documents)
+            place: _Place | None = None
+            placed: set[int] = set()
             if vectors is not None:
-                _attach_meaning(conn, outcomes, vectors, meaning or Meaning(), self._index)
+
+                def place(reports: Sequence[Report], batch: Vectors) -> dict[int, int]:
+                    placed.update(r.id for r in reports)
+                    return place_in_stories(
+                        conn,
+                        reports,
+                        batch,
+                        stored=False,
+                        window=rules.window,
+                        rule=rules.rule,
+                        index=self._index,
+                    )
+
+            outcomes = _upsert_batch(conn, articles, stamp, known, documents, vectors, place)
+            if vectors is not None:
+                _attach_meaning(conn, outcomes, vectors, rules, self._index, placed)
             return outcomes
 
         return await self._db.write(work)
@@ -239,16 +258,16 @@ def _attach_meaning(
     vectors: Vectors,
     meaning: Meaning,
     index: VectorIndex | None,
+    placed: set[int],
 ) -> None:
-    fresh = [i for i, o in enumerate(outcomes) if o.status == INSERTED]
+    """Store the batch's vectors and put its new articles in their stories, where
+    ``_upsert_batch`` did not as it wrote them (``placed``: those it did)."""
+    fresh = [
+        i for i, o in enumerate(outcomes) if o.status == INSERTED and o.article_id not in placed
+    ]
     # New articles have no vector yet: one bulk insert. A changed one's is replaced; an
     # unchanged one keeps its own (stored only if it had none).
-    packed = vectors[fresh].astype("<f2")
-    conn.insert_rows(
-        "article_vectors",
-        ("article_id", "vector"),
-        [(outcomes[i].article_id, v.tobytes()) for i, v in zip(fresh, packed, strict=True)],
-    )
+    _insert_vectors(conn, [outcomes[i].article_id for i in fresh], vectors[fresh])
     for replace, status in ((False, DUPLICATE), (True, UPDATED)):
         rows = [i for i, o in enumerate(outcomes) if o.status == status]
         store_vectors(conn, [outcomes[i].article_id for i in rows], vectors[rows], replace=replace)
@@ -259,6 +278,16 @@ def _attach_meaning(
         window=meaning.window,
         rule=meaning.rule,
         index=index,
+    )
+
+
+def _insert_vectors(conn: Conn, ids: Sequence[int], vectors: Vectors) -> None:
+    """The vectors of new articles (which have none yet): one bulk insert."""
+    packed = vectors.astype("<f2")
+    conn.insert_rows(
+        "article_vectors",
+        ("article_id", "vector"),
+        [(i, v.tobytes()) for i, v in zip(ids, packed, strict=True)],
     )
 
 
@@ -274,6 +303,8 @@ _TEXT_FIELDS = (
     "image_url",
 )
 _RelatedRow = tuple[str, str | None, int | None, int | None]
+# Places new articles (not written yet, with their vectors) in stories: article -> story.
+_Place = Callable[[Sequence[Report], Vectors], dict[int, int]]
 _RELATED_COLUMNS = ("article_id", "position", "title", "category", "published_at", "utc_offset")
 
 
@@ -386,28 +417,38 @@ def _insert_many(
     stamp: int,
     known_topics: frozenset[str],
     documents: Sequence[str] | None = None,
+    vectors: Vectors | None = None,
+    place: _Place | None = None,
 ) -> list[int]:
     """Insert new articles with their related boxes and topics; their ids, in order.
 
     Each table's rows go in as one bulk insert (``Conn.insert_rows``), with the ids drawn
-    first: each new article is its own story until story assignment says otherwise, so its
-    ``story_id`` is written with the row (SQLite's trigger would update every row again).
-    A topic the config does not have is left out.
+    first, and each article's ``story_id`` written with its row: the story ``place`` puts it
+    in (given the articles' ``vectors``), else its own (SQLite's trigger would update every
+    row again). A topic the config does not have is left out.
     """
     if not articles:
         return []
     ids = _new_ids(conn, len(articles))
     pg = conn.dialect == POSTGRESQL
+    times = [to_row(a.published_at or utc_from_seconds(stamp)) for a in articles]
+    stories: dict[int, int] = {}
+    if place is not None and vectors is not None:
+        reports = [
+            Report(i, when, a.title, a.summary)
+            for i, (when, _), a in zip(ids, times, articles, strict=True)
+        ]
+        stories = place(reports, vectors)
     rows = []
     topics = []
     related = []
     for n, (article_id, article) in enumerate(zip(ids, articles, strict=True)):
-        published_s, offset = to_row(article.published_at or utc_from_seconds(stamp))
+        published_s, offset = times[n]
         created = int(article.created_at.timestamp()) if article.created_at else stamp
         updated = int(article.updated_at.timestamp()) if article.updated_at else None
         row = (
             article_id,
-            article_id,
+            stories.get(article_id, article_id),
             *(getattr(article, name) for name in _TEXT_FIELDS),
             published_s,
             offset,
@@ -433,6 +474,10 @@ def _insert_many(
     conn.insert_rows("articles", _INSERT_COLUMNS + (("search",) if pg else ()), rows)
     conn.insert_rows("related_entries", _RELATED_COLUMNS, related)
     conn.insert_rows("article_topics", ("article_id", "topic", "published_at"), topics)
+    if place is not None and vectors is not None:
+        # With the rows: a later part of the batch (after a repeated article) finds these as
+        # stored candidates, vectors and all.
+        _insert_vectors(conn, ids, vectors)
     return ids
 
 
@@ -461,8 +506,11 @@ def _upsert_batch(
     stamp: int,
     known_topics: frozenset[str],
     documents: Sequence[str] | None = None,
+    vectors: Vectors | None = None,
+    place: _Place | None = None,
 ) -> list[UpsertOutcome]:
-    """``_upsert`` for each article in order, with the new ones inserted together.
+    """``_upsert`` for each article in order, with the new ones inserted together (placed in
+    their stories by ``place`` with their ``vectors``, if given, as they are written).
 
     Which articles are new is read for the whole batch first (two look-ups per 500, not two
     per article), and new ones are inserted in one go (one round trip on PostgreSQL, where
@@ -491,6 +539,8 @@ def _upsert_batch(
             stamp,
             known_topics,
             None if documents is None else [documents[i] for i in pending],
+            None if vectors is None else vectors[pending],
+            place,
         )
         for i, article_id in zip(pending, ids, strict=True):
             outcomes[i] = UpsertOutcome(article_id, INSERTED)

@@ -130,24 +130,81 @@ def assign_stories(
     rule: StoryRule = RULE,
     index: VectorIndex | None = None,
 ) -> dict[int, int]:
-    """Put each article of ``ids`` (stored, vectors given) into the story of an earlier report.
+    """Put each stored article of ``ids`` (vectors given) into the story of an earlier report,
+    and write its ``story_id``: ``newsbot reindex``'s articles, stored before they had vectors.
 
     Earlier means a smaller id: stored before it, or before it in the same batch. Returns the
     articles that joined a story, with the story. Runs inside the caller's transaction.
     """
     if not len(ids):
         return {}
-    span = int(window.total_seconds())
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
         f"SELECT id, published_at, title, summary FROM articles WHERE id IN ({marks})", list(ids)
     ).fetchall()
-    info = {r[0]: r[1:] for r in rows}
-    order = sorted((i for i in ids if i in info), key=lambda i: info[i][0])
     vector_of = dict(zip(ids, vectors, strict=True))
+    found = {r[0]: Report(r[0], r[1], r[2], r[3]) for r in rows}
+    reports = [found[i] for i in ids if i in found]  # in the order given: ties keep it
+    joined = place_in_stories(
+        conn,
+        reports,
+        np.stack([vector_of[r.id] for r in reports]) if reports else vectors[:0],
+        stored=True,
+        window=window,
+        rule=rule,
+        index=index,
+    )
+    if joined:
+        conn.executemany(
+            "UPDATE articles SET story_id = ? WHERE id = ?", [(s, i) for i, s in joined.items()]
+        )
+    return joined
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What story assignment needs of a new article: its id, time (seconds), title, summary."""
+
+    id: int
+    published_at: int
+    title: str
+    summary: str
+
+
+def place_in_stories(
+    conn: Conn,
+    reports: Sequence[Report],
+    vectors: Vectors,
+    *,
+    stored: bool,
+    window: timedelta = WINDOW,
+    rule: StoryRule = RULE,
+    index: VectorIndex | None = None,
+) -> dict[int, int]:
+    """The story each of ``reports`` (one vector each) joins, for those that join one.
+
+    ``stored``: whether their rows are in the store already (each its own story). If not (an
+    import, which places its articles before it writes them, so that ``story_id`` is written
+    once with the row and no row is read back or updated), the batch is a candidate to itself
+    from memory, exactly as its rows would be from the store: the same candidates in the same
+    order, so the same stories. Writes nothing.
+    """
+    if not reports:
+        return {}
+    ids = [r.id for r in reports]
+    span = int(window.total_seconds())
+    info: dict[int, tuple[Any, ...]] = {r.id: (r.published_at, r.title, r.summary) for r in reports}
+    order = sorted(ids, key=lambda i: info[i][0])
+    vector_of = dict(zip(ids, vectors, strict=True))
+    # The batch as the store would return it: stored float16 vectors, each its own story.
+    mine_rows = {} if stored else _as_rows(reports, vectors)
     joined: dict[int, int] = {}
     items: dict[int, StoryItem] = {}
     spans: dict[int, tuple[int, int]] = {}  # story -> its first and last report's published_at
+    if not stored:
+        # A batch article's own story holds only itself until it is placed (read from the
+        # store's rows otherwise).
+        spans.update((r.id, (r.published_at, r.published_at)) for r in reports)
 
     def item(article_id: int, vector: Vectors) -> StoryItem:
         if article_id not in items:
@@ -168,19 +225,30 @@ def assign_stories(
         hi = info[cluster[-1]][0] + span
         mine = np.stack([vector_of[i] for i in cluster])
         # The index pays off where the window is big for the batch: one search and NEIGHBOURS
-        # rows an article, against reading the whole window once for the batch.
+        # rows an article, against reading the whole window once for the batch. (Clusters
+        # are more than a window apart: of the batch, only this cluster is in its window.)
         busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
+        unstored = 0 if stored else len(cluster)
         near: list[list[int]] | None = None
-        if index is not None and _window_count(conn, lo, hi, busy) > busy:
+        if index is not None and _window_count(conn, lo, hi, busy) + unstored > busy:
             # Built here if it was not worth keeping above: the search needs it.
             index.catch_up(conn, below=min(ids))
             near = index.nearest(mine, NEIGHBOURS)
             wanted = sorted({k for keys in near for k in keys} | set(cluster))
             found = in_chunks(conn, _CANDIDATES + " WHERE a.id IN ({})", wanted)
+            # Read by id, the batch's (the newest ids) last.
+            found += [mine_rows[i] for i in cluster if i in mine_rows]
         else:
             found = conn.execute(
                 _CANDIDATES + " WHERE a.published_at BETWEEN ? AND ?", (lo, hi)
             ).fetchall()
+            if mine_rows:
+                # In the order of the index the store reads the window by (published_at,
+                # story_id; migration 0015): a stable sort of rows in that order already.
+                found = sorted(
+                    [*found, *(mine_rows[i] for i in cluster)],
+                    key=lambda r: (r[2], r[1] or r[0]),
+                )
         if not found:
             continue
         cand_ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
@@ -247,11 +315,17 @@ def assign_stories(
                     joined[article_id] = story
                     spans[story] = (min(first, when), max(last, when))
                     break
-    if joined:
-        conn.executemany(
-            "UPDATE articles SET story_id = ? WHERE id = ?", [(s, i) for i, s in joined.items()]
-        )
     return joined
+
+
+def _as_rows(reports: Sequence[Report], vectors: Vectors) -> dict[int, tuple[Any, ...]]:
+    """Unstored reports as ``_CANDIDATES`` rows: (id, story_id, published_at, vector as
+    stored)."""
+    packed = vectors.astype("<f2")
+    return {
+        r.id: (r.id, r.id, r.published_at, v.tobytes())
+        for r, v in zip(reports, packed, strict=True)
+    }
 
 
 _CANDIDATES = (

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import StorageConfig
 from semantic import WINDOW
 from storage import Meaning, NewArticle, Store
+from tests.support.store import opened_store
 from tests.test_import_integrity import SEED, Newsbot
+from tests.test_related_meaning import labelled_reports
 
 
 async def test_a_new_article_is_its_own_story_until_grouped(store: Store) -> None:
@@ -132,3 +135,74 @@ async def test_latest_follows_a_storys_newest_report_as_reports_move(store: Stor
     [late] = await store.articles.upsert_many([report(3, -1)])
     await store.articles.join_story(late.article_id, a)
     assert await latest() == [(b, 2), (a, 2)]
+
+
+# An import places each new article in its story before it writes the row (the batch's own
+# articles are candidates from memory): the stories must be those of articles stored first
+# and placed after, as `newsbot reindex` places them.
+def gas_report(n: int, title: str, hours: float) -> NewArticle:
+    return NewArticle(
+        title=title,
+        summary="Azerbaijan and Italy agreed on extra gas volumes through the TAP pipeline.",
+        guid=f"gas-{n}",
+        published_at=DAY0 + timedelta(hours=hours),
+    )
+
+
+async def test_an_article_joins_the_story_of_an_earlier_article_of_its_own_batch(
+    store: Store,
+) -> None:
+    first, other, second = await import_reports(
+        store,
+        [
+            gas_report(1, "Baku and Rome agree on extra TAP gas volumes", 0),
+            rate_report(0.1),
+            gas_report(2, "Azerbaijan, Italy agree on more gas via TAP", 3),
+        ],
+    )
+    found = {a.id: a.story for a in await store.articles.get_many([first, other, second])}
+    assert found == {first: first, other: other, second: first}
+    assert [a.id for a in await store.articles.in_story(first)] == [first, second]
+    # /latest shows the story once, by its newest report, with both reports counted.
+    assert [(a.id, n) for a, n in await store.articles.latest_stories(limit=5)] == [
+        (second, 2),
+        (other, 1),
+    ]
+
+
+async def test_a_batch_repeating_an_article_still_places_each_new_one_in_its_story(
+    store: Store,
+) -> None:
+    reports = [
+        gas_report(1, "Baku and Rome agree on extra TAP gas volumes", 0),
+        # The same article again, corrected: it updates the first, which is written first.
+        gas_report(1, "Baku and Rome agree on extra TAP gas volumes, officials say", 0),
+        gas_report(2, "Azerbaijan, Italy agree on more gas via TAP", 3),
+    ]
+    first, again, second = await import_reports(store, reports)
+    assert again == first
+    found = {a.id: a.story for a in await store.articles.get_many([first, second])}
+    assert found == {first: first, second: first}
+
+
+async def test_stories_placed_at_import_are_those_placed_after_storing(
+    store_config: StorageConfig,
+) -> None:
+    reports = labelled_reports()
+    async with opened_store(store_config) as store:
+        await import_reports(store, reports)  # one batch: each placed before it is written
+        at_import = await story_groups(store, reports)
+        await store.db.write(lambda conn: conn.execute("DELETE FROM articles"))
+        await store.articles.upsert_many(reports)  # stored without vectors: own stories
+        assert await store.vectors.fill_missing(MEANING, batch_size=len(reports)) == len(reports)
+        after_storing = await story_groups(store, reports)
+    assert any(len(group) > 1 for group in at_import)
+    assert at_import == after_storing
+
+
+async def story_groups(store: Store, reports: Sequence[NewArticle]) -> list[set[str]]:
+    """The reports' guids, grouped by story."""
+    by_story: dict[int, set[str]] = {}
+    for article in await store.articles.latest(limit=len(reports)):
+        by_story.setdefault(article.story or article.id, set()).add(article.guid or "")
+    return sorted(by_story.values(), key=min)
