@@ -348,14 +348,18 @@ def _upsert(
     if (texts, when, topics, related) == (stored_texts, stored_when, stored_topics, stored_related):
         return UpsertOutcome(article_id, DUPLICATE)
     title, summary, body = texts[:3]
-    words = search_words(conn, title, summary, body)
-    search = f", search = {SEARCH_DOCUMENT}" if words else ""
     conn.execute(
         "UPDATE articles SET title = ?, summary = ?, body = ?, publisher = ?, attribution = ?,"
         " category = ?, language = ?, image_url = ?, published_at = ?, utc_offset = ?,"
-        f" content_hash = ?, updated_at = ?{search} WHERE id = ?",
-        (*texts, *when, content_hash(title, summary, body), stamp, *words, article_id),
+        " content_hash = ?, updated_at = ? WHERE id = ?",
+        (*texts, *when, content_hash(title, summary, body), stamp, article_id),
     )
+    if conn.dialect == POSTGRESQL:
+        # Its published_at follows the article's by trigger (0016); the words change here.
+        conn.execute(
+            f"UPDATE article_search SET search = {SEARCH_DOCUMENT} WHERE article_id = ?",
+            (*search_words(conn, title, summary, body), article_id),
+        )
     if related != stored_related:
         conn.execute("DELETE FROM related_entries WHERE article_id = ?", (article_id,))
         _insert_related(conn, article_id, related)
@@ -365,10 +369,12 @@ def _upsert(
     return UpsertOutcome(article_id, UPDATED)
 
 
-# PostgreSQL's full-text column (its 0001): the words of title, summary and body with their
-# positions, labelled A, B and C for ts_rank's weights (fts.tsvector). SQLite's FTS5 table is
-# kept by triggers instead.
+# PostgreSQL's full-text document (article_search.search, 0016; articles.search before): the
+# words of title, summary and body with their positions, labelled A, B and C for ts_rank's
+# weights (fts.tsvector). SQLite's FTS5 table is kept by triggers instead.
 SEARCH_DOCUMENT = "?::tsvector"
+# Its table's columns, as the import writes them.
+SEARCH_COLUMNS = ("article_id", "published_at", "search")
 
 
 def search_words(conn: Conn, title: str, summary: str, body: str) -> tuple[str, ...]:
@@ -440,6 +446,7 @@ def _insert_many(
         ]
         stories = place(reports, vectors)
     rows = []
+    words = []  # PostgreSQL's full-text rows (article_search)
     topics = []
     related = []
     for n, (article_id, article) in enumerate(zip(ids, articles, strict=True)):
@@ -459,11 +466,12 @@ def _insert_many(
             updated,
         )
         if pg:
-            row += (
-                (documents[n],)
+            document = (
+                documents[n]
                 if documents is not None
-                else search_words(conn, article.title, article.summary, article.body)
+                else fts.tsvector(article.title, article.summary, article.body)
             )
+            words.append((article_id, published_s, document))
         rows.append(row)
         topics += [
             (article_id, t, published_s) for t in dict.fromkeys(article.topics) if t in known_topics
@@ -471,7 +479,9 @@ def _insert_many(
         related += [
             (article_id, position, *entry) for position, entry in enumerate(_related_rows(article))
         ]
-    conn.insert_rows("articles", _INSERT_COLUMNS + (("search",) if pg else ()), rows)
+    conn.insert_rows("articles", _INSERT_COLUMNS, rows)
+    if pg:
+        conn.insert_rows("article_search", SEARCH_COLUMNS, words)
     conn.insert_rows("related_entries", _RELATED_COLUMNS, related)
     conn.insert_rows("article_topics", ("article_id", "topic", "published_at"), topics)
     if place is not None and vectors is not None:

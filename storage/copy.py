@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from core.settings import POSTGRESQL_SCHEMES, masked_url
-from storage.articles import search_words
+from storage.articles import SEARCH_COLUMNS, search_words
 from storage.db import (
     POSTGRESQL,
     Conn,
@@ -50,8 +50,16 @@ ORDER = (
 )
 # Kept by each store itself: its migrations' record, SQLite's index and counters, and the
 # state of the instances sharing a PostgreSQL store (storage/cluster.py: who polls from where),
-# and each story's newest report (story_heads: its triggers fill it as the articles arrive).
-_OWN = ("schema_migrations", "sqlite_", "articles_fts", "cluster_", "story_heads")
+# each story's newest report (story_heads: its triggers fill it as the articles arrive), and
+# PostgreSQL's full-text documents (article_search: computed from the text, as FTS5's are).
+_OWN = (
+    "schema_migrations",
+    "sqlite_",
+    "articles_fts",
+    "article_search",
+    "cluster_",
+    "story_heads",
+)
 
 
 class CopyError(StoreError):
@@ -103,6 +111,13 @@ def copy_store(
             # index (the related engine's rarer words) reads every one of them.
             dst.execute("VACUUM (ANALYZE)")
         copied = {t: _count(dst, t) for t in tables}
+        if dst.dialect == POSTGRESQL and "articles" in tables:
+            documents = _count(dst, "article_search")
+            if documents != copied["articles"]:
+                raise CopyError(
+                    f"{_name(target)}: the copy is not whole ({copied['articles']} articles,"
+                    f" {documents} full-text documents)"
+                )
     wrong = [t for t in tables if copied[t] != counts[t]]
     if wrong:
         details = ", ".join(f"{t}: {counts[t]} rows, {copied[t]} copied" for t in wrong)
@@ -173,30 +188,38 @@ def _count(conn: Conn, table: str) -> int:
 
 def _copy_table(src: Conn, dst: Conn, table: str, progress: Callable[[int], object] | None) -> None:
     wanted = set(_columns(dst, table))
-    # The full-text column is each backend's own: computed below, never copied.
+    # The full-text column of a store made before 0016: never copied (below).
     columns = [c for c in _columns(src, table) if c in wanted and c != "search"]
     listed = ", ".join(columns)
     marks = ", ".join("?" * len(columns))
-    words_of: Callable[[tuple[Any, ...]], tuple[str, ...]] | None = None
-    if table == "articles" and dst.dialect == POSTGRESQL:
-        at = [columns.index(c) for c in ("title", "summary", "body")]
-        listed += ", search"  # a tsvector literal, read by COPY as the column's type
-
-        def words_of(row: tuple[Any, ...]) -> tuple[str, ...]:
-            return search_words(dst, *(row[i] or "" for i in at))
-
     batches = (
-        [(*r, *words_of(r)) if words_of else tuple(r) for r in batch]
+        [tuple(r) for r in batch]
         for batch in _batches(src, f"SELECT {', '.join(columns)} FROM {table}")
     )
     if isinstance(dst, PgConnection):
         _copy_into_postgresql(dst, table, listed, batches, progress)
+        if table == "articles":
+            _copy_search_documents(src, dst)
         return
     insert = f"INSERT INTO {table} ({listed}) VALUES ({marks})"
     for rows in batches:
         _write_batch(dst, insert, rows)
         if progress is not None:
             progress(len(rows))
+
+
+def _copy_search_documents(src: Conn, dst: PgConnection) -> None:
+    """PostgreSQL's full-text documents (article_search) of the articles just copied: each
+    backend's index is its own, computed from the text here (SQLite's triggers fill FTS5)."""
+    sql = "SELECT id, published_at, title, summary, body FROM articles"
+    batches = (
+        [
+            (article_id, published_at, *search_words(dst, title, summary or "", body or ""))
+            for article_id, published_at, title, summary, body in batch
+        ]
+        for batch in _batches(src, sql)
+    )
+    _copy_into_postgresql(dst, "article_search", ", ".join(SEARCH_COLUMNS), batches, None)
 
 
 def _copy_into_postgresql(

@@ -271,16 +271,17 @@ def _word_candidates_pg(conn: Conn, profile: _Profile, count: int) -> list[int]:
 
     Not ``ts_rank`` over the OR query: it reads every match's whole ``tsvector`` (kept out of
     line, ~4 kB each), 0.3-1.2 s a call at 120,000 articles. Here each term is one look-up in
-    the full-text index and the article's id is all that is read of a match (docs/benchmarks.md,
-    "The PostgreSQL store"). Each term goes as a quoted tsquery literal, never as syntax."""
+    the full-text index and the article's id is all that is read of a match, from the narrow
+    article_search table (0016), whose heap stays in memory (docs/benchmarks.md, "Reading a big
+    PostgreSQL store"). Each term goes as a quoted tsquery literal, never as syntax."""
     terms = list(profile.query)
     queries = [fts.and_query([t], tsquery=True) or "''" for t in terms]
     # OFFSET 0 keeps the look-up per term: flattened into a join, with 30 terms the planner
     # chose to scan the whole table and test each article against each term (7 s at 90,000).
     rows = conn.execute(
         "SELECT m.id FROM unnest(?::text[], ?::float8[]) AS t(q, w),"
-        " LATERAL (SELECT id FROM articles WHERE search @@ t.q::tsquery OFFSET 0) m"
-        " GROUP BY m.id ORDER BY sum(t.w) DESC, m.id DESC LIMIT ?",
+        " LATERAL (SELECT article_id AS id FROM article_search WHERE search @@ t.q::tsquery"
+        " OFFSET 0) m GROUP BY m.id ORDER BY sum(t.w) DESC, m.id DESC LIMIT ?",
         (queries, [profile.vector.get(t, 0.0) for t in terms], count),
     ).fetchall()
     return [int(r[0]) for r in rows]

@@ -196,7 +196,7 @@ def _index_counts(conn: Conn, terms: list[str]) -> list[tuple[str, int]]:
     # as a quoted tsquery literal (fts.and_query), never read as query syntax.
     queries = [fts.and_query([t], tsquery=True) or "''" for t in terms]
     rows = conn.execute(
-        "SELECT w.term, (SELECT count(*) FROM articles a WHERE a.search @@ w.q::tsquery)"
+        "SELECT w.term, (SELECT count(*) FROM article_search a WHERE a.search @@ w.q::tsquery)"
         " FROM unnest(?::text[], ?::text[]) AS w(term, q)",
         (terms, queries),
     )
@@ -218,7 +218,9 @@ def read_term_stats(conn: Conn, min_doc: int | None) -> tuple[list[tuple[str, in
     threshold = min_doc if min_doc is not None else max(20, count // 10_000)
     if conn.dialect == POSTGRESQL:
         # ts_stat reads every article's vector once (fts5vocab reads the index's doclists).
-        vocabulary = "SELECT word, ndoc FROM ts_stat('SELECT search FROM articles') WHERE ndoc >= ?"
+        vocabulary = (
+            "SELECT word, ndoc FROM ts_stat('SELECT search FROM article_search') WHERE ndoc >= ?"
+        )
     else:
         vocabulary = "SELECT term, doc FROM articles_fts_terms WHERE doc >= ?"
     rows = [(str(t), int(d)) for t, d in conn.execute(vocabulary, (threshold,))]

@@ -17,7 +17,7 @@ from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
 from storage.db import Conn
 from storage.search import SearchEngine, SearchTuning, normalise_title
 from tests.support.newsbot import run_newsbot
-from tests.support.store import opened_store, storage_table
+from tests.support.store import opened_store, raw_store, storage_table
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -248,6 +248,25 @@ async def test_search_finds_the_newest_matches_however_far_back_they_are(store: 
     assert [a.id for a in await engine.search("the", limit=2)] == [ids[39], ids[38]]
 
 
+async def test_an_edited_article_is_found_by_its_new_words_at_its_new_time(store: Store) -> None:
+    # An edit rewrites the article's full-text document (PostgreSQL keeps it, with the time
+    # search orders by, in a table of its own: both must follow the edit).
+    first, second = await add(
+        store,
+        article("a", VOLCANO, when=T0 - timedelta(days=2)),
+        article("b", VOLCANO_2, when=T0 - timedelta(days=1)),
+    )
+    engine = SearchEngine(store.db)
+    assert [a.id for a in await engine.search("iceland volcano")] == [second, first]
+    await add(store, article("a", VOLCANO, when=T0))  # the first report's time corrected
+    assert [a.id for a in await engine.search("iceland volcano")] == [first, second]
+    assert [a.id for a in await engine.search("grindavik")] == [first]
+    await add(store, article("a", FOOTBALL, when=T0))  # ... and then its text
+    assert [a.id for a in await engine.search("grindavik")] == []
+    assert [a.id for a in await engine.search("striker wembley")] == [first]
+    assert [a.id for a in await engine.search("iceland volcano")] == [second]
+
+
 async def test_search_of_only_stop_words_lists_newest_matches(store: Store) -> None:
     first, second = await add(
         store,
@@ -421,6 +440,61 @@ async def test_a_big_store_without_term_stats_gets_them(
     assert await store.db.run(copied) == 1
 
 
+# A PostgreSQL store as migrations up to 0015 left it: each article's full-text document in
+# its own row (articles.search), where 0016 moves it into article_search.
+_BEFORE_0016 = (
+    "ALTER TABLE articles ADD COLUMN search TSVECTOR NOT NULL DEFAULT ''::tsvector",
+    "UPDATE articles a SET search = s.search FROM article_search s WHERE s.article_id = a.id",
+    "CREATE INDEX articles_search ON articles USING gin (search)",
+    "DROP TABLE article_search",
+    "DROP TRIGGER article_search_time ON articles",
+    "DROP FUNCTION article_search_time",
+    "DELETE FROM schema_migrations WHERE name LIKE '0016%'",
+)
+
+
+@pytest.mark.parametrize("store_backend", ["postgresql"])
+async def test_a_store_made_before_0016_searches_and_relates_the_same_after_it(
+    store: Store, store_config: StorageConfig
+) -> None:
+    ids = await add(
+        store,
+        *(
+            article(f"n{n}", text, when=T0 + timedelta(hours=n))
+            for n, text in enumerate([VOLCANO, FOOTBALL, VOLCANO_2, BUDGET, VOLCANO, FOOTBALL])
+        ),
+    )
+    asked = ["iceland volcano", "striker cup", "budget", "ash flights"]
+
+    async def answers(engine: SearchEngine) -> list[list[int]]:
+        found = [[a.id for a in await engine.search(q)] for q in asked]
+        return found + [[a.id for a in await engine.related(i)] for i in ids]
+
+    before = await answers(store.search)
+    await store.close()
+    with raw_store(store_config) as conn:
+        for step in _BEFORE_0016:
+            conn.execute(step)
+    async with opened_store(store_config) as migrated:
+        after = await answers(migrated.search)
+        added = await add(migrated, article("new", VOLCANO_2, when=T0 + timedelta(days=1)))
+        newest = [a.id for a in await migrated.search.search("ash flights", limit=1)]
+    with raw_store(store_config) as conn:
+        documents = conn.execute("SELECT count(*) FROM article_search").fetchone()[0]
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = 'articles'"
+            )
+        }
+    assert before[0] == [ids[4], ids[2], ids[0]]  # the answers compared are not empty
+    assert after == before
+    assert newest == added
+    assert documents == len(ids) + 1
+    assert "search" not in columns
+
+
 def test_newsbot_import_leaves_current_term_stats_so_related_has_no_rebuild_to_wait_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -501,7 +575,9 @@ async def test_newsbot_import_stores_words_search_finds_and_shared_stories_on_ei
         def documents(conn: Conn) -> list[tuple[str, str]]:
             if conn.dialect != "postgresql":
                 return []
-            rows = conn.execute("SELECT title, search::text FROM articles ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT article_id, search::text FROM article_search ORDER BY article_id"
+            ).fetchall()
             written = conn.execute(
                 "SELECT w::tsvector::text FROM unnest(?::text[]) AS w",
                 ([fts.tsvector(r["title"], r["summary"], r["body"]) for r in records],),
