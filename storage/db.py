@@ -61,11 +61,12 @@ class Conn(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
     ) -> None:
         """Insert ``rows`` (values of ``columns``) into ``table`` in as few statements as the
         backend takes: the bulk path of an import. No conflict handling: the caller knows
-        the rows are new."""
+        the rows are new. ``rows`` may be made as they are taken (a generator, which must
+        not use the connection): PostgreSQL streams each to the server as it comes."""
         ...
 
 
@@ -75,8 +76,9 @@ class SqliteConnection(sqlite3.Connection):
     dialect: ClassVar[str] = SQLITE
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
     ) -> None:
+        rows = rows if isinstance(rows, Sequence) else list(rows)
         # Many rows a statement (multi-row VALUES), not one: FTS5 writes its pending terms
         # out as a new segment at the end of every statement that changes it (a statement
         # savepoint), so a statement per article wrote a segment per article, and merging

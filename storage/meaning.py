@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -145,7 +145,7 @@ def assign_stories(
     vector_of = dict(zip(ids, vectors, strict=True))
     found = {r[0]: Report(r[0], r[1], r[2], r[3]) for r in rows}
     reports = [found[i] for i in ids if i in found]  # in the order given: ties keep it
-    joined = place_in_stories(
+    placed = place_in_stories(
         conn,
         reports,
         np.stack([vector_of[r.id] for r in reports]) if reports else vectors[:0],
@@ -154,6 +154,7 @@ def assign_stories(
         rule=rule,
         index=index,
     )
+    joined = {article_id: story for article_id, story in placed if story != article_id}
     if joined:
         conn.executemany(
             "UPDATE articles SET story_id = ? WHERE id = ?", [(s, i) for i, s in joined.items()]
@@ -180,17 +181,22 @@ def place_in_stories(
     window: timedelta = WINDOW,
     rule: StoryRule = RULE,
     index: VectorIndex | None = None,
-) -> dict[int, int]:
-    """The story each of ``reports`` (one vector each) joins, for those that join one.
+) -> Iterator[tuple[int, int]]:
+    """Each of ``reports`` (one vector each) with the story it joins, or its own id.
 
     ``stored``: whether their rows are in the store already (each its own story). If not (an
     import, which places its articles before it writes them, so that ``story_id`` is written
     once with the row and no row is read back or updated), the batch is a candidate to itself
     from memory, exactly as its rows would be from the store: the same candidates in the same
     order, so the same stories. Writes nothing.
+
+    Everything is read from the store before this returns; the placements are then worked
+    out as they are taken, with no further statement: an import streams each row to the
+    store (a COPY) as it is placed, and the server inserts it while the rest are placed.
+    First those with no candidate at all (their own story), then the others in time order.
     """
     if not reports:
-        return {}
+        return iter(())
     ids = [r.id for r in reports]
     span = int(window.total_seconds())
     info: dict[int, tuple[Any, ...]] = {r.id: (r.published_at, r.title, r.summary) for r in reports}
@@ -198,124 +204,175 @@ def place_in_stories(
     vector_of = dict(zip(ids, vectors, strict=True))
     # The batch as the store would return it: stored float16 vectors, each its own story.
     mine_rows = {} if stored else _as_rows(reports, vectors)
-    joined: dict[int, int] = {}
-    items: dict[int, StoryItem] = {}
     spans: dict[int, tuple[int, int]] = {}  # story -> its first and last report's published_at
     if not stored:
         # A batch article's own story holds only itself until it is placed (read from the
         # store's rows otherwise).
         spans.update((r.id, (r.published_at, r.published_at)) for r in reports)
-
-    def item(article_id: int, vector: Vectors) -> StoryItem:
-        if article_id not in items:
-            when, title, summary = (
-                info.get(article_id)
-                or conn.execute(
-                    "SELECT published_at, title, summary FROM articles WHERE id = ?", (article_id,)
-                ).fetchone()
-            )
-            items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
-        return items[article_id]
-
     if index is not None and index.worth_keeping(conn, below=min(ids)):
         # What earlier batches committed goes in first; this batch's rows wait for the commit.
         index.catch_up(conn, below=min(ids))
+    plans = []
     for cluster in _clusters(order, [info[i][0] for i in order], span):
-        lo = info[cluster[0]][0] - span
-        hi = info[cluster[-1]][0] + span
-        mine = np.stack([vector_of[i] for i in cluster])
-        # The index pays off where the window is big for the batch: one search and NEIGHBOURS
-        # rows an article, against reading the whole window once for the batch. (Clusters
-        # are more than a window apart: of the batch, only this cluster is in its window.)
-        busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
-        unstored = 0 if stored else len(cluster)
-        near: list[list[int]] | None = None
-        if index is not None and _window_count(conn, lo, hi, busy) + unstored > busy:
-            # Built here if it was not worth keeping above: the search needs it.
-            index.catch_up(conn, below=min(ids))
-            near = index.nearest(mine, NEIGHBOURS)
-            wanted = sorted({k for keys in near for k in keys} | set(cluster))
-            found = in_chunks(conn, _CANDIDATES + " WHERE a.id IN ({})", wanted)
-            # Read by id, the batch's (the newest ids) last.
-            found += [mine_rows[i] for i in cluster if i in mine_rows]
-        else:
-            found = conn.execute(
-                _CANDIDATES + " WHERE a.published_at BETWEEN ? AND ?", (lo, hi)
-            ).fetchall()
-            if mine_rows:
-                # In the order of the index the store reads the window by (published_at,
-                # story_id; migration 0015): a stable sort of rows in that order already.
-                found = sorted(
-                    [*found, *(mine_rows[i] for i in cluster)],
-                    key=lambda r: (r[2], r[1] or r[0]),
-                )
-        if not found:
+        plan = _candidates(conn, cluster, info, vector_of, mine_rows, span, rule, index, min(ids))
+        if plan is None:
             continue
-        cand_ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
-        cand_when = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
-        stories = {r[0]: r[1] or r[0] for r in found}
-        matrix = decode([r[3] for r in found])
-        if near is None:
-            whens = np.fromiter((info[i][0] for i in cluster), dtype=np.int64, count=len(cluster))
-        else:
-            at = {int(k): n for n, k in enumerate(cand_ids)}
-            batch = {at[i] for i in cluster if i in at}
-        floor = rule.threshold - rule.word_weight  # the word share adds at most word_weight
-        shortlists: list[tuple[int, Any]] = []
-        for row, article_id in enumerate(cluster):
-            if near is None:
-                if row % BLOCK == 0:
-                    # The cluster is in time order and an article's candidates lie within the
-                    # window of its own time: BLOCK neighbours share a band of candidates, one
-                    # product each (a batch spread over weeks: ~1/7 of the batch by the whole
-                    # window's multiply-adds, and each row's checks over its band only).
-                    # Candidates keep their order: a row sees what it saw before, less what
-                    # its time check dropped.
-                    lo_b, hi_b = whens[row] - span, whens[min(row + BLOCK, len(cluster)) - 1] + span
-                    band = np.flatnonzero((cand_when >= lo_b) & (cand_when <= hi_b))
-                    band_cos = mine[row : row + BLOCK] @ matrix[band].T
-                places, cos = band, band_cos[row % BLOCK]
-            else:  # its own neighbours and the batch's articles: each a row of `found`
-                places = np.fromiter(
-                    sorted({at[k] for k in near[row] if k in at} | batch), np.int64
-                )
-                cos = matrix[places] @ mine[row]
-            when = info[article_id][0]
-            ok = (cand_ids[places] < article_id) & (np.abs(cand_when[places] - when) <= span)
-            ok &= cos >= floor
-            picks = np.flatnonzero(ok)
-            if not len(picks):
-                continue
-            shortlists.append((article_id, places[picks[np.argsort(-cos[picks])[:SHORTLIST]]]))
+        plans.append(plan)
         # The shortlisted candidates' texts in one read per 500, not one per candidate.
-        unknown = sorted({int(cand_ids[p]) for _, picks in shortlists for p in picks} - info.keys())
+        unknown = sorted(
+            {k for _, picks in plan.shortlists for k in plan.ids_of(picks)} - info.keys()
+        )
         for article_id, *rest in in_chunks(
             conn, "SELECT id, published_at, title, summary FROM articles WHERE id IN ({})", unknown
         ):
             info[article_id] = tuple(rest)
         # Where each shortlisted candidate's story starts and ends: one indexed read per 500.
-        # (A batch article that joins below has its new story's span in `spans` already.)
-        shortlisted = {int(cand_ids[p]) for _, picks in shortlists for p in picks}
-        _read_spans(conn, spans, {joined.get(k, stories[k]) for k in shortlisted})
-        for article_id, picks in shortlists:
+        # (Only a batch article joins a story, in _decide, after these reads: each story's
+        # span here is the store's, as when the clusters were read and placed in turn.)
+        shortlisted = {k for _, picks in plan.shortlists for k in plan.ids_of(picks)}
+        _read_spans(conn, spans, {plan.stories[k] for k in shortlisted})
+    return _decide(order, plans, info, vector_of, spans, span, rule)
+
+
+@dataclass(slots=True)
+class _Cluster:
+    """A cluster's candidates as read (``_CANDIDATES`` rows) and each article's shortlist:
+    positions among the candidates, best first."""
+
+    cand_ids: Any
+    stories: dict[int, int]
+    matrix: Vectors
+    shortlists: list[tuple[int, Any]]
+
+    def ids_of(self, picks: Any) -> list[int]:
+        return [int(k) for k in self.cand_ids[picks]]
+
+
+def _candidates(
+    conn: Conn,
+    cluster: list[int],
+    info: dict[int, tuple[Any, ...]],
+    vector_of: dict[int, Vectors],
+    mine_rows: dict[int, tuple[Any, ...]],
+    span: int,
+    rule: StoryRule,
+    index: VectorIndex | None,
+    first_id: int,
+) -> _Cluster | None:
+    """Read a cluster's candidates and shortlist the nearest by cosine for each article."""
+    lo = info[cluster[0]][0] - span
+    hi = info[cluster[-1]][0] + span
+    mine = np.stack([vector_of[i] for i in cluster])
+    # The index pays off where the window is big for the batch: one search and NEIGHBOURS
+    # rows an article, against reading the whole window once for the batch. (Clusters are
+    # more than a window apart: of an unstored batch, only this cluster is in its window.)
+    busy = max(EXACT_WINDOW, ANN_RATIO * len(cluster))
+    unstored = len(cluster) if mine_rows else 0
+    near: list[list[int]] | None = None
+    if index is not None and _window_count(conn, lo, hi, busy) + unstored > busy:
+        # Built here if it was not worth keeping above: the search needs it.
+        index.catch_up(conn, below=first_id)
+        near = index.nearest(mine, NEIGHBOURS)
+        wanted = sorted({k for keys in near for k in keys} | set(cluster))
+        found = in_chunks(conn, _CANDIDATES + " WHERE a.id IN ({})", wanted)
+        # Read by id, the batch's (the newest ids) last.
+        found += [mine_rows[i] for i in cluster if i in mine_rows]
+    else:
+        found = conn.execute(
+            _CANDIDATES + " WHERE a.published_at BETWEEN ? AND ?", (lo, hi)
+        ).fetchall()
+        if mine_rows:
+            # In the order of the index the store reads the window by (published_at,
+            # story_id; migration 0015): a stable sort of rows in that order already.
+            found = sorted(
+                [*found, *(mine_rows[i] for i in cluster)],
+                key=lambda r: (r[2], r[1] or r[0]),
+            )
+    if not found:
+        return None
+    cand_ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+    cand_when = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
+    stories = {r[0]: r[1] or r[0] for r in found}
+    matrix = decode([r[3] for r in found])
+    if near is None:
+        whens = np.fromiter((info[i][0] for i in cluster), dtype=np.int64, count=len(cluster))
+    else:
+        at = {int(k): n for n, k in enumerate(cand_ids)}
+        batch = {at[i] for i in cluster if i in at}
+    floor = rule.threshold - rule.word_weight  # the word share adds at most word_weight
+    shortlists: list[tuple[int, Any]] = []
+    for row, article_id in enumerate(cluster):
+        if near is None:
+            if row % BLOCK == 0:
+                # The cluster is in time order and an article's candidates lie within the
+                # window of its own time: BLOCK neighbours share a band of candidates, one
+                # product each (a batch spread over weeks: ~1/7 of the batch by the whole
+                # window's multiply-adds, and each row's checks over its band only).
+                # Candidates keep their order: a row sees what it saw before, less what its
+                # time check dropped.
+                lo_b, hi_b = whens[row] - span, whens[min(row + BLOCK, len(cluster)) - 1] + span
+                band = np.flatnonzero((cand_when >= lo_b) & (cand_when <= hi_b))
+                band_cos = mine[row : row + BLOCK] @ matrix[band].T
+            places, cos = band, band_cos[row % BLOCK]
+        else:  # its own neighbours and the batch's articles: each a row of `found`
+            places = np.fromiter(sorted({at[k] for k in near[row] if k in at} | batch), np.int64)
+            cos = matrix[places] @ mine[row]
+        when = info[article_id][0]
+        ok = (cand_ids[places] < article_id) & (np.abs(cand_when[places] - when) <= span)
+        ok &= cos >= floor
+        picks = np.flatnonzero(ok)
+        if not len(picks):
+            continue
+        shortlists.append((article_id, places[picks[np.argsort(-cos[picks])[:SHORTLIST]]]))
+    return _Cluster(cand_ids, stories, matrix, shortlists)
+
+
+def _decide(
+    order: list[int],
+    plans: list[_Cluster],
+    info: dict[int, tuple[Any, ...]],
+    vector_of: dict[int, Vectors],
+    spans: dict[int, tuple[int, int]],
+    span: int,
+    rule: StoryRule,
+) -> Iterator[tuple[int, int]]:
+    """Compare each shortlisted pair word by word and place each article (no statement)."""
+    listed = {article_id for plan in plans for article_id, _ in plan.shortlists}
+    for article_id in order:
+        if article_id not in listed:
+            yield article_id, article_id  # no candidate: its own story
+    joined: dict[int, int] = {}
+    items: dict[int, StoryItem] = {}
+
+    def item(article_id: int, vector: Vectors) -> StoryItem:
+        if article_id not in items:
+            when, title, summary = info[article_id]
+            items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
+        return items[article_id]
+
+    for plan in plans:
+        for article_id, picks in plan.shortlists:
             me = item(article_id, vector_of[article_id])
             when = info[article_id][0]
             scored = []
             for n, p in enumerate(picks):
-                other = int(cand_ids[p])
-                score = story_score(me, item(other, matrix[p]), rule)
+                other = int(plan.cand_ids[p])
+                if other not in info:
+                    continue  # gone from the store since its window was read
+                score = story_score(me, item(other, plan.matrix[p]), rule)
                 if score >= rule.threshold:
-                    scored.append((score, n, joined.get(other, stories[other])))
+                    scored.append((score, n, joined.get(other, plan.stories[other])))
             # The best match whose story, with this article, still fits in one window: a run of
             # near-identical daily reports (rates, weather) would otherwise chain into one story
             # spanning months. Equal scores: the later shortlisted, as before the bound.
-            for _, _, story in sorted(scored, reverse=True):
-                first, last = spans.get(story, (when, when))
+            story = article_id
+            for _, _, candidate in sorted(scored, reverse=True):
+                first, last = spans.get(candidate, (when, when))
                 if max(last, when) - min(first, when) <= span:
-                    joined[article_id] = story
-                    spans[story] = (min(first, when), max(last, when))
+                    story = joined[article_id] = candidate
+                    spans[candidate] = (min(first, when), max(last, when))
                     break
-    return joined
+            yield article_id, story
 
 
 def _as_rows(reports: Sequence[Report], vectors: Vectors) -> dict[int, tuple[Any, ...]]:

@@ -114,11 +114,12 @@ class PgConnection:
         return self.raw.execute(translate(sql), tuple(parameters))
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], /
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
     ) -> None:
         # COPY: the rows stream to the server in one statement, parsed by its bulk loader;
         # an INSERT per row, even pipelined, is parsed, planned and answered row by row.
-        if not rows:
+        # Rows made as they are taken go out as they come: the server inserts them meanwhile.
+        if isinstance(rows, Sequence) and not rows:
             return
         cursor = self.raw.cursor()
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

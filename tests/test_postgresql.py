@@ -107,6 +107,37 @@ async def test_connections_cut_off_mid_run_are_replaced(pg: StorageConfig) -> No
         await store.close()
 
 
+async def test_a_big_import_gives_a_store_without_statistics_its_first_ones(
+    pg: StorageConfig,
+) -> None:
+    """Without statistics (autovacuum off or not come yet) PostgreSQL guessed, and read an
+    import's story spans by scanning every article; the import takes the first ones."""
+    assert pg.url is not None
+    store = await Store.open(pg.url)
+
+    def never_analyzed(conn: Conn) -> bool:
+        row = conn.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = 'articles'::regclass")
+        return bool(row.fetchone()[0])
+
+    def spans_plan(conn: Conn) -> str:
+        rows = conn.execute(
+            "EXPLAIN SELECT story_id, min(published_at), max(published_at) FROM articles"
+            " WHERE story_id IN (3, 5, 8) GROUP BY story_id"
+        ).fetchall()
+        return "\n".join(r[0] for r in rows)
+
+    try:
+        # Into an empty store: nothing to sample yet.
+        await store.articles.upsert_many([make_article(n) for n in range(1000)])
+        assert await store.db.read(never_analyzed)
+        await store.articles.upsert_many([make_article(n) for n in range(1000, 2000)])
+        assert not await store.db.read(never_analyzed)
+        plan = await store.db.read(spans_plan)
+        assert "Seq Scan" not in plan, plan
+    finally:
+        await store.close()
+
+
 async def test_a_read_cut_off_in_flight_is_read_again_and_a_write_is_busy(
     pg: StorageConfig,
 ) -> None:
