@@ -257,6 +257,7 @@ class Importer:
             vectors=None if embedded is None else embedded.vectors,
             meaning=meaning,
             documents=None if embedded is None else embedded.documents,
+            words=None if embedded is None else embedded.words,
         )
         fresh = [o.article_id for o in outcomes if o.status == INSERTED]
         if fresh and self.on_new is not None:

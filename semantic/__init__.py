@@ -20,9 +20,11 @@ from semantic.stories import (
     WINDOW,
     StoryItem,
     StoryRule,
+    Words,
     same_story,
     story_items,
     story_score,
+    story_words,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "StoryItem",
     "StoryRule",
     "Vectors",
+    "Words",
     "article_text",
     "from_bytes",
     "one_blas_thread",
@@ -42,5 +45,6 @@ __all__ = [
     "same_story",
     "story_items",
     "story_score",
+    "story_words",
     "to_bytes",
 ]

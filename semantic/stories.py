@@ -49,11 +49,20 @@ class StoryItem:
     def of(
         cls, vector: Vectors, published_at: datetime, title: str, summary: str = ""
     ) -> StoryItem:
-        text = f"{title} {summary}"
-        words = (w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOP_WORDS)
-        # Years date a report rather than tell its event apart.
-        numbers = {n for n in _NUMBER.findall(text) if not (len(n) == 4 and n[:2] in ("19", "20"))}
-        return cls(vector, published_at, frozenset(w[:STEM] for w in words), frozenset(numbers))
+        return cls(vector, published_at, *story_words(title, summary))
+
+
+Words = tuple[frozenset[str], frozenset[str]]
+
+
+def story_words(title: str, summary: str = "") -> Words:
+    """A report's word stems and figures, as ``StoryItem`` holds them: text work that can be
+    done apart from the vector (an import's embedding process does it beside embedding)."""
+    text = f"{title} {summary}"
+    words = (w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOP_WORDS)
+    # Years date a report rather than tell its event apart.
+    numbers = {n for n in _NUMBER.findall(text) if not (len(n) == 4 and n[:2] in ("19", "20"))}
+    return frozenset(w[:STEM] for w in words), frozenset(numbers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from semantic.model import Embedder, Vectors, article_text
+from semantic.stories import Words, story_words
 
 # How long ``close`` waits for the child to see its pipe closed before killing it.
 CLOSE_SECONDS = 5.0
@@ -38,10 +39,12 @@ class EmbeddingFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Embedded:
-    """A batch's vectors, and its documents (None unless the process was given ``document``)."""
+    """A batch's vectors, and its documents (None unless the process was given ``document``)
+    and story words (``semantic.story_words`` of title and summary; None unless asked)."""
 
     vectors: Vectors
     documents: list[str] | None
+    words: list[Words] | None = None
 
 
 Document = Callable[[str, str, str], str]
@@ -69,11 +72,14 @@ class EmbeddingProcess:
         gives them. Blocks until the child answers: call it from a thread."""
         return self.prepare_articles(texts).vectors
 
-    def prepare_articles(self, texts: Sequence[tuple[str, str, str]]) -> Embedded:
-        """``embed_articles``, with each article's document if the process computes them."""
+    def prepare_articles(
+        self, texts: Sequence[tuple[str, str, str]], *, words: bool = False
+    ) -> Embedded:
+        """``embed_articles``, with each article's document if the process computes them, and
+        its story words if ``words``."""
         with self._lock:
             try:
-                self._conn.send([tuple(t) for t in texts])
+                self._conn.send(([tuple(t) for t in texts], words))
                 answer: Any = self._conn.recv()
             except (OSError, EOFError) as error:
                 code = self._process.exitcode
@@ -118,13 +124,14 @@ def _serve(
     parent_end.close()
     while True:
         try:
-            texts = conn.recv()
+            texts, words = conn.recv()
         except (EOFError, OSError):
             return
         try:
             answer: Any = Embedded(
                 embedder.embed([article_text(*t) for t in texts]),
                 None if document is None else [document(*t) for t in texts],
+                [story_words(t[0], t[1]) for t in texts] if words else None,
             )
         except Exception as error:  # reported to the parent, which raises it there
             answer = f"{type(error).__name__}: {error}"

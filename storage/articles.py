@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.clock import utc_now
-from semantic import Vectors
+from semantic import Vectors, Words
 from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
@@ -76,6 +76,7 @@ class Articles:
         vectors: Vectors | None = None,
         meaning: Meaning | None = None,
         documents: Sequence[str] | None = None,
+        words: Sequence[Words] | None = None,
     ) -> list[UpsertOutcome]:
         """Store a batch in one transaction: new ones inserted, changed ones updated in place.
 
@@ -85,7 +86,7 @@ class Articles:
         with the row (no row read back or updated again). ``documents``: each article's
         PostgreSQL full-text document (``fts.tsvector`` of its title, summary and body),
         computed elsewhere (the import's embedding process); without them they are computed
-        here.
+        here. ``words``: each article's ``semantic.story_words``, worked out there too.
         """
         stamp = int((now or utc_now()).timestamp())
         rules = meaning or Meaning()
@@ -110,7 +111,7 @@ class Articles:
                         index=self._index,
                     )
 
-            outcomes = _upsert_batch(conn, articles, stamp, known, documents, vectors, place)
+            outcomes = _upsert_batch(conn, articles, stamp, known, documents, vectors, place, words)
             if vectors is not None:
                 _attach_meaning(conn, outcomes, vectors, rules, self._index, placed)
             return outcomes
@@ -453,6 +454,7 @@ def _insert_many(
     documents: Sequence[str] | None = None,
     vectors: Vectors | None = None,
     place: _Place | None = None,
+    words: Sequence[Words] | None = None,
 ) -> list[int]:
     """Insert new articles with their related boxes and topics; their ids, in order.
 
@@ -470,8 +472,8 @@ def _insert_many(
     placements: Iterator[tuple[int, int]] = ((i, i) for i in ids)  # each its own story
     if place is not None and vectors is not None:
         reports = [
-            Report(i, when, a.title, a.summary)
-            for i, (when, _), a in zip(ids, times, articles, strict=True)
+            Report(i, when, a.title, a.summary, None if words is None else words[n])
+            for n, (i, (when, _), a) in enumerate(zip(ids, times, articles, strict=True))
         ]
         placements = place(reports, vectors)  # reads what it needs now, before the rows go
     at = {article_id: n for n, article_id in enumerate(ids)}
@@ -560,6 +562,7 @@ def _upsert_batch(
     documents: Sequence[str] | None = None,
     vectors: Vectors | None = None,
     place: _Place | None = None,
+    words: Sequence[Words] | None = None,
 ) -> list[UpsertOutcome]:
     """``_upsert`` for each article in order, with the new ones inserted together (placed in
     their stories by ``place`` with their ``vectors``, if given, as they are written).
@@ -593,6 +596,7 @@ def _upsert_batch(
             None if documents is None else [documents[i] for i in pending],
             None if vectors is None else vectors[pending],
             place,
+            None if words is None else [words[i] for i in pending],
         )
         for i, article_id in zip(pending, ids, strict=True):
             outcomes[i] = UpsertOutcome(article_id, INSERTED)

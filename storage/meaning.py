@@ -38,8 +38,10 @@ from semantic import (
     StoryItem,
     StoryRule,
     Vectors,
+    Words,
     article_text,
     story_score,
+    story_words,
     to_bytes,
 )
 from semantic.model import shared_embedder
@@ -96,9 +98,12 @@ class Meaning:
 
     async def prepare_articles(self, texts: Sequence[tuple[str, str, str]]) -> Embedded:
         """``embed_articles``, with the articles' full-text documents when the child process
-        computes them (``EmbeddingProcess(document=...)``), else none."""
+        computes them (``EmbeddingProcess(document=...)``), else none; and there their story
+        words too (``semantic.story_words``: text work the storing process then does not do)."""
         if self.embedding is not None:
-            return await asyncio.to_thread(self.embedding.prepare_articles, texts)
+            return await asyncio.to_thread(
+                partial(self.embedding.prepare_articles, texts, words=True)
+            )
         joined = [article_text(*t) for t in texts]
         return Embedded(await asyncio.to_thread(self.embed, joined), None)
 
@@ -170,6 +175,7 @@ class Report:
     published_at: int
     title: str
     summary: str
+    words: Words | None = None  # story_words(title, summary), when worked out already
 
 
 def place_in_stories(
@@ -200,6 +206,7 @@ def place_in_stories(
     ids = [r.id for r in reports]
     span = int(window.total_seconds())
     info: dict[int, tuple[Any, ...]] = {r.id: (r.published_at, r.title, r.summary) for r in reports}
+    known_words = {r.id: r.words for r in reports if r.words is not None}
     order = sorted(ids, key=lambda i: info[i][0])
     vector_of = dict(zip(ids, vectors, strict=True))
     # The batch as the store would return it: stored float16 vectors, each its own story.
@@ -231,7 +238,7 @@ def place_in_stories(
         # span here is the store's, as when the clusters were read and placed in turn.)
         shortlisted = {k for _, picks in plan.shortlists for k in plan.ids_of(picks)}
         _read_spans(conn, spans, {plan.stories[k] for k in shortlisted})
-    return _decide(order, plans, info, vector_of, spans, span, rule)
+    return _decide(order, plans, info, known_words, vector_of, spans, span, rule)
 
 
 @dataclass(slots=True)
@@ -331,6 +338,7 @@ def _decide(
     order: list[int],
     plans: list[_Cluster],
     info: dict[int, tuple[Any, ...]],
+    known_words: dict[int, Words],
     vector_of: dict[int, Vectors],
     spans: dict[int, tuple[int, int]],
     span: int,
@@ -347,7 +355,8 @@ def _decide(
     def item(article_id: int, vector: Vectors) -> StoryItem:
         if article_id not in items:
             when, title, summary = info[article_id]
-            items[article_id] = StoryItem.of(vector, utc_from_seconds(when), title, summary)
+            words = known_words.get(article_id) or story_words(title, summary)
+            items[article_id] = StoryItem(vector, utc_from_seconds(when), *words)
         return items[article_id]
 
     for plan in plans:

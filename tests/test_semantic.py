@@ -27,6 +27,7 @@ from semantic import (
     packaged_files,
     same_story,
     story_items,
+    story_words,
     to_bytes,
 )
 
@@ -128,6 +129,27 @@ def test_a_process_embedding_articles_gives_wordllamas_own_vectors(embedder: Emb
     np.testing.assert_allclose(got, reference.embed(texts, norm=True), atol=1e-5)
     assert np.array_equal(got, embedder.embed(texts))
     assert to_bytes(got[0]) == to_bytes(embedder.embed(texts[:1])[0])
+
+
+def test_the_embedding_process_gives_the_story_words_this_process_would(
+    embedder: Embedder,
+) -> None:
+    # An import has them worked out there, beside embedding; story assignment compares them.
+    from semantic.worker import EmbeddingProcess
+
+    triples = [
+        ("Azerbaijan, Italy sign gas deal worth $1.9bn in 2024", "Rates kept at 7.25%.", "Body."),
+        ("Only a headline", "", ""),
+    ]
+    with EmbeddingProcess(embedder) as process:
+        asked = process.prepare_articles(triples, words=True)
+        unasked = process.prepare_articles(triples)
+    assert asked.words == [story_words(title, summary) for title, summary, _ in triples]
+    stems, numbers = asked.words[0]
+    assert {"azerb", "italy", "deal"} <= stems
+    assert numbers == {"1.9", "7.25"}  # the year dates the report; it tells no event apart
+    assert unasked.words is None
+    assert np.array_equal(asked.vectors, unasked.vectors)
 
 
 def test_a_batch_the_embedding_process_cannot_embed_is_an_error_it_survives() -> None:
