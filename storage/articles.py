@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,8 @@ class Articles:
                         index=self._index,
                     )
 
-            outcomes = _upsert_batch(conn, articles, stamp, known, documents, vectors, place, words)
+            prepared = _Prepared(documents, vectors, place, words)
+            outcomes = _upsert_batch(conn, articles, stamp, known, prepared)
             if vectors is not None:
                 _attach_meaning(conn, outcomes, vectors, rules, self._index, placed)
             return outcomes
@@ -337,6 +339,30 @@ _Place = Callable[[Sequence[Report], Vectors], Iterator[tuple[int, int]]]
 _RELATED_COLUMNS = ("article_id", "position", "title", "category", "published_at", "utc_offset")
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What was worked out for a batch's articles before its transaction (each in the batch's
+    order: full-text ``documents``, ``vectors``, story ``words``) and how its new ones are
+    placed in stories; each may be missing."""
+
+    documents: Sequence[str] | None = None
+    vectors: Vectors | None = None
+    place: _Place | None = None
+    words: Sequence[Words] | None = None
+
+    def of(self, rows: list[int]) -> _Prepared:
+        """The same for the articles at ``rows`` of the batch, in that order."""
+        return _Prepared(
+            None if self.documents is None else [self.documents[i] for i in rows],
+            None if self.vectors is None else self.vectors[rows],
+            self.place,
+            None if self.words is None else [self.words[i] for i in rows],
+        )
+
+
+_NOTHING_PREPARED = _Prepared()
+
+
 def _upsert(
     conn: Conn, article: NewArticle, stamp: int, known_topics: frozenset[str]
 ) -> UpsertOutcome:
@@ -451,16 +477,13 @@ def _insert_many(
     articles: Sequence[NewArticle],
     stamp: int,
     known_topics: frozenset[str],
-    documents: Sequence[str] | None = None,
-    vectors: Vectors | None = None,
-    place: _Place | None = None,
-    words: Sequence[Words] | None = None,
+    prepared: _Prepared = _NOTHING_PREPARED,
 ) -> list[int]:
     """Insert new articles with their related boxes and topics; their ids, in order.
 
     Each table's rows go in as one bulk insert (``Conn.insert_rows``), with the ids drawn
     first, and each article's ``story_id`` written with its row: the story ``place`` puts it
-    in (given the articles' ``vectors``), else its own (SQLite's trigger would update every
+    in (given the articles' ``prepared`` vectors), else its own (SQLite's trigger would update every
     row again). The articles' rows are made as they are placed: PostgreSQL's server inserts
     the first while the rest are placed. A topic the config does not have is left out.
     """
@@ -468,6 +491,12 @@ def _insert_many(
         return []
     ids = _new_ids(conn, len(articles))
     pg = conn.dialect == POSTGRESQL
+    documents, vectors, place, words = (
+        prepared.documents,
+        prepared.vectors,
+        prepared.place,
+        prepared.words,
+    )
     times = [to_row(a.published_at or utc_from_seconds(stamp)) for a in articles]
     placements: Iterator[tuple[int, int]] = ((i, i) for i in ids)  # each its own story
     if place is not None and vectors is not None:
@@ -559,13 +588,10 @@ def _upsert_batch(
     articles: Sequence[NewArticle],
     stamp: int,
     known_topics: frozenset[str],
-    documents: Sequence[str] | None = None,
-    vectors: Vectors | None = None,
-    place: _Place | None = None,
-    words: Sequence[Words] | None = None,
+    prepared: _Prepared = _NOTHING_PREPARED,
 ) -> list[UpsertOutcome]:
     """``_upsert`` for each article in order, with the new ones inserted together (placed in
-    their stories by ``place`` with their ``vectors``, if given, as they are written).
+    their stories as ``prepared`` says, if it does, as they are written).
 
     Which articles are new is read for the whole batch first (two look-ups per 500, not two
     per article), and new ones are inserted in one go (one round trip on PostgreSQL, where
@@ -589,14 +615,7 @@ def _upsert_batch(
 
     def flush() -> None:
         ids = _insert_many(
-            conn,
-            [articles[i] for i in pending],
-            stamp,
-            known_topics,
-            None if documents is None else [documents[i] for i in pending],
-            None if vectors is None else vectors[pending],
-            place,
-            None if words is None else [words[i] for i in pending],
+            conn, [articles[i] for i in pending], stamp, known_topics, prepared.of(pending)
         )
         for i, article_id in zip(pending, ids, strict=True):
             outcomes[i] = UpsertOutcome(article_id, INSERTED)

@@ -15,11 +15,12 @@ the user to try again; nothing is ever reported as stored that was not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -280,18 +281,26 @@ class Database:
         or none. A lock held by another connection is waited for until ``write_patience``
         seconds after the call; then ``StoreBusy``.
         """
+        async with self._writing(self._write_lock) as deadline:
+            return await self._write(fn, deadline)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, lock: asyncio.Lock | asyncio.Semaphore) -> AsyncIterator[float]:
+        """Hold ``lock`` (this process's turn to write), waited for until ``write_patience``
+        seconds from now, then ``StoreBusy``; the deadline given is the same moment, for the
+        database's own lock waits."""
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only; this command cannot write")
         deadline = time.monotonic() + self.write_patience
         try:
             async with asyncio.timeout(self.write_patience):
-                await self._write_lock.acquire()
+                await lock.acquire()
         except TimeoutError:
             raise StoreBusy(self._busy_message()) from None
         try:
-            return await self._write(fn, deadline)
+            yield deadline
         finally:
-            self._write_lock.release()
+            lock.release()
 
     async def _write(self, fn: Callable[[Conn], T], deadline: float) -> T:
         raise NotImplementedError

@@ -219,20 +219,10 @@ class PostgresDatabase(Database):
     row_writers: ClassVar[int] = ROW_WRITERS
 
     async def write_rows(self, fn: Callable[[Conn], T], tables: Sequence[str]) -> T:
-        if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only; this command cannot write")
-        deadline = time.monotonic() + self.write_patience
-        try:
-            async with asyncio.timeout(self.write_patience):
-                await self._row_writers.acquire()
-        except TimeoutError:
-            raise StoreBusy(self._busy_message()) from None
-        try:
+        async with self._writing(self._row_writers) as deadline:
             return await self._in_thread(
                 lambda: self._unit(fn, "BEGIN", retry=False, deadline=deadline, tables=tables)
             )
-        finally:
-            self._row_writers.release()
 
     def _unit(
         self,
