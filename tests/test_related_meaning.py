@@ -208,7 +208,15 @@ async def test_a_missing_damaged_or_stale_index_is_rebuilt_from_the_store(
     listed, rebuilt = await reopen_and_ask(store_config, ids["source"])
 
     assert rebuilt
-    assert listed[: len(expected)] == expected
+
+    # What a reader sees of the meaning index: the paraphrase still first and the decoy where
+    # it was (or gone with its article). The fillers are near ties whose order a rebuilt HNSW
+    # graph may swap (seen in CI: filler:4 and filler:1 traded places), so not compared.
+    def telling(guids: list[str]) -> list[str]:
+        return [g for g in guids if not g.startswith("filler")]
+
+    assert listed[0] == "paraphrase"
+    assert telling(listed) == telling(expected)
 
 
 async def test_an_article_the_index_still_holds_but_the_store_lost_is_not_listed(
