@@ -206,3 +206,25 @@ async def story_groups(store: Store, reports: Sequence[NewArticle]) -> list[set[
     for article in await store.articles.latest(limit=len(reports)):
         by_story.setdefault(article.story or article.id, set()).add(article.guid or "")
     return sorted(by_story.values(), key=min)
+
+
+async def test_latest_shows_each_storys_newest_report_after_batches_in_any_order(
+    store: Store,
+) -> None:
+    # PostgreSQL keeps the heads /latest reads once an INSERT statement (0017), not once a
+    # row: a batch holding several reports of one story, newest not last, and a later batch
+    # of older reports of stories that already have a newer head must both leave each story
+    # shown by its newest report.
+    reports = labelled_reports()
+    newest_first = sorted(reports, key=lambda a: a.published_at or DAY0, reverse=True)
+    half = len(newest_first) // 2
+    ids = await import_reports(store, newest_first[:half])
+    ids += await import_reports(store, newest_first[half:])
+    stored = await store.articles.get_many(ids)
+    newest: dict[int, tuple[datetime, int]] = {}
+    for a in stored:
+        newest[a.story] = max(newest.get(a.story, (a.published_at, a.id)), (a.published_at, a.id))
+    expected = [i for _, i in sorted(newest.values(), reverse=True)]
+    shown = [a.id for a, _ in await store.articles.latest_stories(limit=len(ids))]
+    assert len(expected) < len(ids)  # some reports share a story
+    assert shown == expected
