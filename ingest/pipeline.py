@@ -24,7 +24,7 @@ from ingest.fetch import FetchResult, fetch_feed, make_client
 from ingest.jsonio import parse_json_documents
 from ingest.topics import TopicTagger
 from semantic.worker import Embedded
-from storage import NewArticle, Store
+from storage import NewArticle, Store, StoreBusy, StoreError
 from storage.articles import DUPLICATE, INSERTED, UPDATED
 from storage.feeds import Feed
 from storage.timeutil import storable
@@ -32,6 +32,8 @@ from storage.timeutil import storable
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# Parsed items between two turns of the event loop (see store_articles).
+YIELD_EVERY = 50
 # A dateline later than this after the import is a typo or a hostile feed, not news: it would
 # sit on top of /latest for years. A day covers clock skew and a publisher's local time
 # mislabelled as UTC (at most 14 hours off).
@@ -180,6 +182,9 @@ class Importer:
         self.on_new = on_new
         # Told each feed poll once its result is recorded, with the error or None (metrics).
         self.on_polled = on_polled if on_polled is not None else []
+        # The search index's merge after a bulk batch (_merge_pending): one at a time.
+        self._merging: asyncio.Task[None] | None = None
+        self._merge_refused = False
 
     async def store_articles(
         self,
@@ -191,15 +196,19 @@ class Importer:
         source: str = "import",
     ) -> None:
         batch: list[NewArticle] = []
-        # Two batches in flight at most: one embedding (in the store's child process, or a
-        # thread) while the one before is written by the store's thread, and parsing and
-        # tagging the next here meanwhile. Written one at a time, in order.
+        # Batches in flight, written one at a time and in order: each write starts as soon as
+        # the one before it ends (it awaits it), its batch embedded meanwhile (in the store's
+        # child process, or a thread), while the next is parsed and tagged here. At most two
+        # writes wait at once, so at most three batches are held.
         writing: asyncio.Task[None] | None = None
-        embedding: asyncio.Future[Embedded] | None = None
+        waiting: asyncio.Task[None] | None = None
         now = self.now()
         replaced = 0
         try:
-            for item in items:
+            for n, item in enumerate(items, start=1):
+                if n % YIELD_EVERY == 0:
+                    # Parsing holds the event loop: let a finished write hand over to the next.
+                    await asyncio.sleep(0)
                 if isinstance(item, ImportFailure):
                     summary.fail(item)
                     log.warning("import failed: %s", item)
@@ -209,28 +218,53 @@ class Importer:
                 topics = self.tagger.tag(item, extra_topics)
                 batch.append(replace(item, topics=topics))
                 if len(batch) >= BATCH_SIZE:
-                    embedding = self._embed(batch)
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(self._flush(batch, embedding, summary, progress))
-                    embedding = None
-                    await asyncio.sleep(0)  # let the write and the embedding start first
+                    if waiting is not None:
+                        await waiting
+                    waiting, writing = (
+                        writing,
+                        asyncio.create_task(
+                            self._flush(batch, self._embed(batch), summary, progress, after=writing)
+                        ),
+                    )
                     batch = []
-            if writing is not None:
-                await writing
+            for task in (waiting, writing):
+                if task is not None:
+                    await task
             if batch:
                 await self._flush(batch, self._embed(batch), summary, progress)
         except BaseException:
-            for pending in (writing, embedding):
-                if pending is not None and not pending.done():
-                    pending.cancel()
+            for task in (waiting, writing, self._merging):
+                if task is not None and not task.done():
+                    task.cancel()
+                elif task is not None and not task.cancelled():
+                    task.exception()  # the error raised here already; retrieved, not logged
             raise
+        if self._merging is not None:
+            await self._merging
         if replaced:
             summary.warnings.append(
                 f"{source}: {replaced} date(s) impossible or more than"
                 f" {FUTURE_TOLERANCE.days} day(s) ahead: stored the import time"
                 " (related headlines: no time) instead"
             )
+
+    def _merge_pending(self) -> None:
+        """Merge the search index's pending entries after a bulk batch, beside the next
+        batch's write (``SearchEngine.merge_pending``); one merge at a time."""
+        if self._merge_refused or (self._merging is not None and not self._merging.done()):
+            return
+        self._merging = asyncio.create_task(self._merge())
+
+    async def _merge(self) -> None:
+        # Failing, the writes merge the list themselves, as PostgreSQL does without this:
+        # slower, nothing lost.
+        try:
+            await self.store.search.merge_pending()
+        except StoreBusy as exc:
+            log.debug("import: the search index's merge waits for the next batch: %s", exc)
+        except StoreError as exc:  # not the index's owner: not asked again
+            self._merge_refused = True
+            log.info("import: not merging the search index beside the writes: %s", exc)
 
     def _embed(self, batch: Sequence[NewArticle]) -> asyncio.Future[Embedded] | None:
         """Start embedding a batch now (None without a model): it runs while the batch
@@ -245,12 +279,23 @@ class Importer:
     async def _flush(
         self,
         batch: list[NewArticle],
-        embedding: Awaitable[Embedded] | None,
+        embedding: asyncio.Future[Embedded] | None,
         summary: ImportSummary,
         progress: Progress | None,
+        *,
+        after: Awaitable[None] | None = None,
     ) -> None:
+        """Write a batch once its embedding is done and the write before it (``after``) has
+        ended; a failed write before it fails this one, unwritten."""
+        try:
+            if after is not None:
+                await after
+            embedded = await embedding if embedding is not None else None
+        except BaseException:
+            if embedding is not None:
+                embedding.cancel()
+            raise
         meaning = self.store.meaning
-        embedded = await embedding if embedding is not None else None
         outcomes = await self.store.articles.upsert_many(
             batch,
             now=self.now(),
@@ -259,6 +304,8 @@ class Importer:
             documents=None if embedded is None else embedded.documents,
             words=None if embedded is None else embedded.words,
         )
+        if len(batch) >= BATCH_SIZE:
+            self._merge_pending()
         fresh = [o.article_id for o in outcomes if o.status == INSERTED]
         if fresh and self.on_new is not None:
             await self.on_new(fresh)
