@@ -354,7 +354,7 @@ async def _load_model() -> None:
 def _bulk_work(config: Config) -> Iterator[EmbeddingProcess]:
     """What a big import or reindex runs with: the child process that embeds while this one
     stores (semantic/worker.py). On PostgreSQL the child also writes each article's
-    full-text document (``fts.tsvector``, ~0.1 ms an article of text work), so this process
+    full-text document (``fts.tsvector_binary``, ~0.1 ms an article of text work), so this process
     only stores.
 
     The model is loaded and the child forked before the store is opened: a broken model
@@ -366,7 +366,7 @@ def _bulk_work(config: Config) -> Iterator[EmbeddingProcess]:
     embedder = shared_embedder()
     gc.freeze()
     try:
-        document = fts.tsvector if config.storage.url else None
+        document = fts.tsvector_binary if config.storage.url else None
         with EmbeddingProcess(embedder, document=document) as embedding:
             yield embedding
     finally:

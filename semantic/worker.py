@@ -43,11 +43,11 @@ class Embedded:
     and story words (``semantic.story_words`` of title and summary; None unless asked)."""
 
     vectors: Vectors
-    documents: list[str] | None
+    documents: list[bytes] | None
     words: list[Words] | None = None
 
 
-Document = Callable[[str, str, str], str]
+Document = Callable[[str, str, str], bytes]
 
 
 class EmbeddingProcess:

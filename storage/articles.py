@@ -14,7 +14,14 @@ from semantic import Vectors, Words
 from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
-from storage.meaning import Meaning, Report, assign_stories, place_in_stories, store_vectors
+from storage.meaning import (
+    Meaning,
+    Report,
+    WordsCache,
+    assign_stories,
+    place_in_stories,
+    store_vectors,
+)
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
 
@@ -43,6 +50,7 @@ class Articles:
     def __init__(self, db: Database, *, index: VectorIndex | None = None) -> None:
         self._db = db
         self._index = index  # the store's meaning index: story candidates in a busy window
+        self._words = WordsCache()  # story words of the articles this process placed lately
 
     async def sync_topics(self, topics: Iterable[Topic]) -> None:
         """Make the topics table what the config says; articles keep tags of removed topics off."""
@@ -76,7 +84,7 @@ class Articles:
         now: datetime | None = None,
         vectors: Vectors | None = None,
         meaning: Meaning | None = None,
-        documents: Sequence[str] | None = None,
+        documents: Sequence[bytes] | None = None,
         words: Sequence[Words] | None = None,
     ) -> list[UpsertOutcome]:
         """Store a batch in one transaction: new ones inserted, changed ones updated in place.
@@ -110,6 +118,7 @@ class Articles:
                         window=rules.window,
                         rule=rules.rule,
                         index=self._index,
+                        cache=self._words,
                     )
 
             prepared = _Prepared(documents, vectors, place, words)
@@ -345,7 +354,7 @@ class _Prepared:
     order: full-text ``documents``, ``vectors``, story ``words``) and how its new ones are
     placed in stories; each may be missing."""
 
-    documents: Sequence[str] | None = None
+    documents: Sequence[bytes] | None = None
     vectors: Vectors | None = None
     place: _Place | None = None
     words: Sequence[Words] | None = None
@@ -428,8 +437,10 @@ def _upsert(
 # words of title, summary and body with their positions, labelled A, B and C for ts_rank's
 # weights (fts.tsvector). SQLite's FTS5 table is kept by triggers instead.
 SEARCH_DOCUMENT = "?::tsvector"
-# Its table's columns, as the import writes them.
+# Its table's columns, as the import writes them, and their types: the import sends the
+# documents in tsvector's binary form (fts.tsvector_binary), which the server need not parse.
 SEARCH_COLUMNS = ("article_id", "published_at", "search")
+SEARCH_TYPES = ("bigint", "bigint", "tsvector")
 
 
 def search_words(conn: Conn, title: str, summary: str, body: str) -> tuple[str, ...]:
@@ -539,12 +550,13 @@ def _insert_many(
                     published_s,
                     documents[n]
                     if documents is not None
-                    else fts.tsvector(article.title, article.summary, article.body),
+                    else fts.tsvector_binary(article.title, article.summary, article.body),
                 )
                 for n, (article_id, article, (published_s, _)) in enumerate(
                     zip(ids, articles, times, strict=True)
                 )
             ],
+            types=SEARCH_TYPES,
         )
     topics = []
     related = []

@@ -62,12 +62,20 @@ class Conn(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        /,
+        *,
+        types: Sequence[str] | None = None,
     ) -> None:
         """Insert ``rows`` (values of ``columns``) into ``table`` in as few statements as the
         backend takes: the bulk path of an import. No conflict handling: the caller knows
         the rows are new. ``rows`` may be made as they are taken (a generator, which must
-        not use the connection): PostgreSQL streams each to the server as it comes."""
+        not use the connection): PostgreSQL streams each to the server as it comes.
+        ``types``: the columns' PostgreSQL types, for values in their binary form there
+        (PostgreSQL sends the rows in binary); SQLite stores the values as they are."""
         ...
 
 
@@ -77,7 +85,13 @@ class SqliteConnection(sqlite3.Connection):
     dialect: ClassVar[str] = SQLITE
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        /,
+        *,
+        types: Sequence[str] | None = None,
     ) -> None:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         # Many rows a statement (multi-row VALUES), not one: FTS5 writes its pending terms

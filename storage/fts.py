@@ -16,6 +16,7 @@ as a phrase to look up.
 from __future__ import annotations
 
 import re
+import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -29,6 +30,7 @@ __all__ = [
     "tokens",
     "ts_weights",
     "tsvector",
+    "tsvector_binary",
 ]
 
 
@@ -102,32 +104,90 @@ def _lexeme(word: str) -> str:
 _SURELY_SHORT = _MAX_LEXEME_BYTES // 4
 
 
+# A position as tsvector stores it (WordEntryPos): the weight in the top two bits (A 3, B 2,
+# C 1), the position in the other 14; the labels the text form writes for those weights.
+_WEIGHT_BITS = 14
+_LABELS = {3: "A", 2: "B", 1: "C"}
+# What follows a word with n positions in the binary form (tsvectorrecv): the NUL ending the
+# word, the count, then each position.
+_POSITIONS = [struct.Struct(f">xH{n}H") for n in range(_MAX_POSITIONS + 1)]
+
+
+def _spots(title: str, summary: str, body: str) -> dict[str, list[int]]:
+    """Each word FTS5 would index (in order of first use) with its positions, weights packed
+    in (see ``_LABELS``): at most ``_MAX_POSITIONS`` a word, the last position repeating
+    only once (PostgreSQL keeps one of equal positions, the first and highest weight).
+
+    Positions run on from one column to the next, as ``to_tsvector(...) || ...`` counts them.
+    """
+    spots: dict[str, list[int]] = {}
+    at = 0
+    for text, weight in ((title, 3), (summary, 2), (body, 1)):
+        words = tokens(text[:MAX_INDEXED_CHARS])
+        if at + len(words) < _MAX_POSITION:
+            # Positions below 2**14 with the weight's bits added are the packed positions:
+            # counted as they come, no arithmetic per word (the common case by far).
+            for spot, word in enumerate(words, start=at + 1 + (weight << _WEIGHT_BITS)):
+                found = spots.get(word)
+                if found is None:
+                    spots[word] = [spot]
+                else:
+                    found.append(spot)
+        else:
+            _spots_past_the_last_position(spots, words, at, weight)
+        at += len(words)
+    for found in spots.values():
+        if len(found) > _MAX_POSITIONS:
+            del found[_MAX_POSITIONS:]
+    return {
+        w: p
+        for w, p in spots.items()
+        if len(w) <= _SURELY_SHORT or len(w.encode("utf-8")) <= _MAX_LEXEME_BYTES
+    }
+
+
+def _spots_past_the_last_position(
+    spots: dict[str, list[int]], words: list[str], at: int, weight: int
+) -> None:
+    """``_spots``' step for a column whose words run past the last position tsvector has:
+    those past it all take that position, kept once per word (the first, of highest weight)."""
+    bits = weight << _WEIGHT_BITS
+    for n, word in enumerate(words, start=at + 1):
+        found = spots.setdefault(word, [])
+        if n < _MAX_POSITION:
+            found.append(n | bits)
+        elif not found or found[-1] & _MAX_POSITION != _MAX_POSITION:
+            found.append(_MAX_POSITION | bits)
+
+
 def tsvector(title: str, summary: str, body: str) -> str:
     """A PostgreSQL ``tsvector`` literal of an article's words: each word FTS5 would index,
     with its positions, labelled A (title), B (summary) or C (body) for ts_rank's weights.
 
-    Positions run on from one column to the next, as ``to_tsvector(...) || ...`` counts them.
     Writing the literal here, rather than ``to_tsvector`` on the server, keeps the words exactly
-    FTS5's and costs a tenth of the server's text parser.
+    FTS5's and costs a tenth of the server's text parser. A bulk write sends
+    ``tsvector_binary`` instead: the same document, which the server does not parse.
     """
-    spots: dict[str, list[str]] = {}
-    at = 0
-    for text, label in ((title, "A"), (summary, "B"), (body, "C")):
-        words = tokens(text[:MAX_INDEXED_CHARS])
-        for n, word in enumerate(words, start=at + 1):
-            found = spots.get(word)
-            if found is None:
-                spots[word] = [f"{n}{label}" if n <= _MAX_POSITION else f"{_MAX_POSITION}{label}"]
-            elif len(found) < _MAX_POSITIONS:
-                found.append(f"{n}{label}" if n <= _MAX_POSITION else f"{_MAX_POSITION}{label}")
-        at += len(words)
     # A word is letters, digits and accents (tokens): it never holds the quote or backslash
-    # that _lexeme escapes, so it is quoted as it is (a third of this function's time).
+    # that _lexeme escapes, so it is quoted as it is.
     return " ".join(
-        f"'{w}':{','.join(p)}"
-        for w, p in spots.items()
-        if len(w) <= _SURELY_SHORT or len(w.encode("utf-8")) <= _MAX_LEXEME_BYTES
+        f"'{w}':" + ",".join(f"{s & _MAX_POSITION}{_LABELS[s >> _WEIGHT_BITS]}" for s in p)
+        for w, p in _spots(title, summary, body).items()
     )
+
+
+def tsvector_binary(title: str, summary: str, body: str) -> bytes:
+    """``tsvector``'s document in the type's binary form (what ``tsvectorrecv`` reads): the
+    number of words, then each word NUL-terminated with its count of positions and each
+    position as two bytes, words in the server's order (bytewise, which is the order of
+    Python's strings) so it has nothing to sort. Reading the text form cost the server
+    ~30 µs an article of an import's ~400 (docs/benchmarks.md)."""
+    spots = _spots(title, summary, body)
+    parts = [len(spots).to_bytes(4, "big")]
+    for word, found in sorted(spots.items()):
+        parts.append(word.encode("utf-8"))
+        parts.append(_POSITIONS[len(found)].pack(len(found), *found))
+    return b"".join(parts)
 
 
 def quote_term(term: str) -> str:

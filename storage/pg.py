@@ -114,15 +114,25 @@ class PgConnection:
         return self.raw.execute(translate(sql), tuple(parameters))
 
     def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], /
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        /,
+        *,
+        types: Sequence[str] | None = None,
     ) -> None:
         # COPY: the rows stream to the server in one statement, parsed by its bulk loader;
         # an INSERT per row, even pipelined, is parsed, planned and answered row by row.
         # Rows made as they are taken go out as they come: the server inserts them meanwhile.
+        # With the columns' ``types``, in binary: nothing for the server to parse.
         if isinstance(rows, Sequence) and not rows:
             return
         cursor = self.raw.cursor()
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        binary = " (FORMAT BINARY)" if types is not None else ""
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copy:
+            if types is not None:
+                copy.set_types(list(types))
             for row in rows:
                 copy.write_row(row)
 
@@ -343,7 +353,23 @@ def _is_broken_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
 
 
+class _BinaryTsvector(bytes):
+    """A ``tsvector`` in the type's binary form (``storage.fts.tsvector_binary``)."""
+
+
+class _BinaryTsvectorDumper(psycopg.adapt.Dumper):
+    """Sends bytes already in ``tsvector``'s binary form as they are: found by the type's
+    oid where a binary COPY names its columns' types (``insert_rows``); psycopg has none."""
+
+    format = psycopg.pq.Format.BINARY
+    oid = psycopg.postgres.types["tsvector"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return bytes(obj)
+
+
 def _configure(raw: psycopg.Connection[Any]) -> None:
+    raw.adapters.register_dumper(_BinaryTsvector, _BinaryTsvectorDumper)
     raw.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     # The guarantee SQLite's synchronous=NORMAL gives (db.py): a commit survives the death of
     # any newsbot process at once; only a crash of the database server itself can lose the
