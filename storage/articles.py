@@ -327,6 +327,7 @@ def _insert_vectors(conn: Conn, ids: Sequence[int], vectors: Vectors) -> None:
         "article_vectors",
         ("article_id", "vector"),
         [(i, v.tobytes()) for i, v in zip(ids, packed, strict=True)],
+        types=("bigint", "bytea"),  # PostgreSQL: sent as they are, not as hex text
     )
 
 
