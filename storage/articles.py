@@ -103,6 +103,8 @@ class Articles:
         def work(conn: Conn) -> list[UpsertOutcome]:
             if len(articles) >= FIRST_STATISTICS_BATCH:
                 _first_statistics(conn)
+                if conn.dialect == POSTGRESQL:
+                    conn.execute(f"SET LOCAL gin_pending_list_limit = '{BULK_PENDING_LIST}'")
             known = frozenset(r[0] for r in conn.execute("SELECT slug FROM topics"))
             place: _Place | None = None
             placed: set[int] = set()
@@ -266,8 +268,13 @@ class Articles:
         return await self._db.read(work)
 
 
-# A batch this big (an import's, not a feed poll's) checks that PostgreSQL has statistics.
+# A batch this big (an import's, not a feed poll's) checks that PostgreSQL has statistics,
+# and leaves the full-text index's pending entries for the import to merge every few batches
+# beside its writes (SearchEngine.merge_pending) up to this much: past it, the write that
+# overflows the list merges it in its own transaction, as any write does past the server's
+# default 4 MB. Searches read the pending list whole, so it is kept to a few batches.
 FIRST_STATISTICS_BATCH = 1000
+BULK_PENDING_LIST = "32MB"
 
 
 def _first_statistics(conn: Conn) -> None:
