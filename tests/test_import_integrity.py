@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ingest import pipeline
+from ingest.pipeline import Importer, ImportSummary
+from ingest.topics import TopicTagger
+from storage import NewArticle, Store
 from tests.harness import FakeClock, make_article, running_bot
 from tests.support.newsbot import run_newsbot
 from tests.support.store import harness_store
@@ -257,3 +261,44 @@ def test_export_imports_into_a_fresh_store_identically(newsbot: Newsbot, tmp_pat
     assert fresh.show(1) == newsbot.show(1)
     assert fresh.show(1)["updated"] is True
     assert fresh.show(count) == newsbot.show(count)
+
+
+async def import_in_batches(
+    store: Store, articles: list[NewArticle], monkeypatch: pytest.MonkeyPatch
+) -> ImportSummary:
+    # Batches of four, so a few articles make several: each write waits for the one before.
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 4)
+    importer = Importer(store, TopicTagger([]), now=lambda: datetime(2026, 11, 28, tzinfo=UTC))
+    summary = ImportSummary()
+    await importer.store_articles(articles, summary)
+    return summary
+
+
+async def test_an_import_of_many_batches_stores_every_article_in_the_order_given(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three batches and a short one, newest first as a feed lists them: ids follow the
+    # input, not the dates.
+    articles = [make_article(n) for n in range(14, 0, -1)]
+    summary = await import_in_batches(store, articles, monkeypatch)
+    stored = await store.articles.get_many(summary.article_ids)
+    count = await store.articles.count()
+    assert summary.imported == count == 14
+    assert summary.article_ids == sorted(set(summary.article_ids))
+    assert [a.title for a in stored] == [a.title for a in articles]
+
+
+async def test_a_batch_that_cannot_be_written_stops_the_import_before_the_next_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three batches: the third's write waits on the second's, which fails.
+    articles = [make_article(n) for n in range(1, 13)]
+    articles[5] = NewArticle(title="An article with neither url nor guid")
+    with pytest.raises(ValueError, match="neither url nor guid"):
+        await import_in_batches(store, articles, monkeypatch)
+    # Read in a write of its own: it comes after any write still under way.
+    titles = await store.db.write(
+        lambda conn: sorted(r[0] for r in conn.execute("SELECT title FROM articles"))
+    )
+    # The first batch was written before the failure; the rest wait for the user to fix it.
+    assert titles == sorted(a.title for a in articles[:4])

@@ -12,7 +12,10 @@ import pytest
 
 from bot.cli import main as newsbot
 from core.settings import StorageConfig
+from ingest import pipeline
 from ingest.jsonio import article_to_dict
+from ingest.pipeline import Importer, ImportSummary
+from ingest.topics import TopicTagger
 from storage import NewArticle, RelatedEntry, Store, Topic, fts, term_stats
 from storage.db import Conn
 from storage.search import SearchEngine, SearchTuning, normalise_title
@@ -592,3 +595,113 @@ async def test_newsbot_import_stores_words_search_finds_and_shared_stories_on_ei
     assert third.story == third.id
     for stored, computed in stored_and_computed:  # PostgreSQL: the documents of this process
         assert stored == computed
+
+
+# Documents at tsvector's edges: what an import sends in the type's binary form must be what
+# the text form (fts.tsvector) gives, or search and ranking differ with the way it was written.
+_EDGE_DOCUMENTS = {
+    "ordinary": VOLCANO,
+    "accented and non-Latin": (
+        "Café owners in Zürich call the naïve plan a façade",
+        "Москва и Київ спорят, Αθήνα και ΕΛΛΆΔΑ σιωπούν",
+        "Straße, ÉCOLE, Ñandú: caf cafe cafes café cafés 4.5% 2024",
+    ),
+    "a word repeated past 256 positions": ("Again and again", "", "again " * 300 + "done"),
+    "a body past the last position": (
+        "Word count",
+        "word",
+        "word " * 20_000 + "tail end tail end",  # the last position, once a word
+    ),
+    "distinct words past the last position": (
+        "Many words",
+        "",
+        " ".join(f"w{n}" for n in range(17_000)),
+    ),
+    "words at and past 2047 bytes": (
+        "Long words",
+        "x" * 2047 + " " + "ж" * 1023 + "z",
+        "y" * 2048 + " " + "ж" * 1024 + " short",
+    ),
+    "a title alone": ("Only a headline", "", ""),
+    "nothing at all": ("", "", ""),
+}
+
+
+@pytest.mark.parametrize("store_backend", ["postgresql"])
+async def test_documents_written_in_binary_are_the_text_forms_documents(store: Store) -> None:
+    cases = list(_EDGE_DOCUMENTS)
+    ids = await add(
+        store, *(article(f"edge{n}", _EDGE_DOCUMENTS[case]) for n, case in enumerate(cases))
+    )
+
+    def documents(conn: Conn) -> dict[str, tuple[str, str]]:
+        found = {}
+        for case, article_id in zip(cases, ids, strict=True):
+            stored = conn.execute(
+                "SELECT search::text FROM article_search WHERE article_id = ?", (article_id,)
+            ).fetchone()[0]
+            parsed = conn.execute(
+                "SELECT ?::tsvector::text", (fts.tsvector(*_EDGE_DOCUMENTS[case]),)
+            ).fetchone()[0]
+            found[case] = (stored, parsed)
+        return found
+
+    found = await store.db.read(documents)
+    zurich = [a.id for a in await store.search.search("Zürich cafe")]
+    athens = [a.id for a in await store.search.search("Αθήνα")]
+    headline = [a.id for a in await store.search.search("headline")]
+    tail = [a.id for a in await store.search.search("tail end")]
+    for case, (stored, parsed) in found.items():
+        assert stored == parsed, case
+    long_words = found["words at and past 2047 bytes"][0]
+    assert f"'{'x' * 2047}':" in long_words  # the longest word tsvector takes is kept
+    assert f"'{'ж' * 1023}z':" in long_words
+    assert "y" * 2048 not in long_words  # longer ones are left out, not an error
+    assert "ж" * 1024 not in long_words
+    assert "'short':" in long_words
+    assert found["nothing at all"] == ("", "")
+    assert zurich == [ids[1]]
+    assert athens == [ids[1]]
+    assert headline == [ids[6]]
+    assert tail == [ids[3]]
+
+
+def _articles_to_import(first: int, count: int) -> list[NewArticle]:
+    texts = [VOLCANO, VOLCANO_2, FOOTBALL, BUDGET]
+    return [
+        article(
+            f"import{n}",
+            texts[n % len(texts)],
+            when=T0 + timedelta(minutes=n),
+            title=f"{texts[n % len(texts)][0]} (bulletin marker{n})",
+        )
+        for n in range(first, first + count)
+    ]
+
+
+@pytest.mark.parametrize("store_backend", ["postgresql"])
+async def test_an_import_merges_the_search_indexs_pending_entries_after_each_full_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A GIN index keeps new documents in a pending list until it is merged (by the writer
+    # that overflows it, or a vacuum). An import merges it after each full batch on a
+    # connection of its own, so its writes never pay for the merge and searches never scan
+    # a long list. Each file of `newsbot import a b c` is one store_articles call; a file
+    # of one full batch is merged before the next file starts.
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 5)
+    importer = Importer(store, TopicTagger([]), now=lambda: T0 + timedelta(days=1))
+
+    def pending_pages(conn: Conn) -> int:
+        # Merging what is left says how many pages of the pending list it emptied.
+        row = conn.execute("SELECT gin_clean_pending_list('article_search_words'::regclass)")
+        return int(row.fetchone()[0])
+
+    summary = ImportSummary()
+    left = []
+    for first in (0, 5, 10):
+        await importer.store_articles(_articles_to_import(first, 5), summary)
+        left.append(await store.db.run(pending_pages))
+    found = [[a.id for a in await store.search.search(f"marker{n}")] for n in range(15)]
+    assert summary.imported == 15
+    assert left == [0, 0, 0]
+    assert found == [[i] for i in summary.article_ids]

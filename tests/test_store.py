@@ -302,3 +302,24 @@ async def test_migration_0004_repairs_stored_impossible_times(
 
 def _fields(value: NewArticle) -> dict[str, object]:
     return {name: getattr(value, name) for name in NewArticle.__dataclass_fields__}
+
+
+async def test_a_batch_of_more_than_500_finds_every_stored_article_among_them(
+    store: Store,
+) -> None:
+    # Which articles of a batch are stored is looked up for the whole batch at once (in
+    # chunks of 500 on SQLite, one array on PostgreSQL): those past the first 500 count too.
+    first = await store.articles.upsert_many([article(n) for n in range(600, 1200)])
+    again = await store.articles.upsert_many(
+        [article(n) for n in range(600)]
+        + [article(n, title=f"Headline {n} (updated)") for n in range(600, 900)]
+        + [article(n) for n in range(900, 1200)]
+    )
+    count = await store.articles.count()
+    updated = await store.articles.get(first[0].article_id)
+    await store.close()
+    assert [o.status for o in again] == ["inserted"] * 600 + ["updated"] * 300 + ["duplicate"] * 300
+    assert [o.article_id for o in again[600:]] == [o.article_id for o in first]
+    assert count == 1200
+    assert updated is not None
+    assert updated.title == "Headline 600 (updated)"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.settings import StorageConfig
-from semantic import WINDOW
+from semantic import WINDOW, story_words
 from storage import Meaning, NewArticle, Store
+from storage.meaning import WordsCache
 from tests.support.store import opened_store
 from tests.test_import_integrity import SEED, Newsbot
 from tests.test_related_meaning import labelled_reports
@@ -228,3 +229,31 @@ async def test_latest_shows_each_storys_newest_report_after_batches_in_any_order
     shown = [a.id for a, _ in await store.articles.latest_stories(limit=len(ids))]
     assert len(expected) < len(ids)  # some reports share a story
     assert shown == expected
+
+
+# Story placement remembers the story words of articles it placed lately (a batch's
+# candidates are mostly the batches before it): an edited article must be judged by its
+# new words, and a long import must not keep every article's words.
+def test_remembered_story_words_are_an_articles_own_and_follow_an_edit() -> None:
+    cache = WordsCache()
+    title, summary = "Azerbaijan, Italy sign gas deal worth $1.9bn", "Rates kept at 7.25%."
+    first = cache.words(7, title, summary)
+    again = cache.words(7, title, summary)
+    retitled = cache.words(7, "Baku and Rome sign an oil pact", summary)
+    resummarised = cache.words(7, "Baku and Rome sign an oil pact", "Rates cut to 6.5%.")
+    assert first == again == story_words(title, summary)
+    assert retitled == story_words("Baku and Rome sign an oil pact", summary)
+    assert resummarised == story_words("Baku and Rome sign an oil pact", "Rates cut to 6.5%.")
+    assert len({first, retitled, resummarised}) == 3
+
+
+def test_remembered_story_words_are_kept_for_the_newest_articles_only() -> None:
+    cache = WordsCache(size=3)
+    # Words handed in (as the embedding process works them out): told from words worked
+    # out again, which are the title's.
+    told = (frozenset({"told"}), frozenset({"1"}))
+    for article_id in range(1, 11):
+        cache.keep(article_id, f"Headline {article_id}", "", told)
+    remembered = [i for i in range(10, 0, -1) if cache.words(i, f"Headline {i}", "") == told]
+    assert remembered == [10, 9, 8]
+    assert cache.words(1, "Headline 1", "") == story_words("Headline 1")
