@@ -680,15 +680,17 @@ def _articles_to_import(first: int, count: int) -> list[NewArticle]:
 
 
 @pytest.mark.parametrize("store_backend", ["postgresql"])
-async def test_an_import_merges_the_search_indexs_pending_entries_after_each_full_batch(
+async def test_an_import_leaves_no_search_entries_pending(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A GIN index keeps new documents in a pending list until it is merged (by the writer
-    # that overflows it, or a vacuum). An import merges it after each full batch on a
-    # connection of its own, so its writes never pay for the merge and searches never scan
-    # a long list. Each file of `newsbot import a b c` is one store_articles call; a file
-    # of one full batch is merged before the next file starts.
+    # that overflows it, or a vacuum), and every search reads that list whole. An import
+    # merges it every few thousand articles on a connection of its own (its writes do not
+    # pay for the merge), and once more at its end: what it wrote, its short last batch
+    # included, is in the index proper when it returns. Each file of `newsbot import a b c`
+    # is one store_articles call.
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 5)
+    monkeypatch.setattr(pipeline, "MERGE_AFTER", 10)
     importer = Importer(store, TopicTagger([]), now=lambda: T0 + timedelta(days=1))
 
     def pending_pages(conn: Conn) -> int:
@@ -698,10 +700,10 @@ async def test_an_import_merges_the_search_indexs_pending_entries_after_each_ful
 
     summary = ImportSummary()
     left = []
-    for first in (0, 5, 10):
-        await importer.store_articles(_articles_to_import(first, 5), summary)
+    for first, count in ((0, 5), (5, 5), (10, 12)):  # the last: two full batches, then two
+        await importer.store_articles(_articles_to_import(first, count), summary)
         left.append(await store.db.run(pending_pages))
-    found = [[a.id for a in await store.search.search(f"marker{n}")] for n in range(15)]
-    assert summary.imported == 15
+    found = [[a.id for a in await store.search.search(f"marker{n}")] for n in range(22)]
+    assert summary.imported == 22
     assert left == [0, 0, 0]
     assert found == [[i] for i in summary.article_ids]
