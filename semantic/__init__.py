@@ -25,6 +25,8 @@ from semantic.stories import (
     story_items,
     story_score,
     story_words,
+    words_from_text,
+    words_text,
 )
 
 __all__ = [
@@ -47,4 +49,6 @@ __all__ = [
     "story_score",
     "story_words",
     "to_bytes",
+    "words_from_text",
+    "words_text",
 ]

@@ -65,6 +65,20 @@ def story_words(title: str, summary: str = "") -> Words:
     return frozenset(w[:STEM] for w in words), frozenset(numbers)
 
 
+def words_text(words: Words) -> str:
+    """``story_words``' result as the store keeps it (``words_from_text`` reads it back): the
+    stems, then ``|``, then the figures, each list space-separated. Neither holds a space or a
+    ``|``: they are runs of letters and digits, with ``.``, ``,`` or ``%`` inside."""
+    stems, numbers = words
+    return " ".join(sorted(stems)) + "|" + " ".join(sorted(numbers))
+
+
+def words_from_text(text: str) -> Words:
+    """The ``story_words`` that ``words_text`` wrote as ``text``."""
+    stems, _, numbers = text.partition("|")
+    return frozenset(stems.split()), frozenset(numbers.split())
+
+
 @dataclass(frozen=True, slots=True)
 class StoryRule:
     """The weights and threshold of the same-story score (chosen in bench/quality.py)."""

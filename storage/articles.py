@@ -10,14 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.clock import utc_now
-from semantic import Vectors, Words
+from semantic import Vectors, Words, story_words, words_text
 from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
 from storage.meaning import (
     Meaning,
     Report,
-    WordsCache,
     assign_stories,
     place_in_stories,
     store_vectors,
@@ -50,7 +49,6 @@ class Articles:
     def __init__(self, db: Database, *, index: VectorIndex | None = None) -> None:
         self._db = db
         self._index = index  # the store's meaning index: story candidates in a busy window
-        self._words = WordsCache()  # story words of the articles this process placed lately
 
     async def sync_topics(self, topics: Iterable[Topic]) -> None:
         """Make the topics table what the config says; articles keep tags of removed topics off."""
@@ -120,7 +118,6 @@ class Articles:
                         window=rules.window,
                         rule=rules.rule,
                         index=self._index,
-                        cache=self._words,
                     )
 
             prepared = _Prepared(documents, vectors, place, words)
@@ -423,8 +420,15 @@ def _upsert(
     conn.execute(
         "UPDATE articles SET title = ?, summary = ?, body = ?, publisher = ?, attribution = ?,"
         " category = ?, language = ?, image_url = ?, published_at = ?, utc_offset = ?,"
-        " content_hash = ?, updated_at = ? WHERE id = ?",
-        (*texts, *when, content_hash(title, summary, body), stamp, article_id),
+        " content_hash = ?, updated_at = ?, story_words = ? WHERE id = ?",
+        (
+            *texts,
+            *when,
+            content_hash(title, summary, body),
+            stamp,
+            words_text(story_words(title, summary)),
+            article_id,
+        ),
     )
     if conn.dialect == POSTGRESQL:
         # Its published_at follows the article's by trigger (0016); the words change here.
@@ -488,6 +492,7 @@ _INSERT_COLUMNS = (
     "url",
     "created_at",
     "updated_at",
+    "story_words",
 )
 
 
@@ -528,10 +533,17 @@ def _insert_many(
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for article_id, story in placements:
-            yield article_row(article_id, story, articles[at[article_id]], times[at[article_id]])
+            n = at[article_id]
+            yield article_row(
+                article_id, story, articles[n], times[n], None if words is None else words[n]
+            )
 
     def article_row(
-        article_id: int, story: int, article: NewArticle, when: tuple[int, int]
+        article_id: int,
+        story: int,
+        article: NewArticle,
+        when: tuple[int, int],
+        known: Words | None,
     ) -> tuple[Any, ...]:
         created = int(article.created_at.timestamp()) if article.created_at else stamp
         updated = int(article.updated_at.timestamp()) if article.updated_at else None
@@ -545,6 +557,7 @@ def _insert_many(
             article.url,
             created,
             updated,
+            words_text(known or story_words(article.title, article.summary)),
         )
 
     conn.insert_rows("articles", _INSERT_COLUMNS, rows())

@@ -43,6 +43,7 @@ from semantic import (
     story_score,
     story_words,
     to_bytes,
+    words_from_text,
 )
 from semantic.model import shared_embedder
 from semantic.worker import Embedded, EmbeddingProcess
@@ -167,33 +168,6 @@ def assign_stories(
     return joined
 
 
-class WordsCache:
-    """Story words (``semantic.story_words``) of articles placed lately, by id, with the title
-    and summary they were worked out from: a batch's candidates are mostly the batches just
-    before it, whose words were worked out then (~30 ms a batch of 1,000 when done again).
-    An entry counts only for the same title and summary: an edited article's are new. Bounded:
-    the oldest entries go first. Used by one writer at a time (the store's write lock)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._size = size
-        self._entries: dict[int, tuple[str, str, Words]] = {}
-
-    def words(self, article_id: int, title: str, summary: str) -> Words:
-        """The article's story words: remembered, or worked out now and remembered."""
-        found = self._entries.get(article_id)
-        if found is not None and found[0] == title and found[1] == summary:
-            return found[2]
-        words = story_words(title, summary)
-        self.keep(article_id, title, summary, words)
-        return words
-
-    def keep(self, article_id: int, title: str, summary: str, words: Words) -> None:
-        self._entries.pop(article_id, None)  # to the newest end
-        self._entries[article_id] = (title, summary, words)
-        while len(self._entries) > self._size:
-            del self._entries[next(iter(self._entries))]
-
-
 @dataclass(frozen=True, slots=True)
 class Report:
     """What story assignment needs of a new article: its id, time (seconds), title, summary."""
@@ -214,7 +188,6 @@ def place_in_stories(
     window: timedelta = WINDOW,
     rule: StoryRule = RULE,
     index: VectorIndex | None = None,
-    cache: WordsCache | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Each of ``reports`` (one vector each) with the story it joins, or its own id.
 
@@ -228,13 +201,13 @@ def place_in_stories(
     out as they are taken, with no further statement: an import streams each row to the
     store (a COPY) as it is placed, and the server inserts it while the rest are placed.
     First those with no candidate at all (their own story), then the others in time order.
-    ``cache``: story words of earlier batches' articles, kept across calls (``WordsCache``).
     """
     if not reports:
         return iter(())
     ids = [r.id for r in reports]
     span = int(window.total_seconds())
     info: dict[int, tuple[Any, ...]] = {r.id: (r.published_at, r.title, r.summary) for r in reports}
+    known_words = {r.id: r.words for r in reports if r.words is not None}
     order = sorted(ids, key=lambda i: info[i][0])
     vector_of = dict(zip(ids, vectors, strict=True))
     # The batch as the store would return it: stored float16 vectors, each its own story.
@@ -257,20 +230,22 @@ def place_in_stories(
         unknown = sorted(
             {k for _, picks in plan.shortlists for k in plan.ids_of(picks)} - info.keys()
         )
-        for article_id, *rest in in_chunks(
-            conn, "SELECT id, published_at, title, summary FROM articles WHERE id IN ({})", unknown
+        # With their story words as stored (0018; none for rows stored before it, whose words
+        # are worked out from the text when compared).
+        for article_id, when, title, summary, kept in in_chunks(
+            conn,
+            "SELECT id, published_at, title, summary, story_words FROM articles WHERE id IN ({})",
+            unknown,
         ):
-            info[article_id] = tuple(rest)
+            info[article_id] = (when, title, summary)
+            if kept is not None:
+                known_words[article_id] = words_from_text(kept)
         # Where each shortlisted candidate's story starts and ends: one indexed read per 500.
         # (Only a batch article joins a story, in _decide, after these reads: each story's
         # span here is the store's, as when the clusters were read and placed in turn.)
         shortlisted = {k for _, picks in plan.shortlists for k in plan.ids_of(picks)}
         _read_spans(conn, spans, {plan.stories[k] for k in shortlisted})
-    cache = cache if cache is not None else WordsCache()
-    for r in reports:
-        if r.words is not None:
-            cache.keep(r.id, r.title, r.summary, r.words)
-    return _decide(order, plans, info, cache, vector_of, spans, span, rule)
+    return _decide(order, plans, info, known_words, vector_of, spans, span, rule)
 
 
 @dataclass(slots=True)
@@ -370,7 +345,7 @@ def _decide(
     order: list[int],
     plans: list[_Cluster],
     info: dict[int, tuple[Any, ...]],
-    cache: WordsCache,
+    known_words: dict[int, Words],
     vector_of: dict[int, Vectors],
     spans: dict[int, tuple[int, int]],
     span: int,
@@ -387,7 +362,7 @@ def _decide(
     def item(article_id: int, vector: Vectors) -> StoryItem:
         if article_id not in items:
             when, title, summary = info[article_id]
-            words = cache.words(article_id, title, summary)
+            words = known_words.get(article_id) or story_words(title, summary)
             items[article_id] = StoryItem(vector, utc_from_seconds(when), *words)
         return items[article_id]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.settings import StorageConfig
-from semantic import WINDOW, story_words
+from semantic import WINDOW, story_words, words_from_text, words_text
 from storage import Meaning, NewArticle, Store
-from storage.meaning import WordsCache
+from storage.db import Conn
 from tests.support.store import opened_store
 from tests.test_import_integrity import SEED, Newsbot
 from tests.test_related_meaning import labelled_reports
@@ -231,29 +232,45 @@ async def test_latest_shows_each_storys_newest_report_after_batches_in_any_order
     assert shown == expected
 
 
-# Story placement remembers the story words of articles it placed lately (a batch's
-# candidates are mostly the batches before it): an edited article must be judged by its
-# new words, and a long import must not keep every article's words.
-def test_remembered_story_words_are_an_articles_own_and_follow_an_edit() -> None:
-    cache = WordsCache()
-    title, summary = "Azerbaijan, Italy sign gas deal worth $1.9bn", "Rates kept at 7.25%."
-    first = cache.words(7, title, summary)
-    again = cache.words(7, title, summary)
-    retitled = cache.words(7, "Baku and Rome sign an oil pact", summary)
-    resummarised = cache.words(7, "Baku and Rome sign an oil pact", "Rates cut to 6.5%.")
-    assert first == again == story_words(title, summary)
-    assert retitled == story_words("Baku and Rome sign an oil pact", summary)
-    assert resummarised == story_words("Baku and Rome sign an oil pact", "Rates cut to 6.5%.")
-    assert len({first, retitled, resummarised}) == 3
+# Each article keeps its story words (0018): placement reads them for its stored candidates
+# rather than working them out again from their text.
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("Azerbaijan, Italy sign gas deal worth $1.9bn", "Rates kept at 7.25%, the bank said."),
+        ("Zürich café owners protest rent rises", "Dozens of cafés closed for a day."),
+        ("The", ""),
+        ("", ""),
+    ],
+)
+def test_story_words_read_back_as_they_were_written(title: str, summary: str) -> None:
+    words = story_words(title, summary)
+    assert words_from_text(words_text(words)) == words
 
 
-def test_remembered_story_words_are_kept_for_the_newest_articles_only() -> None:
-    cache = WordsCache(size=3)
-    # Words handed in (as the embedding process works them out): told from words worked
-    # out again, which are the title's.
-    told = (frozenset({"told"}), frozenset({"1"}))
-    for article_id in range(1, 11):
-        cache.keep(article_id, f"Headline {article_id}", "", told)
-    remembered = [i for i in range(10, 0, -1) if cache.words(i, f"Headline {i}", "") == told]
-    assert remembered == [10, 9, 8]
-    assert cache.words(1, "Headline 1", "") == story_words("Headline 1")
+async def test_an_article_keeps_its_story_words_and_an_edit_renews_them(store: Store) -> None:
+    first = gas_report(1, "Baku and Rome agree on extra TAP gas volumes", 0)
+    [stored] = await import_reports(store, [first])
+    edited = replace(first, title="Baku and Rome sign an oil pact worth $2bn")
+    await store.articles.upsert_many([edited])  # no vectors: a feed's correction, say
+
+    def kept(conn: Conn) -> str:
+        row = conn.execute("SELECT story_words FROM articles WHERE id = ?", (stored,))
+        return str(row.fetchone()[0])
+
+    assert words_from_text(await store.db.read(kept)) == story_words(edited.title, edited.summary)
+
+
+async def test_a_report_stored_without_story_words_is_compared_by_its_text(store: Store) -> None:
+    # Rows stored before migration 0018 have none: placement works them out from the text.
+    [first] = await import_reports(
+        store, [gas_report(1, "Baku and Rome agree on extra TAP gas volumes", 0)]
+    )
+    await store.db.write(
+        lambda conn: conn.execute("UPDATE articles SET story_words = NULL WHERE id = ?", (first,))
+    )
+    [second] = await import_reports(
+        store, [gas_report(2, "Azerbaijan, Italy agree on more gas via TAP", 3)]
+    )
+    found = {a.id: a.story for a in await store.articles.get_many([first, second])}
+    assert found == {first: first, second: first}
