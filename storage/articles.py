@@ -14,13 +14,7 @@ from semantic import Vectors, Words, story_words, words_text
 from storage import fts
 from storage.chunks import in_chunks
 from storage.db import POSTGRESQL, Conn, Database
-from storage.meaning import (
-    Meaning,
-    Report,
-    assign_stories,
-    place_in_stories,
-    store_vectors,
-)
+from storage.meaning import Meaning, Report, assign_stories, place_in_stories, store_vectors
 from storage.models import Article, NewArticle, RelatedEntry, Topic, UpsertOutcome
 from storage.timeutil import DECODE_ERRORS, from_row, to_row, utc_from_seconds
 

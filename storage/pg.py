@@ -353,13 +353,10 @@ def _is_broken_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
 
 
-class _BinaryTsvector(bytes):
-    """A ``tsvector`` in the type's binary form (``storage.fts.tsvector_binary``)."""
-
-
 class _BinaryTsvectorDumper(psycopg.adapt.Dumper):
-    """Sends bytes already in ``tsvector``'s binary form as they are: found by the type's
-    oid where a binary COPY names its columns' types (``insert_rows``); psycopg has none."""
+    """Sends bytes already in ``tsvector``'s binary form (``storage.fts.tsvector_binary``) as
+    they are: psycopg has none. Registered for no Python type, only the oid: a binary COPY
+    that names its columns' types (``insert_rows``) finds it; plain bytes stay ``bytea``."""
 
     format = psycopg.pq.Format.BINARY
     oid = psycopg.postgres.types["tsvector"].oid
@@ -369,7 +366,7 @@ class _BinaryTsvectorDumper(psycopg.adapt.Dumper):
 
 
 def _configure(raw: psycopg.Connection[Any]) -> None:
-    raw.adapters.register_dumper(_BinaryTsvector, _BinaryTsvectorDumper)
+    raw.adapters.register_dumper(None, _BinaryTsvectorDumper)
     raw.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     # The guarantee SQLite's synchronous=NORMAL gives (db.py): a commit survives the death of
     # any newsbot process at once; only a crash of the database server itself can lose the
